@@ -1,0 +1,113 @@
+//! Command-line types (clap) only; `main.rs` turns them into library calls.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use kpi::report::OutputFormat;
+
+#[derive(Debug, Parser)]
+#[command(name = "kpi", version, about = "Company KPIs as code: compute them from your data and judge them against their targets")]
+pub struct Cli {
+    /// The project folder (the one holding kpi.toml).
+    #[arg(short = 'p', long = "project", global = true, default_value = ".")]
+    pub project: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate the KPIs and judge them against their targets; exit 1 when one fails.
+    Check(CheckArgs),
+    /// Compute an expression or a KPI ad hoc, without judging.
+    Eval(EvalArgs),
+    /// List the KPIs: name, title, owner, where defined, target.
+    List(ListArgs),
+    /// Parse and resolve every definition against the datasets' schemas, without reading data.
+    Validate(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WhenArgs {
+    /// Judge this period: 2025-10, 2025-Q3, 2025-W07, 2025 or 2025-10-05.
+    #[arg(long)]
+    pub period: Option<String>,
+    /// The last day of complete data (default: kpi.toml's `as_of`, else yesterday).
+    #[arg(long = "as-of")]
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only these KPIs.
+    pub names: Vec<String>,
+    /// Only KPIs with this tag (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    #[command(flatten)]
+    pub when: WhenArgs,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// The status that fails the run.
+    #[arg(long = "fail-on", value_enum, default_value_t = FailOn::Missed)]
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// An expression such as 'sum(orders.amount)', or a KPI's name.
+    pub expr: String,
+    /// Split by these dimensions, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// The grain: day, week, month, quarter or year.
+    #[arg(long)]
+    pub every: Option<String>,
+    /// The first period to show (2025-01, 2025-Q1, ...).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The last period to show.
+    #[arg(long)]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub when: WhenArgs,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Missed,
+    Warn,
+}
+
+impl From<Format> for OutputFormat {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Table => OutputFormat::Table,
+            Format::Json => OutputFormat::Json,
+            Format::Csv => OutputFormat::Csv,
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! The intermediate representation: KPIs whose names are resolved against the datasets'
+//! schemas, ready to be lowered to polars plans. Built, printed and tested without polars.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use crate::period::Grain;
+use crate::source::{Location, Span};
+pub use crate::syntax::ast::{BinaryOp, CompareOp, LiveEdge, UnaryOp};
+
+/// The type of a column or expression, as far as the checks before reading data need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ty {
+    Number,
+    Bool,
+    String,
+    Date,
+    /// A date with a time of day.
+    Datetime,
+    Null,
+    /// Anything else polars can hold (lists, binary, ...): usable only in `count`.
+    Other,
+}
+
+impl Ty {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ty::Number => "number",
+            Ty::Bool => "boolean",
+            Ty::String => "text",
+            Ty::Date => "date",
+            Ty::Datetime => "timestamp",
+            Ty::Null => "null",
+            Ty::Other => "other",
+        }
+    }
+
+    pub fn is_temporal(self) -> bool {
+        matches!(self, Ty::Date | Ty::Datetime | Ty::Null)
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(self, Ty::Number | Ty::Bool | Ty::Null)
+    }
+}
+
+/// The columns of one dataset, as read from its files' schema.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Schema {
+    pub columns: Vec<(String, Ty)>,
+}
+
+impl Schema {
+    pub fn get(&self, name: &str) -> Option<Ty> {
+        self.columns.iter().find(|(n, _)| n == name).map(|(_, t)| *t)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.columns.iter().map(|(n, _)| n.as_str())
+    }
+}
+
+/// A resolved row source: a dataset, its lookups, and the column that dates its rows.
+/// Views with the same dataset, joins and time column share one source, so their
+/// aggregates share one scan; their filters travel with each aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    /// The dataset or view name the source was first reached by, for messages.
+    pub name: String,
+    pub dataset: String,
+    /// `(dataset, key)` lookups, applied in order.
+    pub joins: Vec<(String, String)>,
+    pub time: Option<String>,
+    pub until: Option<String>,
+    /// Conformed dimension name -> column.
+    pub dimensions: BTreeMap<String, String>,
+    pub schema: Schema,
+}
+
+impl Source {
+    /// The column that holds a dimension, by mapping or by name.
+    pub fn dimension_column(&self, dimension: &str) -> Option<String> {
+        if let Some(column) = self.dimensions.get(dimension) {
+            return Some(column.clone());
+        }
+        self.schema.get(dimension).map(|_| dimension.to_string())
+    }
+}
+
+pub type SourceId = usize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Number,
+    Percent,
+    Currency,
+    Days,
+}
+
+/// Every resolved KPI of a project, and the sources they read.
+#[derive(Debug, Clone, Default)]
+pub struct Program {
+    pub sources: Vec<Source>,
+    pub kpis: Vec<Kpi>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Kpi {
+    pub name: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub tags: Vec<String>,
+    pub format: Format,
+    pub decimals: Option<u32>,
+    pub unit: Option<String>,
+    pub grain: Grain,
+    pub dims: Vec<String>,
+    pub value: Expr,
+    pub targets: Vec<Goal>,
+    pub warns: Vec<Goal>,
+    pub location: Location,
+    pub span: Span,
+}
+
+impl Kpi {
+    /// How many periods before the first reported one the expressions look back.
+    pub fn max_lag(&self) -> u32 {
+        let mut lag = self.value.max_lag();
+        for goal in self.targets.iter().chain(&self.warns) {
+            lag = lag.max(goal.max_lag());
+        }
+        lag
+    }
+
+    /// Every aggregate the KPI computes, in the order they appear.
+    pub fn aggregates(&self) -> Vec<&Aggregate> {
+        let mut out = Vec::new();
+        self.value.collect_aggregates(&mut out);
+        for goal in self.targets.iter().chain(&self.warns) {
+            for e in goal.exprs() {
+                e.collect_aggregates(&mut out);
+            }
+        }
+        out
+    }
+}
+
+/// One `target` or `warn` line.
+#[derive(Debug, Clone)]
+pub struct Goal {
+    pub test: GoalTest,
+    /// Only rows whose dimension values satisfy this use the line.
+    pub condition: Option<Expr>,
+    /// The line as written after the keyword, for reports: `>= 15%`.
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum GoalTest {
+    Compare(CompareOp, Expr),
+    Between(Expr, Expr),
+}
+
+impl Goal {
+    /// The bound expressions and the condition.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        let mut out = match &self.test {
+            GoalTest::Compare(_, e) => vec![e],
+            GoalTest::Between(a, b) => vec![a, b],
+        };
+        out.extend(&self.condition);
+        out
+    }
+
+    fn max_lag(&self) -> u32 {
+        self.exprs().iter().map(|e| e.max_lag()).max().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggFunc {
+    /// Rows (no argument) or non-null values.
+    Count,
+    CountDistinct,
+    Sum,
+    Mean,
+    Median,
+    Min,
+    Max,
+    Quantile,
+    Stddev,
+}
+
+impl AggFunc {
+    /// Whether the aggregate of no rows is 0 rather than null.
+    pub fn zero_when_empty(self) -> bool {
+        matches!(self, AggFunc::Count | AggFunc::CountDistinct | AggFunc::Sum)
+    }
+}
+
+/// One aggregate: computed per (period, dims) on its source, then joined to the KPI's grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    pub source: SourceId,
+    pub func: AggFunc,
+    /// `None` counts rows.
+    pub arg: Option<Expr>,
+    /// View filters, the KPI's `where` and the aggregate's own `where`, joined with `and`.
+    pub filter: Option<Expr>,
+    pub grain: Grain,
+    /// The dimensions it is grouped by: the KPI's `by`, or none inside `total()`.
+    pub dims: Vec<String>,
+    pub live: Option<LiveEdge>,
+    /// The probability of `quantile`.
+    pub quantile: f64,
+}
+
+impl Aggregate {
+    /// A key that is equal for aggregates that compute the same thing.
+    pub fn key(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Func {
+    Abs,
+    Round,
+    Floor,
+    Ceil,
+    Least,
+    Greatest,
+    Coalesce,
+    Sqrt,
+    Ln,
+    Exp,
+    Pow,
+    DaysBetween,
+    HoursBetween,
+    MinutesBetween,
+    Year,
+    Quarter,
+    Month,
+    Week,
+    Day,
+    Weekday,
+    Lower,
+    Upper,
+    Contains,
+    StartsWith,
+}
+
+/// An expression. At KPI level it combines aggregates; inside an aggregate it is a row
+/// expression over the aggregate's source, where `Column` may appear and `Agg` may not.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Number(f64),
+    String(String),
+    Bool(bool),
+    Date(NaiveDate),
+    Null,
+    /// A column of the source (row expressions only).
+    Column(String),
+    /// A dimension value of the KPI's row (target conditions only).
+    Dim(String),
+    /// An aggregate (KPI level only).
+    Agg(Box<Aggregate>),
+    /// The KPI's own value, as reached by a bare `previous` in a target.
+    SelfValue,
+    /// `previous(x, n)`: `x` n periods earlier with the same dimension values.
+    Previous(Box<Expr>, u32),
+    Unary(UnaryOp, Box<Expr>),
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    Func(Func, Vec<Expr>),
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    In(Box<Expr>, Vec<Expr>, bool),
+    Between(Box<Expr>, Box<Expr>, Box<Expr>),
+    IsNull(Box<Expr>, bool),
+}
+
+impl Expr {
+    pub fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Number(_)
+            | Expr::String(_)
+            | Expr::Bool(_)
+            | Expr::Date(_)
+            | Expr::Null
+            | Expr::Column(_)
+            | Expr::Dim(_)
+            | Expr::Agg(_)
+            | Expr::SelfValue => vec![],
+            Expr::Previous(e, _) | Expr::Unary(_, e) | Expr::IsNull(e, _) => vec![e],
+            Expr::Binary(_, a, b) => vec![a, b],
+            Expr::Func(_, args) => args.iter().collect(),
+            Expr::If(a, b, c) | Expr::Between(a, b, c) => vec![a, b, c],
+            Expr::In(e, list, _) => std::iter::once(&**e).chain(list).collect(),
+        }
+    }
+
+    pub fn max_lag(&self) -> u32 {
+        let own = match self {
+            Expr::Previous(_, n) => *n,
+            _ => 0,
+        };
+        own + self.children().iter().map(|c| c.max_lag()).max().unwrap_or(0)
+    }
+
+    pub fn collect_aggregates<'a>(&'a self, out: &mut Vec<&'a Aggregate>) {
+        if let Expr::Agg(a) = self {
+            out.push(a);
+        }
+        for child in self.children() {
+            child.collect_aggregates(out);
+        }
+    }
+}

@@ -1,0 +1,1413 @@
+//! AST + dataset schemas -> IR: names, columns, dimensions, types and reference cycles,
+//! all checked before any data is read. Every error of every KPI is collected; a KPI with
+//! errors is left out of the program and the others go on.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::ir::{self, AggFunc, Func, Schema, Source, SourceId, Ty};
+use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::manifest::Manifest;
+use crate::period::{Grain, GRAINS};
+use crate::source::{SourceMap, Span};
+use crate::syntax::ast::{self, Ident};
+
+/// What resolution needs besides the AST.
+pub struct ResolveInput<'a> {
+    pub manifest: &'a Manifest,
+    /// Dataset name -> schema. A dataset missing here could not be opened; its error was
+    /// already reported and the KPIs that read it fail quietly.
+    pub schemas: &'a BTreeMap<String, Schema>,
+    pub sources: &'a SourceMap,
+}
+
+/// Resolves every KPI of the parsed files.
+pub fn resolve(files: &[ast::File], input: &ResolveInput<'_>) -> (ir::Program, Vec<Diagnostic>) {
+    let mut resolver = Resolver::new(files, input);
+    let mut kpis = Vec::new();
+    for file in files {
+        for item in &file.items {
+            if let ast::Item::Kpi(kpi) = item {
+                if let Some(resolved) = resolver.kpi(kpi) {
+                    kpis.push(resolved);
+                }
+            }
+        }
+    }
+    let mut diagnostics = resolver.diagnostics;
+    dedup(&mut diagnostics);
+    (
+        ir::Program {
+            sources: resolver.sources,
+            kpis,
+        },
+        diagnostics,
+    )
+}
+
+/// Resolves one extra KPI (as built by `kpi eval`) in the context of the project's files.
+pub fn resolve_one(
+    files: &[ast::File],
+    kpi: &ast::Kpi,
+    input: &ResolveInput<'_>,
+) -> (ir::Program, Vec<Diagnostic>) {
+    let mut resolver = Resolver::new(files, input);
+    let resolved = resolver.kpi(kpi);
+    let mut diagnostics = resolver.diagnostics;
+    dedup(&mut diagnostics);
+    (
+        ir::Program {
+            sources: resolver.sources,
+            kpis: resolved.into_iter().collect(),
+        },
+        diagnostics,
+    )
+}
+
+fn dedup(diagnostics: &mut Vec<Diagnostic>) {
+    let mut seen = HashSet::new();
+    diagnostics.retain(|d| seen.insert((d.span.map(|s| (s.file, s.start, s.end)), d.message.clone())));
+}
+
+struct Resolver<'a> {
+    input: &'a ResolveInput<'a>,
+    views: HashMap<&'a str, &'a ast::View>,
+    lets: HashMap<&'a str, &'a ast::Let>,
+    kpis: HashMap<&'a str, &'a ast::Kpi>,
+    sources: Vec<Source>,
+    /// View or dataset name -> its source and filters, once resolved.
+    resolved_views: HashMap<String, Option<(SourceId, Vec<ir::Expr>)>>,
+    diagnostics: Vec<Diagnostic>,
+    reported_cycles: HashSet<Vec<String>>,
+}
+
+/// Where an expression is being resolved.
+#[derive(Clone)]
+struct Ctx<'a> {
+    /// The KPI whose value is being built (the one reported).
+    kpi_name: &'a str,
+    /// The `by` of the aggregates built here: the KPI's, or none inside `total()`.
+    dims: Vec<String>,
+    by_idents: &'a [Ident],
+    grain: Grain,
+    /// The `where` of the KPI whose aggregates these are.
+    filter: Option<&'a ast::Expr>,
+    locals: &'a [ast::Let],
+    /// Inside `target`/`warn`: bare `previous` is the KPI's own previous value.
+    in_goal: bool,
+    /// Inside a goal's `where`: bare names are dimensions.
+    dims_only: bool,
+    /// Inside `total()`: every aggregate is taken whole, without dimensions.
+    whole: bool,
+    /// KPIs and lets being expanded, to find cycles.
+    stack: Vec<String>,
+}
+
+/// Inside an aggregate: the source whose columns bare names refer to.
+#[derive(Clone, Copy)]
+struct Row<'a> {
+    source: SourceId,
+    name: &'a str,
+}
+
+const AGGREGATES: [&str; 11] = [
+    "count",
+    "count_distinct",
+    "sum",
+    "mean",
+    "avg",
+    "median",
+    "min",
+    "max",
+    "quantile",
+    "stddev",
+    "total",
+];
+
+impl<'a> Resolver<'a> {
+    fn new(files: &'a [ast::File], input: &'a ResolveInput<'a>) -> Self {
+        let mut resolver = Resolver {
+            input,
+            views: HashMap::new(),
+            lets: HashMap::new(),
+            kpis: HashMap::new(),
+            sources: Vec::new(),
+            resolved_views: HashMap::new(),
+            diagnostics: Vec::new(),
+            reported_cycles: HashSet::new(),
+        };
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for file in files {
+            for item in &file.items {
+                let name = match item {
+                    ast::Item::View(v) => &v.name,
+                    ast::Item::Let(l) => &l.name,
+                    ast::Item::Kpi(k) => &k.name,
+                };
+                if let Some(first) = seen.get(&name.name) {
+                    let first = input.sources.location(*first);
+                    resolver.diagnostics.push(
+                        Diagnostic::error("E0301", format!("`{}` is defined twice", name.name))
+                            .at(name.span)
+                            .with_label("second definition")
+                            .with_hint(format!("The first definition is at {first}.")),
+                    );
+                    continue;
+                }
+                if input.manifest.datasets.contains_key(&name.name) && !matches!(item, ast::Item::Kpi(_)) {
+                    resolver.diagnostics.push(
+                        Diagnostic::error(
+                            "E0301",
+                            format!("`{}` is already a dataset in kpi.toml", name.name),
+                        )
+                        .at(name.span),
+                    );
+                    continue;
+                }
+                seen.insert(name.name.clone(), name.span);
+                match item {
+                    ast::Item::View(v) => {
+                        resolver.views.insert(&v.name.name, v);
+                    }
+                    ast::Item::Let(l) => {
+                        resolver.lets.insert(&l.name.name, l);
+                    }
+                    ast::Item::Kpi(k) => {
+                        resolver.kpis.insert(&k.name.name, k);
+                    }
+                }
+            }
+        }
+        resolver
+    }
+
+    fn error(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn errors(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    // ------------------------------------------------------------------ KPIs
+
+    fn kpi(&mut self, kpi: &'a ast::Kpi) -> Option<ir::Kpi> {
+        let before = self.errors();
+        let grain = match &kpi.every {
+            None => self.input.manifest.grain,
+            Some(every) => Grain::parse(&every.name).unwrap_or_else(|| {
+                let mut d = Diagnostic::error("E0302", format!("unknown grain `{}`", every.name))
+                    .at(every.span)
+                    .with_hint("Grains are day, week, month, quarter and year.");
+                if let Some(hint) = did_you_mean(&every.name, GRAINS) {
+                    d = d.with_hint(hint);
+                }
+                self.error(d);
+                self.input.manifest.grain
+            }),
+        };
+        let format = match kpi.format.as_ref().map(|f| f.name.as_str()) {
+            None | Some("number") => ir::Format::Number,
+            Some("percent") => ir::Format::Percent,
+            Some("currency") => ir::Format::Currency,
+            Some("days") => ir::Format::Days,
+            Some(other) => {
+                let span = kpi.format.as_ref().map(|f| f.span).unwrap_or(kpi.span);
+                let mut d = Diagnostic::error("E0303", format!("unknown format `{other}`"))
+                    .at(span)
+                    .with_hint("Formats are number, percent, currency and days.");
+                if let Some(hint) = did_you_mean(other, ["number", "percent", "currency", "days"]) {
+                    d = d.with_hint(hint);
+                }
+                self.error(d);
+                ir::Format::Number
+            }
+        };
+        let decimals = kpi.decimals.as_ref().and_then(|d| {
+            if d.node.fract() == 0.0 && (0.0..=12.0).contains(&d.node) {
+                Some(d.node as u32)
+            } else {
+                self.error(
+                    Diagnostic::error("E0304", "`decimals` must be a whole number from 0 to 12").at(d.span),
+                );
+                None
+            }
+        });
+        let mut dims = Vec::new();
+        for by in &kpi.by {
+            if dims.contains(&by.name) {
+                self.error(
+                    Diagnostic::error("E0305", format!("dimension `{}` is listed twice", by.name)).at(by.span),
+                );
+            } else {
+                dims.push(by.name.clone());
+            }
+        }
+        let ctx = Ctx {
+            kpi_name: &kpi.name.name,
+            dims: dims.clone(),
+            by_idents: &kpi.by,
+            grain,
+            filter: kpi.filter.as_ref(),
+            locals: &kpi.lets,
+            in_goal: false,
+            dims_only: false,
+            whole: false,
+            stack: vec![kpi.name.name.clone()],
+        };
+        let mut value = ir::Expr::Null;
+        if let Some(expr) = &kpi.value {
+            let (resolved, ty) = self.expr(expr, &ctx, None);
+            self.expect_number(ty, expr.span, "a KPI's value");
+            value = resolved;
+        }
+        let goal_ctx = Ctx {
+            in_goal: true,
+            ..ctx.clone()
+        };
+        let targets = kpi.targets.iter().map(|g| self.goal(g, &goal_ctx)).collect();
+        let warns = kpi.warns.iter().map(|g| self.goal(g, &goal_ctx)).collect();
+        if kpi.targets.is_empty() && !kpi.warns.is_empty() {
+            self.error(
+                Diagnostic::error("E0306", format!("KPI `{}` has `warn` but no `target`", kpi.name.name))
+                    .at(kpi.warns[0].span)
+                    .with_hint("`warn` sets the amber zone below a target; add a `target` line."),
+            );
+        }
+        // Unused local lets are worth a warning: they are usually a forgotten edit.
+        if self.errors() > before {
+            for d in &mut self.diagnostics[..] {
+                if d.kpi.is_none() && d.is_error() {
+                    d.kpi = Some(kpi.name.name.clone());
+                }
+            }
+            return None;
+        }
+        Some(ir::Kpi {
+            name: kpi.name.name.clone(),
+            title: kpi.title.as_ref().map(|s| s.node.clone()),
+            description: kpi.description.as_ref().map(|s| s.node.clone()),
+            owner: kpi.owner.as_ref().map(|s| s.node.clone()),
+            tags: kpi.tags.iter().map(|t| t.name.clone()).collect(),
+            format,
+            decimals,
+            unit: kpi.unit.as_ref().map(|s| s.node.clone()),
+            grain,
+            dims,
+            value,
+            targets,
+            warns,
+            location: self.input.sources.location(kpi.name.span),
+            span: kpi.span,
+        })
+    }
+
+    fn goal(&mut self, goal: &'a ast::Goal, ctx: &Ctx<'a>) -> ir::Goal {
+        if let Some(deadline) = &goal.deadline {
+            self.error(
+                Diagnostic::unsupported("time-bound targets (`by DATE`) are not supported yet")
+                    .at(deadline.span)
+                    .with_hint("Pacing against a deadline is planned; judge the period instead for now."),
+            );
+        }
+        let test = match &goal.kind {
+            ast::GoalKind::Compare(op, e) => {
+                let (expr, ty) = self.expr(e, ctx, None);
+                self.expect_number(ty, e.span, "a target");
+                ir::GoalTest::Compare(*op, expr)
+            }
+            ast::GoalKind::Between(a, b) => {
+                let (low, ty_low) = self.expr(a, ctx, None);
+                self.expect_number(ty_low, a.span, "a target");
+                let (high, ty_high) = self.expr(b, ctx, None);
+                self.expect_number(ty_high, b.span, "a target");
+                ir::GoalTest::Between(low, high)
+            }
+        };
+        let condition = goal.condition.as_ref().map(|c| {
+            let cond_ctx = Ctx {
+                dims_only: true,
+                ..ctx.clone()
+            };
+            let (expr, ty) = self.expr(c, &cond_ctx, None);
+            self.expect_bool(ty, c.span, "the condition of a target");
+            expr
+        });
+        let file = self.input.sources.get(goal.span.file);
+        let text = file.text.get(goal.span.start..goal.span.end).unwrap_or("");
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        ir::Goal {
+            test,
+            condition,
+            text,
+            span: goal.span,
+        }
+    }
+
+    fn expect_number(&mut self, ty: Ty, span: Span, what: &str) {
+        if !ty.is_numeric() {
+            self.error(
+                Diagnostic::error("E0310", format!("{what} must be a number, but this is {}", ty.name())).at(span),
+            );
+        }
+    }
+
+    fn expect_bool(&mut self, ty: Ty, span: Span, what: &str) {
+        if !matches!(ty, Ty::Bool | Ty::Null) {
+            self.error(
+                Diagnostic::error("E0311", format!("{what} must be true or false, but this is {}", ty.name()))
+                    .at(span)
+                    .with_hint("Compare it with something, for example `status == \"paid\"`."),
+            );
+        }
+    }
+
+    // ------------------------------------------------------------------ sources
+
+    /// The source and filters a dataset or view name stands for.
+    fn source_of(&mut self, name: &Ident) -> Option<(SourceId, Vec<ir::Expr>)> {
+        if let Some(done) = self.resolved_views.get(&name.name) {
+            return done.clone();
+        }
+        // Mark as in progress so that a view that reaches itself stops.
+        self.resolved_views.insert(name.name.clone(), None);
+        let result = if let Some(config) = self.input.manifest.datasets.get(&name.name) {
+            self.dataset_source(&name.name, config)
+        } else if let Some(view) = self.views.get(name.name.as_str()).copied() {
+            self.view_source(view)
+        } else {
+            None
+        };
+        self.resolved_views.insert(name.name.clone(), result.clone());
+        result
+    }
+
+    fn intern(&mut self, source: Source) -> SourceId {
+        if let Some(i) = self.sources.iter().position(|s| {
+            s.dataset == source.dataset && s.joins == source.joins && s.time == source.time && s.until == source.until
+        }) {
+            return i;
+        }
+        self.sources.push(source);
+        self.sources.len() - 1
+    }
+
+    fn dataset_source(
+        &mut self,
+        name: &str,
+        config: &crate::manifest::DatasetConfig,
+    ) -> Option<(SourceId, Vec<ir::Expr>)> {
+        let schema = self.input.schemas.get(name)?.clone();
+        let mut ok = true;
+        for (what, column) in [("time", &config.time), ("until", &config.until)] {
+            let Some(column) = column else { continue };
+            match schema.get(column) {
+                Some(ty) if ty.is_temporal() => {}
+                Some(ty) => {
+                    ok = false;
+                    self.error(
+                        Diagnostic::error(
+                            "E0320",
+                            format!(
+                                "dataset `{name}`: its `{what}` column `{column}` holds {}, not dates",
+                                ty.name()
+                            ),
+                        )
+                        .with_hint("Dates in CSV files must be written YYYY-MM-DD (optionally with a time)."),
+                    );
+                }
+                None => {
+                    ok = false;
+                    let mut d = Diagnostic::error(
+                        "E0321",
+                        format!("dataset `{name}`: its `{what}` column `{column}` does not exist"),
+                    )
+                    .with_hint(format!("Columns of `{name}`: {}.", schema.names().collect::<Vec<_>>().join(", ")));
+                    if let Some(hint) = did_you_mean(column, schema.names()) {
+                        d = d.with_hint(hint);
+                    }
+                    self.error(d);
+                }
+            }
+        }
+        if config.until.is_some() && config.time.is_none() {
+            ok = false;
+            self.error(Diagnostic::error(
+                "E0322",
+                format!("dataset `{name}`: `until` needs `time` as well"),
+            ));
+        }
+        if !ok {
+            return None;
+        }
+        let id = self.intern(Source {
+            name: name.to_string(),
+            dataset: name.to_string(),
+            joins: Vec::new(),
+            time: config.time.clone(),
+            until: config.until.clone(),
+            dimensions: config.dimensions.clone(),
+            schema,
+        });
+        Some((id, Vec::new()))
+    }
+
+    fn view_source(&mut self, view: &'a ast::View) -> Option<(SourceId, Vec<ir::Expr>)> {
+        let Some((mut id, mut filters)) = self.source_of(&view.source) else {
+            if !self.input.manifest.datasets.contains_key(&view.source.name)
+                && !self.views.contains_key(view.source.name.as_str())
+            {
+                let d = self.unknown_dataset(&view.source);
+                self.error(d);
+            }
+            return None;
+        };
+        if let Some(on) = &view.on {
+            let source = self.sources[id].clone();
+            match source.schema.get(&on.name) {
+                Some(ty) if ty.is_temporal() => {
+                    id = self.intern(Source {
+                        name: view.name.name.clone(),
+                        time: Some(on.name.clone()),
+                        until: None,
+                        ..source
+                    });
+                }
+                Some(ty) => {
+                    self.error(
+                        Diagnostic::error(
+                            "E0323",
+                            format!("`on {}`: the column holds {}, not dates", on.name, ty.name()),
+                        )
+                        .at(on.span),
+                    );
+                    return None;
+                }
+                None => {
+                    let d = self.unknown_column(&on.name, on.span, &source);
+                    self.error(d);
+                    return None;
+                }
+            }
+        }
+        for join in &view.joins {
+            let Some(config) = self.input.manifest.datasets.get(&join.dataset.name) else {
+                let d = if self.views.contains_key(join.dataset.name.as_str()) {
+                    Diagnostic::unsupported("joining a view is not supported yet; join a dataset")
+                        .at(join.dataset.span)
+                } else {
+                    self.unknown_dataset(&join.dataset)
+                };
+                self.error(d);
+                return None;
+            };
+            let right = self.input.schemas.get(&join.dataset.name)?.clone();
+            let left = self.sources[id].clone();
+            let mut ok = true;
+            for (side, schema, side_name) in [("left", &left.schema, left.name.as_str()), ("right", &right, join.dataset.name.as_str())] {
+                if schema.get(&join.key.name).is_none() {
+                    ok = false;
+                    let _ = side;
+                    let mut d = Diagnostic::error(
+                        "E0324",
+                        format!("join key `{}` is not a column of `{side_name}`", join.key.name),
+                    )
+                    .at(join.key.span)
+                    .with_hint(format!("Columns of `{side_name}`: {}.", schema.names().collect::<Vec<_>>().join(", ")));
+                    if let Some(hint) = did_you_mean(&join.key.name, schema.names()) {
+                        d = d.with_hint(hint);
+                    }
+                    self.error(d);
+                }
+            }
+            if !ok {
+                return None;
+            }
+            // The left side wins where both have a column of the same name.
+            let mut schema = left.schema.clone();
+            for (column, ty) in &right.columns {
+                if schema.get(column).is_none() {
+                    schema.columns.push((column.clone(), *ty));
+                }
+            }
+            let mut dimensions = left.dimensions.clone();
+            for (dim, column) in &config.dimensions {
+                dimensions.entry(dim.clone()).or_insert_with(|| column.clone());
+            }
+            let mut joins = left.joins.clone();
+            joins.push((join.dataset.name.clone(), join.key.name.clone()));
+            id = self.intern(Source {
+                name: view.name.name.clone(),
+                dataset: left.dataset,
+                joins,
+                time: left.time,
+                until: left.until,
+                dimensions,
+                schema,
+            });
+        }
+        if let Some(per) = &view.per {
+            self.error(
+                Diagnostic::unsupported("per-entity views (`per KEY { ... }`) are not supported yet")
+                    .at(per.span)
+                    .with_hint("They are planned; for now aggregate the dataset directly."),
+            );
+            return None;
+        }
+        if let Some(filter) = &view.filter {
+            let before = self.errors();
+            let row = Row {
+                source: id,
+                name: &view.name.name,
+            };
+            let ctx = self.detached_ctx();
+            let (expr, ty) = self.row_expr(filter, &ctx, row);
+            self.expect_bool(ty, filter.span, "a view's `where`");
+            if self.errors() > before {
+                return None;
+            }
+            filters.push(expr);
+        }
+        Some((id, filters))
+    }
+
+    /// A context for expressions outside any KPI (view filters).
+    fn detached_ctx(&self) -> Ctx<'a> {
+        Ctx {
+            kpi_name: "",
+            dims: Vec::new(),
+            by_idents: &[],
+            grain: self.input.manifest.grain,
+            filter: None,
+            locals: &[],
+            in_goal: false,
+            dims_only: false,
+            whole: false,
+            stack: Vec::new(),
+        }
+    }
+
+    fn unknown_dataset(&self, name: &Ident) -> Diagnostic {
+        let known: Vec<&str> = self
+            .input
+            .manifest
+            .datasets
+            .keys()
+            .map(|s| s.as_str())
+            .chain(self.views.keys().copied())
+            .collect();
+        let mut d = Diagnostic::error("E0330", format!("unknown dataset or view `{}`", name.name))
+            .at(name.span)
+            .with_label("not a dataset or view");
+        if let Some(hint) = did_you_mean(&name.name, known.iter().copied()) {
+            d = d.with_hint(hint);
+        }
+        let mut sorted = known;
+        sorted.sort();
+        d.with_hint(format!("Datasets and views: {}.", sorted.join(", ")))
+    }
+
+    fn unknown_column(&self, column: &str, span: Span, source: &Source) -> Diagnostic {
+        let mut d = Diagnostic::error(
+            "E0331",
+            format!("unknown column `{column}` in `{}`", source.name),
+        )
+        .at(span);
+        if let Some(hint) = did_you_mean(column, source.schema.names()) {
+            d.message = format!("{}; {hint}", d.message);
+        }
+        d.with_hint(format!(
+            "Columns of `{}`: {}.",
+            source.name,
+            source.schema.names().collect::<Vec<_>>().join(", ")
+        ))
+    }
+
+    // ------------------------------------------------------------------ KPI-level expressions
+
+    /// Resolves an expression at KPI level (`row` is `None`) or inside an aggregate.
+    fn expr(&mut self, expr: &'a ast::Expr, ctx: &Ctx<'a>, row: Option<Row<'a>>) -> (ir::Expr, Ty) {
+        if let Some(row) = row {
+            return self.row_expr(expr, ctx, row);
+        }
+        match &expr.kind {
+            ast::ExprKind::Path { head, field: None } => self.name(head, ctx),
+            ast::ExprKind::Path { head, field: Some(field) } => {
+                self.error(
+                    Diagnostic::error(
+                        "E0340",
+                        format!("`{}.{}` is a column; a KPI needs an aggregate of it", head.name, field.name),
+                    )
+                    .at(expr.span)
+                    .with_hint(format!("For example `sum({}.{})` or `count({}.{})`.", head.name, field.name, head.name, field.name)),
+                );
+                (ir::Expr::Null, Ty::Null)
+            }
+            ast::ExprKind::Call { func, args } => self.kpi_call(expr, func, args, ctx),
+            _ => self.common(expr, ctx, None),
+        }
+    }
+
+    /// A bare name at KPI level: a let, a KPI, a dimension, or `previous` in a target.
+    fn name(&mut self, ident: &'a Ident, ctx: &Ctx<'a>) -> (ir::Expr, Ty) {
+        let name = ident.name.as_str();
+        if ctx.dims_only {
+            if ctx.dims.iter().any(|d| d == name) {
+                return (ir::Expr::Dim(name.to_string()), Ty::String);
+            }
+            let d = Diagnostic::error(
+                "E0341",
+                format!("`{name}` is not a dimension of KPI `{}`", ctx.kpi_name),
+            )
+            .at(ident.span)
+            .with_hint(if ctx.dims.is_empty() {
+                "A target's `where` chooses dimension values; this KPI has no `by`.".to_string()
+            } else {
+                format!("A target's `where` can use the KPI's dimensions: {}.", ctx.dims.join(", "))
+            });
+            self.error(d);
+            return (ir::Expr::Null, Ty::Null);
+        }
+        if let Some(local) = ctx.locals.iter().find(|l| l.name.name == name) {
+            return self.expand_let(local, ctx);
+        }
+        if let Some(global) = self.lets.get(name).copied() {
+            return self.expand_let(global, ctx);
+        }
+        if let Some(kpi) = self.kpis.get(name).copied() {
+            return self.inline_kpi(kpi, ident, ctx);
+        }
+        if ctx.in_goal && name == "previous" {
+            return (ir::Expr::Previous(Box::new(ir::Expr::SelfValue), 1), Ty::Number);
+        }
+        if self.input.manifest.datasets.contains_key(name) || self.views.contains_key(name) {
+            self.error(
+                Diagnostic::error("E0342", format!("`{name}` is a dataset; a KPI needs an aggregate of it"))
+                    .at(ident.span)
+                    .with_hint(format!("For example `count({name})`.")),
+            );
+            return (ir::Expr::Null, Ty::Null);
+        }
+        let mut candidates: Vec<&str> = ctx.locals.iter().map(|l| l.name.name.as_str()).collect();
+        candidates.extend(self.lets.keys().copied());
+        candidates.extend(self.kpis.keys().copied());
+        let mut d = Diagnostic::error("E0343", format!("unknown name `{name}`"))
+            .at(ident.span)
+            .with_label("not a KPI, a `let` or a dimension");
+        if let Some(hint) = did_you_mean(name, candidates) {
+            d = d.with_hint(hint);
+        }
+        if ctx.dims.iter().any(|d| d == name) {
+            d = d.with_hint("Dimensions can be used in a target's `where`, not in a value.");
+        }
+        self.error(d);
+        (ir::Expr::Null, Ty::Null)
+    }
+
+    fn expand_let(&mut self, item: &'a ast::Let, ctx: &Ctx<'a>) -> (ir::Expr, Ty) {
+        let key = format!("let {}", item.name.name);
+        if !self.enter(&key, item.name.span, ctx) {
+            return (ir::Expr::Null, Ty::Null);
+        }
+        let mut inner = ctx.clone();
+        inner.stack.push(key);
+        let result = self.expr(&item.expr, &inner, None);
+        result
+    }
+
+    /// Checks for a cycle before expanding `key`; reports it once, naming the whole cycle.
+    fn enter(&mut self, key: &str, span: Span, ctx: &Ctx<'a>) -> bool {
+        let Some(start) = ctx.stack.iter().position(|k| k == key) else {
+            return true;
+        };
+        let mut cycle: Vec<String> = ctx.stack[start..].to_vec();
+        cycle.push(key.to_string());
+        let mut canonical = cycle[..cycle.len() - 1].to_vec();
+        canonical.sort();
+        if self.reported_cycles.insert(canonical) {
+            self.error(
+                Diagnostic::error("E0344", format!("reference cycle: {}", cycle.join(" -> ")))
+                    .at(span)
+                    .with_label("this reference closes the cycle")
+                    .with_hint("A KPI or `let` cannot depend on itself, directly or through others."),
+            );
+        } else {
+            self.error(
+                Diagnostic::error("E0344", format!("`{}` is part of a reference cycle", ctx.kpi_name)).at(span),
+            );
+        }
+        false
+    }
+
+    /// A KPI used in another's expression: its value, with its own `by`, `where` and lets,
+    /// at the using KPI's grain. A KPI without `by` is broadcast over the user's dimensions.
+    fn inline_kpi(&mut self, kpi: &'a ast::Kpi, ident: &'a Ident, ctx: &Ctx<'a>) -> (ir::Expr, Ty) {
+        let key = kpi.name.name.clone();
+        if !self.enter(&key, ident.span, ctx) {
+            return (ir::Expr::Null, Ty::Null);
+        }
+        let Some(value) = &kpi.value else {
+            return (ir::Expr::Null, Ty::Null);
+        };
+        let own: Vec<String> = kpi.by.iter().map(|b| b.name.clone()).collect();
+        let dims = if ctx.whole {
+            // Inside `total()` or a KPI without `by`: take the KPI whole.
+            Vec::new()
+        } else {
+            if let Some(extra) = own.iter().find(|d| !ctx.dims.contains(d)) {
+                self.error(
+                    Diagnostic::error(
+                        "E0345",
+                        format!(
+                            "KPI `{}` is split by `{extra}`, which KPI `{}` is not",
+                            kpi.name.name, ctx.kpi_name
+                        ),
+                    )
+                    .at(ident.span)
+                    .with_hint("A KPI can use KPIs split by the same or fewer dimensions; wrap it in `total()` to use its overall value."),
+                );
+                return (ir::Expr::Null, Ty::Null);
+            }
+            own
+        };
+        let mut inner = Ctx {
+            kpi_name: ctx.kpi_name,
+            dims,
+            by_idents: &kpi.by,
+            grain: ctx.grain,
+            filter: kpi.filter.as_ref(),
+            locals: &kpi.lets,
+            in_goal: false,
+            dims_only: false,
+            whole: ctx.whole,
+            stack: ctx.stack.clone(),
+        };
+        inner.stack.push(key);
+        let before = self.errors();
+        let result = self.expr(value, &inner, None);
+        if self.errors() > before {
+            self.error(
+                Diagnostic::error("E0346", format!("KPI `{}` uses KPI `{}`, which has errors", ctx.kpi_name, kpi.name.name))
+                    .at(ident.span),
+            );
+        }
+        result
+    }
+
+    fn kpi_call(
+        &mut self,
+        expr: &'a ast::Expr,
+        func: &'a Ident,
+        args: &'a [ast::CallArg],
+        ctx: &Ctx<'a>,
+    ) -> (ir::Expr, Ty) {
+        let name = func.name.as_str();
+        match name {
+            "previous" => {
+                if !(1..=2).contains(&args.len()) {
+                    return self.arity(func, expr.span, "1 or 2");
+                }
+                let (x, ty) = self.plain_arg(&args[0], ctx);
+                let n = match args.get(1) {
+                    None => 1,
+                    Some(arg) => match &arg.expr.kind {
+                        ast::ExprKind::Number(n) if n.fract() == 0.0 && *n >= 1.0 && *n <= 1000.0 => *n as u32,
+                        _ => {
+                            self.error(
+                                Diagnostic::error("E0350", "the number of periods must be a whole number from 1")
+                                    .at(arg.span),
+                            );
+                            1
+                        }
+                    },
+                };
+                (ir::Expr::Previous(Box::new(x), n), ty)
+            }
+            "growth" => {
+                if args.len() != 1 {
+                    return self.arity(func, expr.span, "1");
+                }
+                let (x, _) = self.plain_arg(&args[0], ctx);
+                let ratio = ir::Expr::Binary(
+                    ir::BinaryOp::Div,
+                    Box::new(x.clone()),
+                    Box::new(ir::Expr::Previous(Box::new(x), 1)),
+                );
+                (
+                    ir::Expr::Binary(ir::BinaryOp::Sub, Box::new(ratio), Box::new(ir::Expr::Number(1.0))),
+                    Ty::Number,
+                )
+            }
+            "total" => {
+                if args.len() != 1 {
+                    return self.arity(func, expr.span, "1");
+                }
+                let inner = Ctx {
+                    dims: Vec::new(),
+                    whole: true,
+                    ..ctx.clone()
+                };
+                self.plain_arg(&args[0], &inner)
+            }
+            "running" | "rolling" => {
+                self.error(
+                    Diagnostic::unsupported(format!("`{name}()` is not supported yet"))
+                        .at(func.span)
+                        .with_hint("Year-to-date and rolling windows are planned."),
+                );
+                (ir::Expr::Null, Ty::Null)
+            }
+            "count" | "count_distinct" | "sum" | "mean" | "avg" | "median" | "quantile" | "stddev" => {
+                self.aggregate(expr, func, args, ctx)
+            }
+            "min" | "max" if args.len() == 1 => self.aggregate(expr, func, args, ctx),
+            _ => self.function(expr, func, args, ctx, None),
+        }
+    }
+
+    fn arity(&mut self, func: &Ident, span: Span, expected: &str) -> (ir::Expr, Ty) {
+        self.error(
+            Diagnostic::error("E0351", format!("`{}` takes {expected} argument(s)", func.name)).at(span),
+        );
+        (ir::Expr::Null, Ty::Null)
+    }
+
+    /// An argument that may not carry `where` or `at`.
+    fn plain_arg(&mut self, arg: &'a ast::CallArg, ctx: &Ctx<'a>) -> (ir::Expr, Ty) {
+        if arg.filter.is_some() || arg.live.is_some() {
+            self.error(
+                Diagnostic::error("E0352", "`where` and `at` belong inside an aggregate's argument")
+                    .at(arg.span)
+                    .with_hint("For example `count(leads where won)`."),
+            );
+        }
+        self.expr(&arg.expr, ctx, None)
+    }
+
+    fn aggregate(
+        &mut self,
+        expr: &'a ast::Expr,
+        func: &'a Ident,
+        args: &'a [ast::CallArg],
+        ctx: &Ctx<'a>,
+    ) -> (ir::Expr, Ty) {
+        let name = func.name.as_str();
+        let agg = match name {
+            "count" => AggFunc::Count,
+            "count_distinct" => AggFunc::CountDistinct,
+            "sum" => AggFunc::Sum,
+            "mean" | "avg" => AggFunc::Mean,
+            "median" => AggFunc::Median,
+            "min" => AggFunc::Min,
+            "max" => AggFunc::Max,
+            "quantile" => AggFunc::Quantile,
+            _ => AggFunc::Stddev,
+        };
+        let expected = if agg == AggFunc::Quantile { 2 } else { 1 };
+        if args.len() != expected {
+            if args.is_empty() && agg == AggFunc::Count {
+                self.error(
+                    Diagnostic::error("E0353", "`count()` needs a dataset: `count(orders)`")
+                        .at(expr.span)
+                        .with_hint("`count()` without an argument is for per-entity views, which are not supported yet."),
+                );
+                return (ir::Expr::Null, Ty::Null);
+            }
+            return self.arity(func, expr.span, if expected == 2 { "2" } else { "1" });
+        }
+        let quantile = if agg == AggFunc::Quantile {
+            match &args[1].expr.kind {
+                ast::ExprKind::Number(q) if (0.0..=1.0).contains(q) => *q,
+                _ => {
+                    self.error(
+                        Diagnostic::error("E0354", "the quantile must be a number from 0 to 1, such as 0.9")
+                            .at(args[1].span),
+                    );
+                    0.5
+                }
+            }
+        } else {
+            0.0
+        };
+        let arg = &args[0];
+        // Which dataset does the argument read? A bare dataset name, or the `ds.` of its columns.
+        let whole_dataset = match &arg.expr.kind {
+            ast::ExprKind::Path { head, field: None }
+                if self.input.manifest.datasets.contains_key(&head.name)
+                    || self.views.contains_key(head.name.as_str()) =>
+            {
+                Some(head)
+            }
+            _ => None,
+        };
+        let head = match whole_dataset {
+            Some(head) => head,
+            None => {
+                let mut heads = Vec::new();
+                collect_heads(&arg.expr, &mut heads);
+                let mut distinct: Vec<&Ident> = Vec::new();
+                for h in heads {
+                    if !distinct.iter().any(|d| d.name == h.name) {
+                        distinct.push(h);
+                    }
+                }
+                match distinct.len() {
+                    1 => distinct[0],
+                    0 => {
+                        self.error(
+                            Diagnostic::error("E0355", format!("`{name}` needs to know which dataset it reads"))
+                                .at(arg.expr.span)
+                                .with_hint(format!("Name the dataset with its columns, for example `{name}(orders.amount)`.")),
+                        );
+                        return (ir::Expr::Null, Ty::Null);
+                    }
+                    _ => {
+                        self.error(
+                            Diagnostic::error(
+                                "E0356",
+                                format!(
+                                    "one aggregate reads one dataset, but this one reads `{}` and `{}`",
+                                    distinct[0].name, distinct[1].name
+                                ),
+                            )
+                            .at(arg.expr.span)
+                            .with_hint("Aggregate each dataset on its own and combine the results, or join them in a view."),
+                        );
+                        return (ir::Expr::Null, Ty::Null);
+                    }
+                }
+            }
+        };
+        let Some((source_id, mut filters)) = self.source_of(head) else {
+            if !self.input.manifest.datasets.contains_key(&head.name) && !self.views.contains_key(head.name.as_str()) {
+                let d = self.unknown_dataset(head);
+                self.error(d);
+            } else if !self.input.schemas.contains_key(&head.name) {
+                // The dataset could not be opened: its own error says why.
+                self.error(
+                    Diagnostic::error("E0357", format!("dataset `{}` could not be opened", head.name))
+                        .at(head.span),
+                );
+            } else {
+                self.error(
+                    Diagnostic::error("E0357", format!("view `{}` has errors", head.name)).at(head.span),
+                );
+            }
+            return (ir::Expr::Null, Ty::Null);
+        };
+        let row = Row {
+            source: source_id,
+            name: &head.name,
+        };
+        let (arg_expr, arg_ty) = if whole_dataset.is_some() {
+            if agg != AggFunc::Count {
+                self.error(
+                    Diagnostic::error("E0358", format!("`{name}` of a whole dataset has no meaning"))
+                        .at(arg.expr.span)
+                        .with_hint(format!("Name a column: `{name}({}.amount)`.", head.name)),
+                );
+                return (ir::Expr::Null, Ty::Null);
+            }
+            (None, Ty::Number)
+        } else {
+            let (e, ty) = self.row_expr(&arg.expr, ctx, row);
+            (Some(e), ty)
+        };
+        match agg {
+            AggFunc::Count | AggFunc::CountDistinct => {}
+            _ if !arg_ty.is_numeric() => {
+                self.error(
+                    Diagnostic::error(
+                        "E0359",
+                        format!("`{name}` needs numbers, but this is {}", arg_ty.name()),
+                    )
+                    .at(arg.expr.span)
+                    .with_hint("Use `count` or `count_distinct` for text and dates."),
+                );
+            }
+            _ => {}
+        }
+        if let Some(f) = ctx.filter {
+            let (e, ty) = self.row_expr(f, ctx, row);
+            self.expect_bool(ty, f.span, "a KPI's `where`");
+            filters.push(e);
+        }
+        if let Some(f) = &arg.filter {
+            let (e, ty) = self.row_expr(f, ctx, row);
+            self.expect_bool(ty, f.span, "an aggregate's `where`");
+            filters.push(e);
+        }
+        let live = arg.live.as_ref().map(|l| l.node);
+        if let Some(edge) = &arg.live {
+            if self.sources[source_id].until.is_none() {
+                self.error(
+                    Diagnostic::error(
+                        "E0360",
+                        format!("`at start` and `at end` need a dataset with `until`, and `{}` has none", head.name),
+                    )
+                    .at(edge.span)
+                    .with_hint(format!(
+                        "Set `until` (the column that ends a row's life) for `{}` in kpi.toml.",
+                        self.sources[source_id].dataset
+                    )),
+                );
+            }
+        }
+        let source = &self.sources[source_id];
+        let mut missing = Vec::new();
+        for dim in &ctx.dims {
+            if source.dimension_column(dim).is_none() {
+                missing.push(dim.clone());
+            }
+        }
+        for dim in missing {
+            let span = ctx
+                .by_idents
+                .iter()
+                .find(|b| b.name == dim)
+                .map(|b| b.span)
+                .unwrap_or(expr.span);
+            let source = &self.sources[source_id];
+            let d = Diagnostic::error(
+                "E0361",
+                format!("dataset `{}` has no dimension `{dim}`", source.name),
+            )
+            .at(span)
+            .with_label(format!("`{}` reads `{}`", name, head.name))
+            .with_hint(format!(
+                "Columns of `{}`: {}.",
+                source.name,
+                source.schema.names().collect::<Vec<_>>().join(", ")
+            ))
+            .with_hint(format!(
+                "Map a column to it in kpi.toml: `dimensions = {{ {dim} = \"column\" }}` under `[datasets.{}]`.",
+                source.dataset
+            ));
+            self.error(d);
+        }
+        let filter = filters
+            .into_iter()
+            .reduce(|a, b| ir::Expr::Binary(ir::BinaryOp::And, Box::new(a), Box::new(b)));
+        (
+            ir::Expr::Agg(Box::new(ir::Aggregate {
+                source: source_id,
+                func: agg,
+                arg: arg_expr,
+                filter,
+                grain: ctx.grain,
+                dims: ctx.dims.clone(),
+                live,
+                quantile,
+            })),
+            Ty::Number,
+        )
+    }
+
+    // ------------------------------------------------------------------ row expressions
+
+    fn row_expr(&mut self, expr: &'a ast::Expr, ctx: &Ctx<'a>, row: Row<'a>) -> (ir::Expr, Ty) {
+        match &expr.kind {
+            ast::ExprKind::Path { head, field } => {
+                let column = match field {
+                    None => head,
+                    Some(field) => {
+                        if head.name != row.name {
+                            self.error(
+                                Diagnostic::error(
+                                    "E0370",
+                                    format!("`{}` is not the dataset this aggregate reads (`{}`)", head.name, row.name),
+                                )
+                                .at(head.span)
+                                .with_hint("Inside an aggregate every column comes from the one dataset it reads."),
+                            );
+                            return (ir::Expr::Null, Ty::Null);
+                        }
+                        field
+                    }
+                };
+                let source = &self.sources[row.source];
+                match source.schema.get(&column.name) {
+                    Some(ty) => (ir::Expr::Column(column.name.clone()), ty),
+                    None => {
+                        let d = self.unknown_column(&column.name, column.span, &self.sources[row.source].clone());
+                        self.error(d);
+                        (ir::Expr::Null, Ty::Null)
+                    }
+                }
+            }
+            ast::ExprKind::Call { func, args } => {
+                if AGGREGATES.contains(&func.name.as_str()) && !(matches!(func.name.as_str(), "min" | "max") && args.len() == 2) {
+                    self.error(
+                        Diagnostic::error("E0371", format!("`{}` inside an aggregate", func.name))
+                            .at(func.span)
+                            .with_hint("An aggregate's argument is computed per row; aggregates cannot nest."),
+                    );
+                    return (ir::Expr::Null, Ty::Null);
+                }
+                self.function(expr, func, args, ctx, Some(row))
+            }
+            _ => self.common(expr, ctx, Some(row)),
+        }
+    }
+
+    /// Literals and operators, the same at KPI and row level.
+    fn common(&mut self, expr: &'a ast::Expr, ctx: &Ctx<'a>, row: Option<Row<'a>>) -> (ir::Expr, Ty) {
+        use ast::ExprKind as K;
+        match &expr.kind {
+            K::Number(n) => (ir::Expr::Number(*n), Ty::Number),
+            K::String(s) => (ir::Expr::String(s.clone()), Ty::String),
+            K::Date(d) => (ir::Expr::Date(*d), Ty::Date),
+            K::Bool(b) => (ir::Expr::Bool(*b), Ty::Bool),
+            K::Null => (ir::Expr::Null, Ty::Null),
+            K::Path { .. } | K::Call { .. } => self.expr(expr, ctx, row),
+            K::Unary { op, expr: inner } => {
+                let (e, ty) = self.expr(inner, ctx, row);
+                match op {
+                    ast::UnaryOp::Neg => {
+                        self.expect_number(ty, inner.span, "the operand of `-`");
+                        (ir::Expr::Unary(*op, Box::new(e)), Ty::Number)
+                    }
+                    ast::UnaryOp::Not => {
+                        self.expect_bool(ty, inner.span, "the operand of `not`");
+                        (ir::Expr::Unary(*op, Box::new(e)), Ty::Bool)
+                    }
+                }
+            }
+            K::Binary { op, left, right } => {
+                let (l, lt) = self.expr(left, ctx, row);
+                let (r, rt) = self.expr(right, ctx, row);
+                let ty = match op {
+                    ast::BinaryOp::And | ast::BinaryOp::Or => {
+                        self.expect_bool(lt, left.span, "an operand of `and`/`or`");
+                        self.expect_bool(rt, right.span, "an operand of `and`/`or`");
+                        Ty::Bool
+                    }
+                    ast::BinaryOp::Compare(_) => {
+                        self.expect_comparable(lt, rt, expr.span);
+                        Ty::Bool
+                    }
+                    _ => {
+                        self.expect_number(lt, left.span, "an operand of arithmetic");
+                        self.expect_number(rt, right.span, "an operand of arithmetic");
+                        Ty::Number
+                    }
+                };
+                (ir::Expr::Binary(*op, Box::new(l), Box::new(r)), ty)
+            }
+            K::IsNull { expr: inner, negated } => {
+                let (e, _) = self.expr(inner, ctx, row);
+                (ir::Expr::IsNull(Box::new(e), *negated), Ty::Bool)
+            }
+            K::In { expr: inner, list, negated } => {
+                let (e, ty) = self.expr(inner, ctx, row);
+                let mut items = Vec::new();
+                for item in list {
+                    let (i, it) = self.expr(item, ctx, row);
+                    self.expect_comparable(ty, it, item.span);
+                    items.push(i);
+                }
+                (ir::Expr::In(Box::new(e), items, *negated), Ty::Bool)
+            }
+            K::Between { expr: inner, low, high } => {
+                let (e, ty) = self.expr(inner, ctx, row);
+                let (l, lt) = self.expr(low, ctx, row);
+                let (h, ht) = self.expr(high, ctx, row);
+                self.expect_comparable(ty, lt, low.span);
+                self.expect_comparable(ty, ht, high.span);
+                (ir::Expr::Between(Box::new(e), Box::new(l), Box::new(h)), Ty::Bool)
+            }
+            K::If { cond, then, otherwise } => {
+                let (c, ct) = self.expr(cond, ctx, row);
+                self.expect_bool(ct, cond.span, "the condition of `if`");
+                let (t, tt) = self.expr(then, ctx, row);
+                let (o, ot) = self.expr(otherwise, ctx, row);
+                let ty = if tt == Ty::Null { ot } else { tt };
+                if tt != Ty::Null && ot != Ty::Null && tt != ot {
+                    self.error(
+                        Diagnostic::error(
+                            "E0372",
+                            format!("the branches of `if` differ: {} and {}", tt.name(), ot.name()),
+                        )
+                        .at(expr.span),
+                    );
+                }
+                (ir::Expr::If(Box::new(c), Box::new(t), Box::new(o)), ty)
+            }
+        }
+    }
+
+    fn expect_comparable(&mut self, a: Ty, b: Ty, span: Span) {
+        let ok = a == Ty::Null
+            || b == Ty::Null
+            || a == b
+            || (a.is_numeric() && b.is_numeric())
+            || (a.is_temporal() && b.is_temporal());
+        if !ok {
+            self.error(
+                Diagnostic::error("E0373", format!("cannot compare {} with {}", a.name(), b.name())).at(span),
+            );
+        }
+    }
+
+    /// Scalar functions (any level) and row functions (inside aggregates only).
+    fn function(
+        &mut self,
+        expr: &'a ast::Expr,
+        func: &'a Ident,
+        args: &'a [ast::CallArg],
+        ctx: &Ctx<'a>,
+        row: Option<Row<'a>>,
+    ) -> (ir::Expr, Ty) {
+        use Func as F;
+        let name = func.name.as_str();
+        // (function, arity range, argument kind, result)
+        let (f, min, max, takes, result) = match name {
+            "abs" => (F::Abs, 1, 1, Ty::Number, Ty::Number),
+            "round" => (F::Round, 1, 2, Ty::Number, Ty::Number),
+            "floor" => (F::Floor, 1, 1, Ty::Number, Ty::Number),
+            "ceil" => (F::Ceil, 1, 1, Ty::Number, Ty::Number),
+            "min" => (F::Least, 2, 2, Ty::Number, Ty::Number),
+            "max" => (F::Greatest, 2, 2, Ty::Number, Ty::Number),
+            "coalesce" => (F::Coalesce, 1, 64, Ty::Null, Ty::Null),
+            "sqrt" => (F::Sqrt, 1, 1, Ty::Number, Ty::Number),
+            "ln" => (F::Ln, 1, 1, Ty::Number, Ty::Number),
+            "exp" => (F::Exp, 1, 1, Ty::Number, Ty::Number),
+            "pow" => (F::Pow, 2, 2, Ty::Number, Ty::Number),
+            "days_between" => (F::DaysBetween, 2, 2, Ty::Date, Ty::Number),
+            "hours_between" => (F::HoursBetween, 2, 2, Ty::Date, Ty::Number),
+            "minutes_between" => (F::MinutesBetween, 2, 2, Ty::Date, Ty::Number),
+            "year" => (F::Year, 1, 1, Ty::Date, Ty::Number),
+            "quarter" => (F::Quarter, 1, 1, Ty::Date, Ty::Number),
+            "month" => (F::Month, 1, 1, Ty::Date, Ty::Number),
+            "week" => (F::Week, 1, 1, Ty::Date, Ty::Number),
+            "day" => (F::Day, 1, 1, Ty::Date, Ty::Number),
+            "weekday" => (F::Weekday, 1, 1, Ty::Date, Ty::Number),
+            "lower" => (F::Lower, 1, 1, Ty::String, Ty::String),
+            "upper" => (F::Upper, 1, 1, Ty::String, Ty::String),
+            "contains" => (F::Contains, 2, 2, Ty::String, Ty::Bool),
+            "starts_with" => (F::StartsWith, 2, 2, Ty::String, Ty::Bool),
+            _ => {
+                let known = [
+                    "count", "count_distinct", "sum", "mean", "avg", "median", "min", "max", "quantile",
+                    "stddev", "previous", "growth", "total", "abs", "round", "floor", "ceil", "coalesce",
+                    "sqrt", "ln", "exp", "pow", "days_between", "hours_between", "minutes_between", "year",
+                    "quarter", "month", "week", "day", "weekday", "lower", "upper", "contains", "starts_with",
+                ];
+                let mut d = Diagnostic::error("E0380", format!("unknown function `{name}`")).at(func.span);
+                if let Some(hint) = did_you_mean(name, known) {
+                    d = d.with_hint(hint);
+                }
+                self.error(d);
+                return (ir::Expr::Null, Ty::Null);
+            }
+        };
+        let row_only = matches!(takes, Ty::Date | Ty::String);
+        if row_only && row.is_none() {
+            self.error(
+                Diagnostic::error("E0381", format!("`{name}` works on rows; use it inside an aggregate"))
+                    .at(func.span)
+                    .with_hint(format!("For example `mean({name}(...))` with columns of one dataset.")),
+            );
+            return (ir::Expr::Null, Ty::Null);
+        }
+        if args.len() < min || args.len() > max {
+            let expected = if min == max { min.to_string() } else if max == 64 { format!("at least {min}") } else { format!("{min} or {max}") };
+            return self.arity(func, expr.span, &expected);
+        }
+        let mut resolved = Vec::new();
+        let mut result_ty = result;
+        for (i, arg) in args.iter().enumerate() {
+            let (e, ty) = match row {
+                Some(r) => {
+                    if arg.filter.is_some() || arg.live.is_some() {
+                        self.error(
+                            Diagnostic::error("E0352", "`where` and `at` belong inside an aggregate's argument")
+                                .at(arg.span),
+                        );
+                    }
+                    self.row_expr(&arg.expr, ctx, r)
+                }
+                None => self.plain_arg(arg, ctx),
+            };
+            // The second argument of contains/starts_with is the text looked for.
+            let wanted = match (f, i) {
+                (F::Round, 1) => Ty::Number,
+                _ => takes,
+            };
+            let ok = match wanted {
+                Ty::Number => ty.is_numeric(),
+                Ty::Date => ty.is_temporal(),
+                Ty::String => matches!(ty, Ty::String | Ty::Null),
+                _ => true,
+            };
+            if !ok {
+                self.error(
+                    Diagnostic::error(
+                        "E0382",
+                        format!("`{name}` needs {}, but this is {}", plural(wanted), ty.name()),
+                    )
+                    .at(arg.expr.span),
+                );
+            }
+            if matches!(f, F::Contains | F::StartsWith) && i == 1 && !matches!(e, ir::Expr::String(_)) {
+                self.error(
+                    Diagnostic::error("E0383", format!("the second argument of `{name}` must be a text literal"))
+                        .at(arg.expr.span),
+                );
+            }
+            if f == F::Round && i == 1 && !matches!(e, ir::Expr::Number(n) if n.fract() == 0.0 && n >= 0.0) {
+                self.error(
+                    Diagnostic::error("E0384", "`round` takes a whole number of decimals").at(arg.expr.span),
+                );
+            }
+            if f == F::Coalesce && result_ty == Ty::Null {
+                result_ty = ty;
+            }
+            resolved.push(e);
+        }
+        (ir::Expr::Func(f, resolved), result_ty)
+    }
+}
+
+fn plural(ty: Ty) -> &'static str {
+    match ty {
+        Ty::Number => "numbers",
+        Ty::Date => "dates",
+        Ty::String => "text",
+        _ => "values",
+    }
+}
+
+/// The `ds` of every `ds.col` in an expression.
+fn collect_heads<'e>(expr: &'e ast::Expr, out: &mut Vec<&'e Ident>) {
+    use ast::ExprKind as K;
+    match &expr.kind {
+        K::Path { head, field: Some(_) } => out.push(head),
+        K::Path { .. } | K::Number(_) | K::String(_) | K::Date(_) | K::Bool(_) | K::Null => {}
+        K::Call { args, .. } => {
+            for a in args {
+                collect_heads(&a.expr, out);
+            }
+        }
+        K::Unary { expr, .. } | K::IsNull { expr, .. } => collect_heads(expr, out),
+        K::Binary { left, right, .. } => {
+            collect_heads(left, out);
+            collect_heads(right, out);
+        }
+        K::In { expr, list, .. } => {
+            collect_heads(expr, out);
+            for i in list {
+                collect_heads(i, out);
+            }
+        }
+        K::Between { expr, low, high } => {
+            collect_heads(expr, out);
+            collect_heads(low, out);
+            collect_heads(high, out);
+        }
+        K::If { cond, then, otherwise } => {
+            collect_heads(cond, out);
+            collect_heads(then, out);
+            collect_heads(otherwise, out);
+        }
+    }
+}

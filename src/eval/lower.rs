@@ -1,0 +1,392 @@
+//! IR -> polars lazy plans.
+//!
+//! Every aggregate of every KPI is assigned to a *pass*: one group-by over one source at one
+//! grain and one set of dimensions (and one `at start`/`at end` mode). A pass computes all of
+//! its aggregates together, so adding KPIs over a dataset adds expressions to a scan, not scans.
+//! A KPI's frame is then its grid (periods x dimension values) left-joined with the passes it
+//! uses, on which the value and the targets are computed as column expressions.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use crate::compile::ir::{self, AggFunc, BinaryOp, CompareOp, Func, LiveEdge, UnaryOp};
+use crate::period::Grain;
+
+pub const PERIOD: &str = "__period";
+const LIVE_FROM: &str = "__live_from";
+const LIVE_TO: &str = "__live_to";
+pub const VALUE: &str = "__value";
+
+/// What makes two aggregates share a pass.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PassKey {
+    pub source: ir::SourceId,
+    pub grain: Grain,
+    pub dims: Vec<String>,
+    pub live: Option<LiveEdgeKey>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LiveEdgeKey {
+    Start,
+    End,
+}
+
+impl From<LiveEdge> for LiveEdgeKey {
+    fn from(edge: LiveEdge) -> Self {
+        match edge {
+            LiveEdge::Start => LiveEdgeKey::Start,
+            LiveEdge::End => LiveEdgeKey::End,
+        }
+    }
+}
+
+/// One group-by and the aggregates it computes.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    pub key: PassKey,
+    /// (column name, aggregate)
+    pub aggregates: Vec<(String, ir::Aggregate)>,
+    /// The periods it must cover, inclusive.
+    pub first: i64,
+    pub last: i64,
+    /// The source has no time column: values hold for every period.
+    pub timeless: bool,
+}
+
+/// The passes of a program, and which column each aggregate landed in.
+#[derive(Debug, Default)]
+pub struct PassPlan {
+    pub passes: Vec<Pass>,
+    /// Aggregate key -> (pass index, column name).
+    pub columns: BTreeMap<String, (usize, String)>,
+}
+
+impl PassPlan {
+    /// Adds an aggregate needed for periods `first..=last`; equal aggregates share a column.
+    pub fn add(&mut self, aggregate: &ir::Aggregate, timeless: bool, first: i64, last: i64) {
+        let key = PassKey {
+            source: aggregate.source,
+            grain: aggregate.grain,
+            dims: aggregate.dims.clone(),
+            live: aggregate.live.map(Into::into),
+        };
+        let pass_index = match self.passes.iter().position(|p| p.key == key) {
+            Some(i) => i,
+            None => {
+                self.passes.push(Pass {
+                    key,
+                    aggregates: Vec::new(),
+                    first,
+                    last,
+                    timeless,
+                });
+                self.passes.len() - 1
+            }
+        };
+        let pass = &mut self.passes[pass_index];
+        pass.first = pass.first.min(first);
+        pass.last = pass.last.max(last);
+        let agg_key = aggregate.key();
+        if !self.columns.contains_key(&agg_key) {
+            let column = format!("a{}", self.columns.len());
+            pass.aggregates.push((column.clone(), aggregate.clone()));
+            self.columns.insert(agg_key, (pass_index, column));
+        }
+    }
+}
+
+/// The polars expression of a period index on a grain, from a date or timestamp column.
+pub fn period_expr(time: Expr, grain: Grain) -> Expr {
+    let year = time.clone().dt().year().cast(DataType::Int64);
+    let month0 = time.clone().dt().month().cast(DataType::Int64) - lit(1i64);
+    match grain {
+        Grain::Year => year,
+        Grain::Month => year * lit(12i64) + month0,
+        Grain::Quarter => year * lit(4i64) + month0.floor_div(lit(3i64)),
+        Grain::Day => days(time),
+        Grain::Week => (days(time) + lit(3i64)).floor_div(lit(7i64)),
+    }
+}
+
+fn days(time: Expr) -> Expr {
+    time.cast(DataType::Date).cast(DataType::Int64)
+}
+
+fn millis(time: Expr) -> Expr {
+    time.cast(DataType::Datetime(TimeUnit::Milliseconds, None))
+        .cast(DataType::Int64)
+        .cast(DataType::Float64)
+}
+
+/// The rows of a source: its dataset with its lookups joined on.
+pub fn source_frame(
+    source: &ir::Source,
+    frames: &BTreeMap<String, LazyFrame>,
+) -> Option<LazyFrame> {
+    let mut frame = frames.get(&source.dataset)?.clone();
+    let mut present: Vec<String> = frames
+        .get(&source.dataset)?
+        .clone()
+        .collect_schema()
+        .ok()?
+        .iter_names()
+        .map(|n| n.to_string())
+        .collect();
+    for (dataset, key) in &source.joins {
+        let mut right = frames.get(dataset)?.clone();
+        let right_names: Vec<String> = right
+            .collect_schema()
+            .ok()?
+            .iter_names()
+            .map(|n| n.to_string())
+            .collect();
+        // The left side wins where both sides have a column: take only the new ones.
+        let keep: Vec<Expr> = right_names
+            .iter()
+            .filter(|n| *n == key || !present.contains(n))
+            .map(|n| col(n.as_str()))
+            .collect();
+        for n in right_names {
+            if !present.contains(&n) {
+                present.push(n);
+            }
+        }
+        frame = frame.left_join(right.select(keep), col(key.as_str()), col(key.as_str()));
+    }
+    Some(frame)
+}
+
+/// The plan of one pass: (period, dims) -> one column per aggregate, plus `n<column>` row counts.
+pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFrame {
+    let mut keys: Vec<Expr> = Vec::new();
+    for dim in &pass.key.dims {
+        let column = source.dimension_column(dim).unwrap_or_else(|| dim.clone());
+        keys.push(
+            col(column.as_str())
+                .cast(DataType::String)
+                .fill_null(lit("(none)"))
+                .alias(dim.as_str()),
+        );
+    }
+    let mut aggs = Vec::new();
+    for (name, aggregate) in &pass.aggregates {
+        let mask = aggregate
+            .filter
+            .as_ref()
+            .map(|f| lower_expr(f).fill_null(lit(false)));
+        aggs.push(aggregate_expr(aggregate, mask.clone()).alias(name.as_str()));
+        let rows = match mask {
+            Some(m) => m.cast(DataType::Int64).sum(),
+            None => len().cast(DataType::Int64),
+        };
+        aggs.push(rows.alias(format!("n{name}").as_str()));
+    }
+    if pass.timeless {
+        return frame.group_by(keys).agg(aggs);
+    }
+    let time = source.time.clone().unwrap_or_default();
+    let grain = pass.key.grain;
+    let dated = match pass.key.live {
+        None => frame
+            .with_column(period_expr(col(time.as_str()), grain).alias(PERIOD))
+            .filter(
+                col(PERIOD)
+                    .gt_eq(lit(pass.first))
+                    .and(col(PERIOD).lt_eq(lit(pass.last))),
+            ),
+        Some(edge) => {
+            // A row is live at a period's start when time < start and (until is null or until >= start),
+            // i.e. when period(time) < p <= period(until); `at end` is the same one period later.
+            let until = source.until.clone().unwrap_or_default();
+            let born = period_expr(col(time.as_str()), grain);
+            let ends = period_expr(col(until.as_str()), grain);
+            let (from, to) = match edge {
+                LiveEdgeKey::Start => (born + lit(1i64), ends),
+                LiveEdgeKey::End => (born, ends - lit(1i64)),
+            };
+            let periods: Vec<i64> = (pass.first..=pass.last).collect();
+            let grid = DataFrame::new_infer_height(vec![Column::new(PERIOD.into(), periods)])
+                .map(|df| df.lazy())
+                .unwrap_or_default();
+            frame
+                .with_columns([
+                    from.alias(LIVE_FROM),
+                    to.fill_null(lit(i64::MAX)).alias(LIVE_TO),
+                ])
+                .cross_join(grid, None)
+                .filter(
+                    col(LIVE_FROM)
+                        .lt_eq(col(PERIOD))
+                        .and(col(PERIOD).lt_eq(col(LIVE_TO))),
+                )
+        }
+    };
+    let mut all_keys = vec![col(PERIOD)];
+    all_keys.extend(keys);
+    dated.group_by(all_keys).agg(aggs)
+}
+
+fn aggregate_expr(aggregate: &ir::Aggregate, mask: Option<Expr>) -> Expr {
+    let arg = aggregate.arg.as_ref().map(lower_expr);
+    let filtered = |e: Expr| match &mask {
+        Some(m) => e.filter(m.clone()),
+        None => e,
+    };
+    let number = |e: Expr| filtered(e.cast(DataType::Float64));
+    match (aggregate.func, arg) {
+        (AggFunc::Count, None) => match &mask {
+            Some(m) => m.clone().cast(DataType::Int64).sum(),
+            None => len().cast(DataType::Int64),
+        },
+        (AggFunc::Count, Some(e)) => filtered(e).count().cast(DataType::Int64),
+        (AggFunc::CountDistinct, Some(e)) => filtered(e).drop_nulls().n_unique().cast(DataType::Int64),
+        (AggFunc::Sum, Some(e)) => number(e).sum(),
+        (AggFunc::Mean, Some(e)) => number(e).mean(),
+        (AggFunc::Median, Some(e)) => number(e).median(),
+        (AggFunc::Min, Some(e)) => number(e).min(),
+        (AggFunc::Max, Some(e)) => number(e).max(),
+        (AggFunc::Quantile, Some(e)) => number(e).quantile(lit(aggregate.quantile), QuantileMethod::Linear),
+        (AggFunc::Stddev, Some(e)) => number(e).std(1),
+        // Resolution gives every aggregate but `count` an argument.
+        (_, None) => lit(NULL).cast(DataType::Float64),
+    }
+}
+
+/// How the KPI-level and row-level IR becomes polars expressions. Aggregates become the
+/// columns their pass computed (see [`PassPlan`]); `previous` shifts within each dimension group.
+pub struct ExprLowering<'a> {
+    pub plan: &'a PassPlan,
+    pub dims: &'a [String],
+}
+
+impl ExprLowering<'_> {
+    pub fn lower(&self, expr: &ir::Expr) -> Expr {
+        match expr {
+            ir::Expr::Agg(aggregate) => match self.plan.columns.get(&aggregate.key()) {
+                Some((_, column)) => col(column.as_str()),
+                None => lit(NULL).cast(DataType::Float64),
+            },
+            ir::Expr::SelfValue => col(VALUE),
+            ir::Expr::Previous(inner, n) => {
+                let shifted = self.lower(inner).shift(lit(*n as i64));
+                if self.dims.is_empty() {
+                    shifted
+                } else {
+                    let partition: Vec<Expr> = self.dims.iter().map(|d| col(d.as_str())).collect();
+                    shifted
+                        .over(partition)
+                        .unwrap_or_else(|_| lit(NULL))
+                }
+            }
+            other => lower_with(other, &|e| self.lower(e)),
+        }
+    }
+}
+
+/// Lowers a row expression (inside an aggregate).
+pub fn lower_expr(expr: &ir::Expr) -> Expr {
+    lower_with(expr, &lower_expr)
+}
+
+/// The cases shared by both levels; `recurse` lowers children.
+fn lower_with(expr: &ir::Expr, recurse: &dyn Fn(&ir::Expr) -> Expr) -> Expr {
+    let num = |e: &ir::Expr| recurse(e).cast(DataType::Float64);
+    match expr {
+        ir::Expr::Number(n) => lit(*n),
+        ir::Expr::String(s) => lit(s.as_str()),
+        ir::Expr::Bool(b) => lit(*b),
+        ir::Expr::Date(d) => lit(*d),
+        ir::Expr::Null => lit(NULL),
+        ir::Expr::Column(c) | ir::Expr::Dim(c) => col(c.as_str()),
+        ir::Expr::Agg(_) | ir::Expr::SelfValue | ir::Expr::Previous(..) => lit(NULL),
+        ir::Expr::Unary(UnaryOp::Neg, e) => lit(0.0) - num(e),
+        ir::Expr::Unary(UnaryOp::Not, e) => recurse(e).not(),
+        ir::Expr::Binary(op, a, b) => match op {
+            BinaryOp::Add => num(a) + num(b),
+            BinaryOp::Sub => num(a) - num(b),
+            BinaryOp::Mul => num(a) * num(b),
+            // Division by zero gives null, never infinity.
+            BinaryOp::Div => when(num(b).eq(lit(0.0)))
+                .then(lit(NULL).cast(DataType::Float64))
+                .otherwise(num(a) / num(b)),
+            BinaryOp::And => recurse(a).and(recurse(b)),
+            BinaryOp::Or => recurse(a).or(recurse(b)),
+            BinaryOp::Compare(op) => compare(recurse(a), *op, recurse(b)),
+        },
+        ir::Expr::IsNull(e, false) => recurse(e).is_null(),
+        ir::Expr::IsNull(e, true) => recurse(e).is_not_null(),
+        ir::Expr::In(e, list, negated) => {
+            let value = recurse(e);
+            let any = list
+                .iter()
+                .map(|item| value.clone().eq(recurse(item)))
+                .reduce(|a, b| a.or(b))
+                .unwrap_or(lit(false));
+            if *negated {
+                any.not()
+            } else {
+                any
+            }
+        }
+        ir::Expr::Between(e, low, high) => {
+            let value = recurse(e);
+            value.clone().gt_eq(recurse(low)).and(value.lt_eq(recurse(high)))
+        }
+        ir::Expr::If(c, t, o) => when(recurse(c)).then(recurse(t)).otherwise(recurse(o)),
+        ir::Expr::Func(f, args) => function(*f, args, recurse),
+    }
+}
+
+pub fn compare(a: Expr, op: CompareOp, b: Expr) -> Expr {
+    match op {
+        CompareOp::Eq => a.eq(b),
+        CompareOp::Ne => a.neq(b),
+        CompareOp::Lt => a.lt(b),
+        CompareOp::Le => a.lt_eq(b),
+        CompareOp::Gt => a.gt(b),
+        CompareOp::Ge => a.gt_eq(b),
+    }
+}
+
+fn function(f: Func, args: &[ir::Expr], recurse: &dyn Fn(&ir::Expr) -> Expr) -> Expr {
+    let num = |i: usize| recurse(&args[i]).cast(DataType::Float64);
+    let text_arg = |i: usize| match &args[i] {
+        ir::Expr::String(s) => lit(s.as_str()),
+        other => recurse(other),
+    };
+    let between = |unit_ms: f64| (millis(recurse(&args[1])) - millis(recurse(&args[0]))) / lit(unit_ms);
+    match f {
+        Func::Abs => num(0).abs(),
+        Func::Round => {
+            let decimals = match args.get(1) {
+                Some(ir::Expr::Number(n)) => *n as u32,
+                _ => 0,
+            };
+            num(0).round(decimals, RoundMode::HalfAwayFromZero)
+        }
+        Func::Floor => num(0).floor(),
+        Func::Ceil => num(0).ceil(),
+        Func::Least => when(num(0).lt_eq(num(1))).then(num(0)).otherwise(num(1)),
+        Func::Greatest => when(num(0).gt_eq(num(1))).then(num(0)).otherwise(num(1)),
+        Func::Coalesce => coalesce(&args.iter().map(recurse).collect::<Vec<_>>()),
+        Func::Sqrt => num(0).sqrt(),
+        Func::Ln => num(0).log(lit(std::f64::consts::E)),
+        Func::Exp => num(0).exp(),
+        Func::Pow => num(0).pow(num(1)),
+        Func::DaysBetween => between(86_400_000.0),
+        Func::HoursBetween => between(3_600_000.0),
+        Func::MinutesBetween => between(60_000.0),
+        Func::Year => recurse(&args[0]).dt().year().cast(DataType::Float64),
+        Func::Quarter => recurse(&args[0]).dt().quarter().cast(DataType::Float64),
+        Func::Month => recurse(&args[0]).dt().month().cast(DataType::Float64),
+        Func::Week => recurse(&args[0]).dt().week().cast(DataType::Float64),
+        Func::Day => recurse(&args[0]).dt().day().cast(DataType::Float64),
+        Func::Weekday => recurse(&args[0]).dt().weekday().cast(DataType::Float64),
+        Func::Lower => recurse(&args[0]).str().to_lowercase(),
+        Func::Upper => recurse(&args[0]).str().to_uppercase(),
+        Func::Contains => recurse(&args[0]).str().contains_literal(text_arg(1)),
+        Func::StartsWith => recurse(&args[0]).str().starts_with(text_arg(1)),
+    }
+}

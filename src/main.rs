@@ -1,0 +1,305 @@
+//! The `kpi` binary: parse arguments, call the library, print, and choose the exit code.
+//!
+//! Exit codes: 0 nothing reached the `--fail-on` level; 1 something did; 2 errors in
+//! definitions, data or arguments (every KPI that could be computed is still reported).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod cli;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use chrono::NaiveDate;
+use clap::Parser;
+
+use cli::{Cli, Command, FailOn, ListFormat};
+use kpi::diagnostic::{render_human, Diagnostic, DiagnosticJson};
+use kpi::eval::Status;
+use kpi::period::PeriodSpec;
+use kpi::project::{Project, Run, RunOptions};
+use kpi::report::{self, Report, TableOptions};
+use kpi::source::SourceMap;
+use kpi::syntax::{self, ast};
+
+const EXIT_OK: u8 = 0;
+const EXIT_FAILED: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let project = match Project::load(&cli.project) {
+        Ok(p) => p,
+        Err(d) => {
+            eprint!("{}", render_human(&[d], &SourceMap::new(), stderr_color()));
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let code = match cli.command {
+        Command::Check(args) => check(project, args),
+        Command::Eval(args) => eval(project, args),
+        Command::List(args) => list(project, args.format),
+        Command::Validate(args) => validate(project, args.format),
+    };
+    ExitCode::from(code)
+}
+
+fn stdout_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn print_diagnostics(diagnostics: &[Diagnostic], sources: &SourceMap) {
+    if !diagnostics.is_empty() {
+        eprint!("{}", render_human(diagnostics, sources, stderr_color()));
+    }
+}
+
+fn has_errors(diagnostics: &[Diagnostic]) -> bool {
+    diagnostics.iter().any(|d| d.is_error())
+}
+
+/// An argument error: printed like any diagnostic, exit 2.
+fn argument_error(message: String) -> u8 {
+    print_diagnostics(&[Diagnostic::error("E0001", message)], &SourceMap::new());
+    EXIT_ERROR
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("`{text}` is not a date; write it as YYYY-MM-DD"))
+}
+
+fn run_options(when: &cli::WhenArgs) -> Result<RunOptions, String> {
+    Ok(RunOptions {
+        as_of: when.as_of.as_deref().map(parse_date).transpose()?,
+        period: when.period.as_deref().map(PeriodSpec::parse).transpose()?,
+        ..RunOptions::default()
+    })
+}
+
+fn print_run(project: &Project, run: &Run, format: cli::Format, judged: bool) {
+    let report = Report {
+        project: &run.project,
+        as_of: run.as_of,
+        outcomes: &run.outcomes,
+        diagnostics: &run.diagnostics,
+        sources: &project.sources,
+    };
+    let options = TableOptions {
+        color: stdout_color(),
+        judged,
+    };
+    print!("{}", report::render(&report, format.into(), options));
+    print_diagnostics(&run.diagnostics, &project.sources);
+}
+
+fn check(project: Project, args: cli::CheckArgs) -> u8 {
+    let mut options = match run_options(&args.when) {
+        Ok(o) => o,
+        Err(message) => return argument_error(message),
+    };
+    options.names = args.names;
+    options.tags = args.tags;
+    let run = project.run(&options);
+    print_run(&project, &run, args.format, true);
+    if has_errors(&run.diagnostics) {
+        return EXIT_ERROR;
+    }
+    let fails = |status: Status| match args.fail_on {
+        FailOn::Missed => status == Status::Missed,
+        FailOn::Warn => matches!(status, Status::Missed | Status::Warn),
+    };
+    if run.outcomes.iter().filter_map(|k| k.status).any(fails) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+fn eval(mut project: Project, args: cli::EvalArgs) -> u8 {
+    let mut options = match run_options(&args.when) {
+        Ok(o) => o,
+        Err(message) => return argument_error(message),
+    };
+    let range = (|| -> Result<Option<(NaiveDate, NaiveDate)>, String> {
+        let from = args.from.as_deref().map(PeriodSpec::parse).transpose()?;
+        let to = args.to.as_deref().map(PeriodSpec::parse).transpose()?;
+        let as_of = project.as_of(&options);
+        Ok(match (from, to) {
+            (None, None) => None,
+            (from, to) => {
+                let start = from
+                    .map(|f| f.grain.start(f.index))
+                    .unwrap_or_else(|| to.map(|t| t.grain.start(t.index)).unwrap_or(as_of));
+                let end = to.map(|t| t.last_day()).unwrap_or(as_of);
+                Some((start, end))
+            }
+        })
+    })();
+    match range {
+        Ok(r) => options.range = r,
+        Err(message) => return argument_error(message),
+    }
+    let existing = project.kpis().find(|k| k.name.name == args.expr).cloned();
+    let id = project.sources.add_text("<eval>", &args.expr);
+    let mut kpi = match existing {
+        Some(kpi) => kpi,
+        None => match syntax::parse_expr(&args.expr, id) {
+            Ok(expr) => ast::Kpi {
+                name: ast::Ident {
+                    name: "eval".into(),
+                    span: expr.span,
+                },
+                title: Some(ast::Spanned {
+                    node: args.expr.clone(),
+                    span: expr.span,
+                }),
+                description: None,
+                owner: None,
+                tags: Vec::new(),
+                format: None,
+                decimals: None,
+                unit: None,
+                every: None,
+                by: Vec::new(),
+                filter: None,
+                lets: Vec::new(),
+                span: expr.span,
+                value: Some(expr),
+                targets: Vec::new(),
+                warns: Vec::new(),
+            },
+            Err(errors) => {
+                print_diagnostics(&errors, &project.sources);
+                return EXIT_ERROR;
+            }
+        },
+    };
+    // Arguments name no place in a file: point their errors at the whole expression.
+    let whole = ast::Ident {
+        name: String::new(),
+        span: kpi.name.span,
+    };
+    if let Some(every) = &args.every {
+        kpi.every = Some(ast::Ident {
+            name: every.clone(),
+            ..whole.clone()
+        });
+    }
+    if !args.by.is_empty() {
+        kpi.by = args
+            .by
+            .iter()
+            .map(|b| ast::Ident {
+                name: b.trim().to_string(),
+                ..whole.clone()
+            })
+            .collect();
+    }
+    kpi.targets.clear();
+    kpi.warns.clear();
+    let run = project.run_adhoc(&kpi, &options);
+    print_run(&project, &run, args.format, false);
+    if has_errors(&run.diagnostics) {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
+    }
+}
+
+fn goal_texts(kpi: &ast::Kpi, sources: &SourceMap) -> String {
+    kpi.targets
+        .iter()
+        .map(|g| {
+            let text = &sources.get(g.span.file).text;
+            text.get(g.span.start..g.span.end)
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn list(project: Project, format: ListFormat) -> u8 {
+    #[derive(serde::Serialize)]
+    struct Entry {
+        name: String,
+        title: Option<String>,
+        owner: Option<String>,
+        tags: Vec<String>,
+        location: kpi::source::Location,
+        target: String,
+    }
+    let entries: Vec<Entry> = project
+        .kpis()
+        .map(|k| Entry {
+            name: k.name.name.clone(),
+            title: k.title.as_ref().map(|t| t.node.clone()),
+            owner: k.owner.as_ref().map(|t| t.node.clone()),
+            tags: k.tags.iter().map(|t| t.name.clone()).collect(),
+            location: project.sources.location(k.name.span),
+            target: goal_texts(k, &project.sources),
+        })
+        .collect();
+    match format {
+        ListFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(&entries).unwrap_or_default());
+        }
+        ListFormat::Table => {
+            let mut table = comfy_table::Table::new();
+            table
+                .load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+                .force_no_tty()
+                .set_header(["name", "title", "owner", "defined at", "target"]);
+            for e in &entries {
+                table.add_row([
+                    e.name.clone(),
+                    e.title.clone().unwrap_or_default(),
+                    e.owner.clone().unwrap_or_default(),
+                    format!("{}:{}", e.location.file, e.location.line),
+                    e.target.clone(),
+                ]);
+            }
+            println!("{table}");
+        }
+    }
+    print_diagnostics(&project.diagnostics, &project.sources);
+    if has_errors(&project.diagnostics) {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
+    }
+}
+
+fn validate(project: Project, format: ListFormat) -> u8 {
+    let (program, diagnostics) = project.validate();
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    match format {
+        ListFormat::Json => {
+            let json: Vec<DiagnosticJson> = diagnostics
+                .iter()
+                .map(|d| DiagnosticJson::new(d, &project.sources))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        }
+        ListFormat::Table => {
+            print_diagnostics(&diagnostics, &project.sources);
+            let total = project.kpis().count();
+            println!(
+                "{} of {total} KPIs valid, {errors} error{}",
+                program.kpis.len(),
+                if errors == 1 { "" } else { "s" }
+            );
+        }
+    }
+    if errors > 0 {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
+    }
+}

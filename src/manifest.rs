@@ -1,0 +1,246 @@
+//! `kpi.toml`: where the data is, how it is dated, and the project's defaults.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::diagnostic::Diagnostic;
+use crate::period::Grain;
+
+pub const MANIFEST_NAME: &str = "kpi.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    project: RawProject,
+    #[serde(default)]
+    datasets: BTreeMap<String, RawDataset>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProject {
+    name: String,
+    #[serde(default = "default_kpis")]
+    kpis: Vec<String>,
+    #[serde(default)]
+    grain: Option<String>,
+    #[serde(default)]
+    history: Option<u32>,
+    #[serde(default)]
+    as_of: Option<toml::value::Datetime>,
+}
+
+fn default_kpis() -> Vec<String> {
+    vec!["kpis/*.kpi".to_string()]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDataset {
+    path: String,
+    #[serde(default)]
+    time: Option<String>,
+    #[serde(default)]
+    until: Option<String>,
+    #[serde(default)]
+    dimensions: BTreeMap<String, String>,
+}
+
+/// The project as the rest of the pipeline sees it: paths resolved, defaults applied.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub name: String,
+    /// The folder of `kpi.toml`; every relative path is taken from here.
+    pub root: PathBuf,
+    pub kpi_globs: Vec<String>,
+    pub grain: Grain,
+    pub history: u32,
+    pub as_of: Option<NaiveDate>,
+    pub datasets: BTreeMap<String, DatasetConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetConfig {
+    pub name: String,
+    /// The path as written, `${ENV}` expanded, relative to the project root.
+    pub path: String,
+    pub format: FileFormat,
+    pub time: Option<String>,
+    pub until: Option<String>,
+    /// Conformed dimension name -> this dataset's column.
+    pub dimensions: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Parquet,
+    NdJson,
+}
+
+impl Manifest {
+    /// Reads `kpi.toml` from a project folder.
+    pub fn load(dir: &Path) -> Result<Manifest, Diagnostic> {
+        let path = dir.join(MANIFEST_NAME);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Diagnostic::error("E0201", format!("cannot read `{}`: {e}", path.display())).with_hint(
+                "Run kpi in a project folder (one with kpi.toml) or point at one with `-p DIR`.",
+            )
+        })?;
+        Manifest::from_str(&text, dir)
+    }
+
+    /// Parses a manifest text whose relative paths are taken from `root`.
+    pub fn from_str(text: &str, root: &Path) -> Result<Manifest, Diagnostic> {
+        Self::from_str_with_env(text, root, &|name| std::env::var(name).ok())
+    }
+
+    pub fn from_str_with_env(
+        text: &str,
+        root: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Manifest, Diagnostic> {
+        let raw: RawManifest = toml::from_str(text).map_err(|e| {
+            let mut message = e.message().to_string();
+            if let Some(span) = e.span() {
+                let (line, column) = line_col(text, span.start);
+                message = format!("{MANIFEST_NAME}:{line}:{column}: {message}");
+            }
+            Diagnostic::error("E0202", format!("invalid {MANIFEST_NAME}: {message}"))
+        })?;
+        let grain = match raw.project.grain.as_deref() {
+            None => Grain::Month,
+            Some(g) => Grain::parse(g).ok_or_else(|| {
+                Diagnostic::error("E0203", format!("invalid {MANIFEST_NAME}: unknown grain `{g}`"))
+                    .with_hint("Grains are day, week, month, quarter and year.")
+            })?,
+        };
+        let as_of = match raw.project.as_of {
+            None => None,
+            Some(dt) => {
+                let date = dt.date.ok_or_else(|| {
+                    Diagnostic::error("E0204", format!("invalid {MANIFEST_NAME}: `as_of` must be a date such as 2025-12-31"))
+                })?;
+                Some(
+                    NaiveDate::from_ymd_opt(date.year as i32, date.month as u32, date.day as u32)
+                        .ok_or_else(|| Diagnostic::error("E0204", "invalid `as_of` date"))?,
+                )
+            }
+        };
+        let mut datasets = BTreeMap::new();
+        for (name, ds) in raw.datasets {
+            let path = expand_env(&ds.path, env).map_err(|var| {
+                Diagnostic::error(
+                    "E0205",
+                    format!("dataset `{name}`: environment variable `{var}` in its path is not set"),
+                )
+            })?;
+            let format = FileFormat::from_path(&path).ok_or_else(|| {
+                Diagnostic::error(
+                    "E0206",
+                    format!("dataset `{name}`: cannot tell the format of `{path}` from its extension"),
+                )
+                .with_hint("Use a path ending in .csv, .parquet, .ndjson or .jsonl.")
+            })?;
+            datasets.insert(
+                name.clone(),
+                DatasetConfig {
+                    name,
+                    path,
+                    format,
+                    time: ds.time,
+                    until: ds.until,
+                    dimensions: ds.dimensions,
+                },
+            );
+        }
+        Ok(Manifest {
+            name: raw.project.name,
+            root: root.to_path_buf(),
+            kpi_globs: raw.project.kpis,
+            grain,
+            history: raw.project.history.unwrap_or(12),
+            as_of,
+            datasets,
+        })
+    }
+
+    /// The `.kpi` files the globs name, sorted, as (display name, path).
+    pub fn kpi_files(&self) -> Result<Vec<(String, PathBuf)>, Diagnostic> {
+        let mut files = Vec::new();
+        for pattern in &self.kpi_globs {
+            let full = self.root.join(pattern);
+            let full = full.to_string_lossy();
+            let paths = glob::glob(&full).map_err(|e| {
+                Diagnostic::error("E0207", format!("invalid glob `{pattern}` in `kpis`: {e}"))
+            })?;
+            for path in paths.flatten() {
+                let display = path
+                    .strip_prefix(&self.root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                files.push((display, path));
+            }
+        }
+        files.sort();
+        files.dedup();
+        Ok(files)
+    }
+}
+
+impl FileFormat {
+    pub fn from_path(path: &str) -> Option<FileFormat> {
+        let lower = path.to_ascii_lowercase();
+        if lower.ends_with(".csv") {
+            Some(FileFormat::Csv)
+        } else if lower.ends_with(".parquet") {
+            Some(FileFormat::Parquet)
+        } else if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
+            Some(FileFormat::NdJson)
+        } else {
+            None
+        }
+    }
+}
+
+/// Expands `${NAME}` from the environment; an unset variable is an error naming it.
+fn expand_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let name = &after[..end];
+        out.push_str(&env(name).ok_or_else(|| name.to_string())?);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_variables_are_expanded_and_unset_ones_named() {
+        let env = |name: &str| (name == "DATA").then(|| "/srv/data".to_string());
+        assert_eq!(expand_env("${DATA}/orders.csv", &env).unwrap(), "/srv/data/orders.csv");
+        assert_eq!(expand_env("${NOPE}/x.csv", &env).unwrap_err(), "NOPE");
+    }
+}

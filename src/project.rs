@@ -1,0 +1,211 @@
+//! A project on disk: `kpi.toml`, its `.kpi` files and its datasets, run through the stages.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+
+use crate::compile::{self, ir};
+use crate::diagnostic::Diagnostic;
+use crate::eval::{self, data, EvalOptions, KpiOutcome};
+use crate::manifest::Manifest;
+use crate::period::PeriodSpec;
+use crate::source::{SourceFile, SourceMap};
+use crate::syntax::{self, ast};
+
+/// A loaded project: the manifest and every parsed definition file.
+pub struct Project {
+    pub manifest: Manifest,
+    pub sources: SourceMap,
+    pub files: Vec<ast::File>,
+    /// Parse errors; the items that parsed are still in `files`.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// What to evaluate.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `--as-of`: overrides the manifest's `as_of`.
+    pub as_of: Option<NaiveDate>,
+    /// `--period`: judge this period (each KPI at its own grain, as of the period's last day).
+    pub period: Option<PeriodSpec>,
+    /// KPI names to evaluate; all when empty.
+    pub names: Vec<String>,
+    /// Only KPIs with one of these tags; all when empty.
+    pub tags: Vec<String>,
+    /// `kpi eval --from/--to`: the days whose periods to report.
+    pub range: Option<(NaiveDate, NaiveDate)>,
+}
+
+/// The result of a run: every outcome that could be computed and every problem found.
+pub struct Run {
+    pub project: String,
+    pub as_of: NaiveDate,
+    pub outcomes: Vec<KpiOutcome>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Project {
+    /// Reads `kpi.toml` in `dir` and parses every `.kpi` file its globs name.
+    pub fn load(dir: &Path) -> Result<Project, Diagnostic> {
+        let manifest = Manifest::load(dir)?;
+        Project::from_manifest(manifest)
+    }
+
+    pub fn from_manifest(manifest: Manifest) -> Result<Project, Diagnostic> {
+        let mut sources = SourceMap::new();
+        let mut files = Vec::new();
+        let mut diagnostics = Vec::new();
+        let paths = manifest.kpi_files()?;
+        if paths.is_empty() {
+            diagnostics.push(
+                Diagnostic::warning(
+                    "W0201",
+                    format!("no .kpi file matches {:?} in kpi.toml", manifest.kpi_globs),
+                )
+                .with_hint("Set `kpis = [\"kpis/*.kpi\"]` under [project]."),
+            );
+        }
+        for (name, path) in paths {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    diagnostics.push(Diagnostic::error("E0208", format!("cannot read `{name}`: {e}")));
+                    continue;
+                }
+            };
+            let id = sources.add(SourceFile::new(name, path, text));
+            let (file, errors) = syntax::parse(&sources.get(id).text, id);
+            files.push(file);
+            diagnostics.extend(errors);
+        }
+        Ok(Project {
+            manifest,
+            sources,
+            files,
+            diagnostics,
+        })
+    }
+
+    /// Parses and resolves against the datasets' schemas without reading rows (`kpi validate`).
+    pub fn validate(&self) -> (ir::Program, Vec<Diagnostic>) {
+        let (datasets, mut diagnostics) = data::open(&self.manifest);
+        diagnostics.splice(0..0, self.diagnostics.iter().cloned());
+        let (program, errors) = self.resolve(&datasets);
+        diagnostics.extend(errors);
+        (program, diagnostics)
+    }
+
+    fn resolve(&self, datasets: &data::Datasets) -> (ir::Program, Vec<Diagnostic>) {
+        let input = compile::ResolveInput {
+            manifest: &self.manifest,
+            schemas: &datasets.schemas,
+            sources: &self.sources,
+        };
+        compile::resolve(&self.files, &input)
+    }
+
+    /// The evaluation date: `--period`, then `--as-of`, then the manifest, then yesterday.
+    pub fn as_of(&self, options: &RunOptions) -> NaiveDate {
+        if let Some(period) = options.period {
+            return period.last_day();
+        }
+        options
+            .as_of
+            .or(self.manifest.as_of)
+            .unwrap_or_else(|| chrono::Local::now().date_naive() - chrono::Duration::days(1))
+    }
+
+    /// Evaluates and judges the selected KPIs.
+    pub fn run(&self, options: &RunOptions) -> Run {
+        let (datasets, mut diagnostics) = data::open(&self.manifest);
+        diagnostics.splice(0..0, self.diagnostics.iter().cloned());
+        let (mut program, errors) = self.resolve(&datasets);
+        diagnostics.extend(errors);
+        self.select(&mut program, options, &mut diagnostics);
+        self.evaluate(program, datasets, options, diagnostics)
+    }
+
+    /// Evaluates one ad hoc KPI built by the caller (`kpi eval`).
+    pub fn run_adhoc(&self, kpi: &ast::Kpi, options: &RunOptions) -> Run {
+        let (datasets, mut diagnostics) = data::open(&self.manifest);
+        let input = compile::ResolveInput {
+            manifest: &self.manifest,
+            schemas: &datasets.schemas,
+            sources: &self.sources,
+        };
+        let (program, errors) = compile::resolve_one(&self.files, kpi, &input);
+        diagnostics.extend(errors);
+        self.evaluate(program, datasets, options, diagnostics)
+    }
+
+    fn evaluate(
+        &self,
+        program: ir::Program,
+        datasets: data::Datasets,
+        options: &RunOptions,
+        mut diagnostics: Vec<Diagnostic>,
+    ) -> Run {
+        let as_of = self.as_of(options);
+        let eval_options = EvalOptions {
+            as_of,
+            history: self.manifest.history,
+            range: options.range,
+        };
+        let (outcomes, errors) = eval::evaluate(&program, &datasets, &eval_options);
+        diagnostics.extend(errors);
+        Run {
+            project: self.manifest.name.clone(),
+            as_of,
+            outcomes,
+            diagnostics,
+        }
+    }
+
+    fn select(&self, program: &mut ir::Program, options: &RunOptions, diagnostics: &mut Vec<Diagnostic>) {
+        let defined: Vec<String> = self
+            .files
+            .iter()
+            .flat_map(|f| f.items.iter())
+            .filter_map(|i| match i {
+                ast::Item::Kpi(k) => Some(k.name.name.clone()),
+                _ => None,
+            })
+            .collect();
+        for name in &options.names {
+            if !defined.contains(name) {
+                let mut d = Diagnostic::error("E0209", format!("no KPI named `{name}`"));
+                if let Some(hint) = crate::diagnostic::did_you_mean(name, defined.iter().map(|s| s.as_str())) {
+                    d = d.with_hint(hint);
+                }
+                diagnostics.push(d);
+            }
+        }
+        let wanted = |kpi: &ir::Kpi| {
+            (options.names.is_empty() || options.names.contains(&kpi.name))
+                && (options.tags.is_empty() || kpi.tags.iter().any(|t| options.tags.contains(t)))
+        };
+        program.kpis.retain(|k| wanted(k));
+        if !options.names.is_empty() || !options.tags.is_empty() {
+            // Errors of KPIs that were not asked for do not concern this run.
+            diagnostics.retain(|d| match &d.kpi {
+                Some(name) => options.names.is_empty() && options.tags.is_empty() || options.names.contains(name) || self.has_tag(name, &options.tags),
+                None => true,
+            });
+        }
+    }
+
+    fn has_tag(&self, kpi: &str, tags: &[String]) -> bool {
+        self.files.iter().flat_map(|f| f.items.iter()).any(|i| match i {
+            ast::Item::Kpi(k) => k.name.name == kpi && k.tags.iter().any(|t| tags.contains(&t.name)),
+            _ => false,
+        })
+    }
+
+    /// Every KPI definition, for `kpi list`.
+    pub fn kpis(&self) -> impl Iterator<Item = &ast::Kpi> {
+        self.files.iter().flat_map(|f| f.items.iter()).filter_map(|i| match i {
+            ast::Item::Kpi(k) => Some(k),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,106 @@
+//! Numbers as people read them: by the KPI's `format` and `decimals`.
+
+use crate::compile::ir::Format;
+
+/// `12.3%`, `1,234.50`, `4.2 d`, `1,200,000`.
+pub fn format_value(value: Option<f64>, format: Format, decimals: Option<u32>, unit: Option<&str>) -> String {
+    let Some(v) = value else {
+        return "—".to_string();
+    };
+    let text = match format {
+        Format::Percent => format!("{}%", group(v * 100.0, decimals.unwrap_or(1))),
+        Format::Currency => group(v, decimals.unwrap_or(2)),
+        Format::Days => format!("{} d", group(v, decimals.unwrap_or(1))),
+        Format::Number => {
+            let default = if v.fract() == 0.0 { 0 } else { 2 };
+            group(v, decimals.unwrap_or(default))
+        }
+    };
+    match unit {
+        Some(u) if !u.is_empty() => format!("{text} {u}"),
+        _ => text,
+    }
+}
+
+/// A change against the previous period: percentage points for percentages, else relative.
+pub fn format_change(value: Option<f64>, previous: Option<f64>, format: Format) -> String {
+    let (Some(v), Some(p)) = (value, previous) else {
+        return String::new();
+    };
+    if format == Format::Percent {
+        let pp = (v - p) * 100.0;
+        return format!("{}{} pp", if pp >= 0.0 { "+" } else { "" }, group(pp, 1));
+    }
+    if p == 0.0 {
+        return String::new();
+    }
+    let rel = (v - p) / p.abs() * 100.0;
+    format!("{}{}%", if rel >= 0.0 { "+" } else { "" }, group(rel, 1))
+}
+
+/// Fixed decimals with thousands separated by commas.
+fn group(v: f64, decimals: u32) -> String {
+    let text = format!("{:.*}", decimals as usize, v);
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(r) => ("-", r),
+        None => ("", text.as_str()),
+    };
+    let (int, frac) = match rest.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (rest, None),
+    };
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    // `-0.0` prints as `0.0`.
+    let sign = if grouped.chars().all(|c| c == '0' || c == ',') && frac.map_or(true, |f| f.chars().all(|c| c == '0')) {
+        ""
+    } else {
+        sign
+    };
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// A sparkline of a series; gaps for missing values.
+pub fn sparkline(values: &[Option<f64>]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let present: Vec<f64> = values.iter().flatten().copied().collect();
+    let (Some(min), Some(max)) = (
+        present.iter().copied().reduce(f64::min),
+        present.iter().copied().reduce(f64::max),
+    ) else {
+        return String::new();
+    };
+    values
+        .iter()
+        .map(|v| match v {
+            None => ' ',
+            Some(x) if max > min => BARS[(((x - min) / (max - min)) * 7.0).round() as usize],
+            Some(_) => BARS[3],
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_formatted_by_format() {
+        assert_eq!(format_value(Some(0.1534), Format::Percent, None, None), "15.3%");
+        assert_eq!(format_value(Some(1234567.0), Format::Number, None, None), "1,234,567");
+        assert_eq!(format_value(Some(-1234.5), Format::Currency, None, Some("EUR")), "-1,234.50 EUR");
+        assert_eq!(format_value(Some(4.25), Format::Days, Some(0), None), "4 d");
+        assert_eq!(format_value(None, Format::Number, None, None), "—");
+        assert_eq!(format_change(Some(0.16), Some(0.15), Format::Percent), "+1.0 pp");
+        assert_eq!(format_change(Some(90.0), Some(100.0), Format::Number), "-10.0%");
+        assert_eq!(sparkline(&[Some(1.0), None, Some(8.0)]), "▁ █");
+    }
+}

@@ -1,0 +1,118 @@
+//! The table for people: one line per KPI and dimension values.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, Color, ContentArrangement, Table};
+
+use super::format::{format_change, format_value, sparkline};
+use super::{Report, TableOptions};
+use crate::eval::Status;
+
+pub fn render(report: &Report<'_>, options: TableOptions) -> String {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if !options.color {
+        table.force_no_tty();
+    } else {
+        table.enforce_styling();
+    }
+    let mut header = vec!["KPI", "period", "value"];
+    if options.judged {
+        header.extend(["target", "status"]);
+    }
+    header.extend(["change", "trend"]);
+    table.set_header(header);
+    for kpi in report.outcomes {
+        let title = kpi.title.clone().unwrap_or_else(|| kpi.name.clone());
+        if kpi.rows.is_empty() {
+            let mut cells = vec![Cell::new(&title), Cell::new(&kpi.period), Cell::new("—")];
+            if options.judged {
+                cells.push(Cell::new(""));
+                cells.push(status_cell(kpi.status, options.color));
+            }
+            table.add_row(cells);
+        }
+        for row in &kpi.rows {
+            let mut name = title.clone();
+            if !row.dimensions.is_empty() {
+                let dims: Vec<String> = row.dimensions.iter().map(|(_, v)| v.clone()).collect();
+                name = format!("{name} · {}", dims.join(" · "));
+            }
+            let mut cells = vec![
+                Cell::new(name),
+                Cell::new(&kpi.period),
+                Cell::new(format_value(row.value, kpi.format, kpi.decimals, kpi.unit.as_deref())),
+            ];
+            if options.judged {
+                let target = row
+                    .target
+                    .as_ref()
+                    .map(|t| target_text(t, kpi))
+                    .unwrap_or_default();
+                cells.push(Cell::new(target));
+                cells.push(status_cell(row.status, options.color));
+            }
+            cells.push(Cell::new(format_change(row.value, row.previous, kpi.format)));
+            cells.push(Cell::new(sparkline(&row.history)));
+            table.add_row(cells);
+        }
+    }
+    let mut out = format!(
+        "{} · as of {} · {} KPI{}\n",
+        report.project,
+        report.as_of,
+        report.outcomes.len(),
+        if report.outcomes.len() == 1 { "" } else { "s" }
+    );
+    out.push_str(&table.to_string());
+    out.push('\n');
+    if options.judged {
+        out.push_str(&summary(report));
+    }
+    out
+}
+
+/// `>= 15.0%`: the operator with the bound formatted like the value.
+fn target_text(target: &crate::eval::TargetOutcome, kpi: &crate::eval::KpiOutcome) -> String {
+    let f = |v| format_value(v, kpi.format, kpi.decimals, None);
+    if target.op == "between" {
+        format!("{} – {}", f(target.value), f(target.high))
+    } else {
+        format!("{} {}", target.op, f(target.value))
+    }
+}
+
+fn status_cell(status: Option<Status>, color: bool) -> Cell {
+    let Some(status) = status else {
+        return Cell::new("");
+    };
+    let (mark, tint) = match status {
+        Status::Met => ("✓ met", Color::Green),
+        Status::Warn => ("! warn", Color::Yellow),
+        Status::Missed => ("✗ missed", Color::Red),
+        Status::NoData => ("? no data", Color::DarkGrey),
+    };
+    let cell = Cell::new(mark);
+    if color {
+        cell.fg(tint)
+    } else {
+        cell
+    }
+}
+
+fn summary(report: &Report<'_>) -> String {
+    let count = |s: Status| report.outcomes.iter().filter(|k| k.status == Some(s)).count();
+    let untargeted = report.outcomes.iter().filter(|k| k.status.is_none()).count();
+    let errors = report.diagnostics.iter().filter(|d| d.is_error()).count();
+    format!(
+        "{} met · {} warn · {} missed · {} no data · {} without target · {} error{}\n",
+        count(Status::Met),
+        count(Status::Warn),
+        count(Status::Missed),
+        count(Status::NoData),
+        untargeted,
+        errors,
+        if errors == 1 { "" } else { "s" }
+    )
+}

@@ -1,0 +1,204 @@
+//! The abstract syntax tree: what a `.kpi` file says, with spans, before any name is resolved.
+//! It holds no pest types and no lifetimes.
+
+use crate::source::Span;
+use chrono::NaiveDate;
+
+/// A name with its span: `paid_orders`, or a backticked `` `Order Date` `` (stored unquoted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub node: T,
+    pub span: Span,
+}
+
+/// One parsed file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct File {
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    View(View),
+    Let(Let),
+    Kpi(Kpi),
+}
+
+/// `view NAME = SOURCE [on COLUMN] [join OTHER on KEY]... [where COND] [per KEYS { NAME = AGG, ... }]`
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    pub name: Ident,
+    pub source: Ident,
+    /// `on won_at`: the column that dates the view's rows instead of the dataset's `time`.
+    pub on: Option<Ident>,
+    /// `join customers on customer_id`: many-to-one lookups, in order.
+    pub joins: Vec<Join>,
+    /// `where status == "paid"`
+    pub filter: Option<Expr>,
+    /// `per customer_id { orders = count() }` (section 4.6 of the design; not evaluated yet).
+    pub per: Option<Per>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Join {
+    pub dataset: Ident,
+    pub key: Ident,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Per {
+    pub keys: Vec<Ident>,
+    pub columns: Vec<(Ident, Expr)>,
+    pub span: Span,
+}
+
+/// `let NAME = EXPR`, at the top level (shared) or inside a KPI (local).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Let {
+    pub name: Ident,
+    pub expr: Expr,
+    pub span: Span,
+}
+
+/// `kpi NAME { ... }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kpi {
+    pub name: Ident,
+    pub title: Option<Spanned<String>>,
+    pub description: Option<Spanned<String>>,
+    pub owner: Option<Spanned<String>>,
+    pub tags: Vec<Ident>,
+    /// `format percent`: number | percent | currency | days.
+    pub format: Option<Ident>,
+    pub decimals: Option<Spanned<f64>>,
+    pub unit: Option<Spanned<String>>,
+    /// `every month`
+    pub every: Option<Ident>,
+    /// `by channel, rep`
+    pub by: Vec<Ident>,
+    /// `where region != "LATAM"`
+    pub filter: Option<Expr>,
+    pub lets: Vec<Let>,
+    pub value: Option<Expr>,
+    pub targets: Vec<Goal>,
+    pub warns: Vec<Goal>,
+    pub span: Span,
+}
+
+/// The condition of a `target` or `warn` line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Goal {
+    pub kind: GoalKind,
+    /// `by 2025-12-31`: a time-bound target (section 5.2 of the design; not evaluated yet).
+    pub deadline: Option<Spanned<NaiveDate>>,
+    /// `where region == "EU"`: the line applies to these dimension values only.
+    pub condition: Option<Expr>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GoalKind {
+    /// `>= EXPR`
+    Compare(CompareOp, Expr),
+    /// `between A and B`
+    Between(Expr, Expr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CompareOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "==",
+            CompareOp::Ne => "!=",
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    And,
+    Or,
+    Compare(CompareOp),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+}
+
+/// `at start` or `at end` after a dataset with `until` (section 4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LiveEdge {
+    Start,
+    End,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    /// `1_200_000`, `3.5`, `25%` (stored as 0.25)
+    Number(f64),
+    /// `"paid"`
+    String(String),
+    /// `2025-12-31`
+    Date(NaiveDate),
+    /// `true`, `false`
+    Bool(bool),
+    /// `null`
+    Null,
+    /// `name` or `dataset.column`
+    Path { head: Ident, field: Option<Ident> },
+    /// `func(arg, ...)`: aggregates, row and scalar functions, `previous`, `growth`, `total`
+    Call { func: Ident, args: Vec<CallArg> },
+    /// `-x`, `not x`
+    Unary { op: UnaryOp, expr: Box<Expr> },
+    /// `a + b`, `a and b`, `a >= b`
+    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr> },
+    /// `x is null`, `x is not null`
+    IsNull { expr: Box<Expr>, negated: bool },
+    /// `x in [a, b]`, `x not in [a, b]`
+    In { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
+    /// `x between a and b` (both ends included)
+    Between { expr: Box<Expr>, low: Box<Expr>, high: Box<Expr> },
+    /// `if c then a else b`
+    If { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+}
+
+/// One argument of a call: `leads where won`, `customers at start`, `orders.amount`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallArg {
+    pub expr: Expr,
+    pub live: Option<Spanned<LiveEdge>>,
+    pub filter: Option<Expr>,
+    pub span: Span,
+}

@@ -1,0 +1,6 @@
+//! Text to AST. The only module that knows pest.
+
+pub mod ast;
+mod parse;
+
+pub use parse::{parse, parse_expr};

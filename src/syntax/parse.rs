@@ -1,0 +1,717 @@
+//! The pest parser and the walk from its pairs to [`ast`] nodes.
+
+use std::sync::LazyLock;
+
+use chrono::NaiveDate;
+use pest::error::{ErrorVariant, InputLocation};
+use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use pest::Parser;
+
+use super::ast::{self, Ident, Spanned};
+use crate::diagnostic::Diagnostic;
+use crate::source::{FileId, Span};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/kpi.pest"]
+struct KpiParser;
+
+static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
+    PrattParser::new()
+        .op(Op::infix(Rule::op_or, Assoc::Left))
+        .op(Op::infix(Rule::op_and, Assoc::Left))
+        .op(Op::prefix(Rule::op_not))
+        .op(Op::infix(Rule::op_eq, Assoc::Left)
+            | Op::infix(Rule::op_ne, Assoc::Left)
+            | Op::infix(Rule::op_lt, Assoc::Left)
+            | Op::infix(Rule::op_le, Assoc::Left)
+            | Op::infix(Rule::op_gt, Assoc::Left)
+            | Op::infix(Rule::op_ge, Assoc::Left)
+            | Op::postfix(Rule::op_is_null)
+            | Op::postfix(Rule::op_is_not_null)
+            | Op::postfix(Rule::op_in)
+            | Op::postfix(Rule::op_not_in)
+            | Op::postfix(Rule::op_between))
+        .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
+        .op(Op::infix(Rule::op_mul, Assoc::Left) | Op::infix(Rule::op_div, Assoc::Left))
+        .op(Op::prefix(Rule::op_neg))
+});
+
+/// Parses one `.kpi` file. Returns the AST of everything that parsed and every error found.
+pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
+    let mut walker = Walker {
+        file,
+        errors: Vec::new(),
+    };
+    match KpiParser::parse(Rule::file, text) {
+        Ok(mut pairs) => {
+            let file_pair = pairs.next().expect("the file rule always yields one pair");
+            let items = file_pair
+                .into_inner()
+                .filter(|p| p.as_rule() != Rule::EOI)
+                .filter_map(|p| walker.item(p))
+                .collect();
+            (ast::File { items }, walker.errors)
+        }
+        Err(error) => (ast::File::default(), vec![syntax_error(error, text, file)]),
+    }
+}
+
+/// Parses a lone expression, as given to `kpi eval`.
+pub fn parse_expr(text: &str, file: FileId) -> Result<ast::Expr, Vec<Diagnostic>> {
+    let mut walker = Walker {
+        file,
+        errors: Vec::new(),
+    };
+    let whole = format!("{text}");
+    match KpiParser::parse(Rule::lone_expr, &whole) {
+        Ok(mut pairs) => {
+            let pair = pairs.next().expect("lone_expr yields one pair");
+            let expr_pair = pair.into_inner().next().expect("lone_expr holds an expr");
+            let expr = walker.expr(expr_pair);
+            if walker.errors.is_empty() {
+                Ok(expr)
+            } else {
+                Err(walker.errors)
+            }
+        }
+        Err(error) => Err(vec![syntax_error(error, text, file)]),
+    }
+}
+
+/// Turns a pest error into a diagnostic that names what was expected in words.
+fn syntax_error(error: pest::error::Error<Rule>, text: &str, file: FileId) -> Diagnostic {
+    let (start, end) = match error.location {
+        InputLocation::Pos(p) => (p, p),
+        InputLocation::Span((s, e)) => (s, e),
+    };
+    let found = describe_found(text, start);
+    let end = if end > start {
+        end
+    } else {
+        start + found.1.max(1)
+    };
+    let message = match &error.variant {
+        ErrorVariant::ParsingError { positives, .. } => {
+            let expected = expected_words(positives);
+            if expected.is_empty() {
+                format!("unexpected {}", found.0)
+            } else {
+                format!("expected {}, found {}", expected, found.0)
+            }
+        }
+        ErrorVariant::CustomError { message } => message.clone(),
+    };
+    Diagnostic::error("E0001", message)
+        .at(Span::new(file, start, end))
+        .with_label("here")
+}
+
+/// A description of the token at `offset` and its length in bytes.
+fn describe_found(text: &str, offset: usize) -> (String, usize) {
+    let rest = text.get(offset..).unwrap_or("");
+    let Some(first) = rest.chars().next() else {
+        return ("end of file".to_string(), 0);
+    };
+    if first.is_alphanumeric() || first == '_' {
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let len = word.len();
+        (format!("`{word}`"), len)
+    } else if first == '\n' || first == '\r' {
+        ("end of line".to_string(), 1)
+    } else {
+        (format!("`{first}`"), first.len_utf8())
+    }
+}
+
+fn expected_words(positives: &[Rule]) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut push = |w: &str| {
+        if !words.iter().any(|x| x == w) {
+            words.push(w.to_string());
+        }
+    };
+    let field_keywords = [
+        Rule::kw_title,
+        Rule::kw_description,
+        Rule::kw_owner,
+        Rule::kw_tags,
+        Rule::kw_format,
+        Rule::kw_decimals,
+        Rule::kw_unit,
+        Rule::kw_every,
+        Rule::kw_by,
+        Rule::kw_where,
+        Rule::kw_value,
+        Rule::kw_target,
+        Rule::kw_warn,
+    ];
+    let fields = positives.iter().filter(|r| field_keywords.contains(r)).count();
+    for rule in positives {
+        if fields > 3 && (field_keywords.contains(rule) || *rule == Rule::kw_let) {
+            push("a KPI field (`title`, `value`, `target`, `warn`, `by`, `where`, `let`, ...)");
+            continue;
+        }
+        let word = match rule {
+            Rule::op_eq | Rule::op_ne | Rule::op_lt | Rule::op_le | Rule::op_gt | Rule::op_ge => {
+                "a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`)"
+            }
+            Rule::op_add | Rule::op_sub | Rule::op_mul | Rule::op_div | Rule::op_and | Rule::op_or => {
+                "an operator"
+            }
+            Rule::op_is_null | Rule::op_is_not_null | Rule::op_in | Rule::op_not_in | Rule::op_between => {
+                "an operator"
+            }
+            Rule::expr | Rule::arith | Rule::operand | Rule::literal | Rule::call | Rule::path
+            | Rule::if_expr | Rule::paren | Rule::op_neg | Rule::op_not | Rule::number
+            | Rule::percent | Rule::string | Rule::date | Rule::kw_true | Rule::kw_false
+            | Rule::kw_null | Rule::kw_if | Rule::call_arg => "an expression",
+            Rule::ident | Rule::plain_ident | Rule::quoted_ident | Rule::ident_list => "a name",
+            Rule::field_name | Rule::field_plain => "a column name",
+            Rule::EOI => "end of file",
+            Rule::item | Rule::view_item | Rule::let_item | Rule::kpi_item => "`view`, `let` or `kpi`",
+            Rule::goal | Rule::goal_compare | Rule::goal_between => {
+                "a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`) or `between`"
+            }
+            Rule::lbrace => "`{`",
+            Rule::rbrace => "`}`",
+            Rule::lparen => "`(`",
+            Rule::rparen => "`)`",
+            Rule::lbracket => "`[`",
+            Rule::rbracket => "`]`",
+            Rule::comma => "`,`",
+            Rule::dot => "`.`",
+            Rule::assign => "`=`",
+            Rule::list => "a list `[...]`",
+            Rule::kw_start | Rule::kw_end => "`start` or `end`",
+            other => {
+                let name = format!("{other:?}");
+                let word = name.strip_prefix("kw_").unwrap_or(&name).to_string();
+                push(&format!("`{word}`"));
+                continue;
+            }
+        };
+        push(word);
+    }
+    match words.len() {
+        0 => String::new(),
+        1 => words.remove(0),
+        n => format!("{} or {}", words[..n - 1].join(", "), words[n - 1]),
+    }
+}
+
+struct Walker {
+    file: FileId,
+    errors: Vec<Diagnostic>,
+}
+
+/// The children of a pair without punctuation and keywords, which carry no meaning of their own.
+fn meaningful(pairs: Pairs<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
+    pairs.filter(|p| {
+        !matches!(
+            p.as_rule(),
+            Rule::lbrace
+                | Rule::rbrace
+                | Rule::lparen
+                | Rule::rparen
+                | Rule::lbracket
+                | Rule::rbracket
+                | Rule::comma
+                | Rule::dot
+                | Rule::assign
+        ) && !format!("{:?}", p.as_rule()).starts_with("kw_")
+    })
+}
+
+impl Walker {
+    fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    fn ident(&mut self, pair: Pair<'_, Rule>) -> Ident {
+        let span = self.span(&pair);
+        // `ident` and `field_name` hold either a plain name or a quoted one.
+        let inner = pair.into_inner().next();
+        let name = match inner {
+            Some(p) if p.as_rule() == Rule::quoted_ident => p
+                .into_inner()
+                .next()
+                .map(|q| q.as_str().to_string())
+                .unwrap_or_default(),
+            Some(p) => p.as_str().to_string(),
+            None => String::new(),
+        };
+        Ident { name, span }
+    }
+
+    fn string(&mut self, pair: Pair<'_, Rule>) -> Spanned<String> {
+        let span = self.span(&pair);
+        let raw = pair.into_inner().next().map(|p| p.as_str()).unwrap_or("");
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('"') => out.push('"'),
+                Some('\\') => out.push('\\'),
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                other => {
+                    let shown = other.map(|c| c.to_string()).unwrap_or_default();
+                    self.errors.push(
+                        Diagnostic::error("E0002", format!("unknown escape `\\{shown}` in a string"))
+                            .at(span)
+                            .with_hint("Strings know `\\\"`, `\\\\`, `\\n` and `\\t`."),
+                    );
+                }
+            }
+        }
+        Spanned { node: out, span }
+    }
+
+    fn number(&mut self, pair: &Pair<'_, Rule>) -> f64 {
+        let text: String = pair.as_str().chars().filter(|c| *c != '_').collect();
+        match text.parse::<f64>() {
+            Ok(v) => v,
+            Err(_) => {
+                let span = self.span(pair);
+                self.errors
+                    .push(Diagnostic::error("E0003", format!("`{}` is not a number", pair.as_str())).at(span));
+                0.0
+            }
+        }
+    }
+
+    fn date(&mut self, pair: &Pair<'_, Rule>) -> NaiveDate {
+        match NaiveDate::parse_from_str(pair.as_str(), "%Y-%m-%d") {
+            Ok(d) => d,
+            Err(_) => {
+                let span = self.span(pair);
+                self.errors.push(
+                    Diagnostic::error("E0004", format!("`{}` is not a valid date", pair.as_str()))
+                        .at(span)
+                        .with_hint("Dates are written YYYY-MM-DD and must exist in the calendar."),
+                );
+                NaiveDate::default()
+            }
+        }
+    }
+
+    fn item(&mut self, pair: Pair<'_, Rule>) -> Option<ast::Item> {
+        match pair.as_rule() {
+            Rule::view_item => Some(ast::Item::View(self.view(pair))),
+            Rule::let_item => Some(ast::Item::Let(self.let_item(pair))),
+            Rule::kpi_item => Some(ast::Item::Kpi(self.kpi(pair))),
+            _ => None,
+        }
+    }
+
+    fn view(&mut self, pair: Pair<'_, Rule>) -> ast::View {
+        let span = self.span(&pair);
+        let mut parts = meaningful(pair.into_inner());
+        let name = self.ident(parts.next().expect("view has a name"));
+        let source = self.ident(parts.next().expect("view has a source"));
+        let mut view = ast::View {
+            name,
+            source,
+            on: None,
+            joins: Vec::new(),
+            filter: None,
+            per: None,
+            span,
+        };
+        for part in parts {
+            let part_span = self.span(&part);
+            match part.as_rule() {
+                Rule::view_on => {
+                    let column = self.ident(meaningful(part.into_inner()).next().expect("on column"));
+                    if view.on.is_some() {
+                        self.errors.push(
+                            Diagnostic::error("E0101", "`on` is given twice in this view").at(part_span),
+                        );
+                    }
+                    view.on = Some(column);
+                }
+                Rule::view_join => {
+                    let mut inner = meaningful(part.into_inner());
+                    let dataset = self.ident(inner.next().expect("join dataset"));
+                    let key = self.ident(inner.next().expect("join key"));
+                    view.joins.push(ast::Join { dataset, key });
+                }
+                Rule::view_where => {
+                    let expr = self.expr(meaningful(part.into_inner()).next().expect("where expr"));
+                    if view.filter.is_some() {
+                        self.errors.push(
+                            Diagnostic::error("E0101", "`where` is given twice in this view")
+                                .at(part_span)
+                                .with_hint("Join the conditions with `and`."),
+                        );
+                    }
+                    view.filter = Some(expr);
+                }
+                Rule::per_clause => {
+                    let mut inner = meaningful(part.into_inner());
+                    let keys = self.ident_list(inner.next().expect("per keys"));
+                    let columns = inner
+                        .map(|column| {
+                            let mut c = meaningful(column.into_inner());
+                            let name = self.ident(c.next().expect("per column name"));
+                            let expr = self.expr(c.next().expect("per column expr"));
+                            (name, expr)
+                        })
+                        .collect();
+                    view.per = Some(ast::Per {
+                        keys,
+                        columns,
+                        span: part_span,
+                    });
+                }
+                _ => {}
+            }
+        }
+        view
+    }
+
+    fn ident_list(&mut self, pair: Pair<'_, Rule>) -> Vec<Ident> {
+        meaningful(pair.into_inner()).map(|p| self.ident(p)).collect()
+    }
+
+    fn let_item(&mut self, pair: Pair<'_, Rule>) -> ast::Let {
+        let span = self.span(&pair);
+        let mut parts = meaningful(pair.into_inner());
+        let name = self.ident(parts.next().expect("let name"));
+        let expr = self.expr(parts.next().expect("let expr"));
+        ast::Let { name, expr, span }
+    }
+
+    fn kpi(&mut self, pair: Pair<'_, Rule>) -> ast::Kpi {
+        let span = self.span(&pair);
+        let mut parts = meaningful(pair.into_inner());
+        let name = self.ident(parts.next().expect("kpi name"));
+        let mut kpi = ast::Kpi {
+            name,
+            title: None,
+            description: None,
+            owner: None,
+            tags: Vec::new(),
+            format: None,
+            decimals: None,
+            unit: None,
+            every: None,
+            by: Vec::new(),
+            filter: None,
+            lets: Vec::new(),
+            value: None,
+            targets: Vec::new(),
+            warns: Vec::new(),
+            span,
+        };
+        let mut seen: Vec<&'static str> = Vec::new();
+        for field in parts {
+            let field_span = self.span(&field);
+            let rule = field.as_rule();
+            let once = match rule {
+                Rule::title_field => Some("title"),
+                Rule::description_field => Some("description"),
+                Rule::owner_field => Some("owner"),
+                Rule::tags_field => Some("tags"),
+                Rule::format_field => Some("format"),
+                Rule::decimals_field => Some("decimals"),
+                Rule::unit_field => Some("unit"),
+                Rule::every_field => Some("every"),
+                Rule::by_field => Some("by"),
+                Rule::where_field => Some("where"),
+                Rule::value_field => Some("value"),
+                _ => None,
+            };
+            if let Some(keyword) = once {
+                if seen.contains(&keyword) {
+                    self.errors.push(
+                        Diagnostic::error(
+                            "E0101",
+                            format!("`{keyword}` is given twice in KPI `{}`", kpi.name.name),
+                        )
+                        .at(field_span)
+                        .with_label("second one here")
+                        .with_hint("Each field but `let`, `target` and `warn` appears at most once."),
+                    );
+                    continue;
+                }
+                seen.push(keyword);
+            }
+            let mut inner = meaningful(field.into_inner());
+            match rule {
+                Rule::title_field => kpi.title = Some(self.string(inner.next().expect("title"))),
+                Rule::description_field => {
+                    kpi.description = Some(self.string(inner.next().expect("description")))
+                }
+                Rule::owner_field => kpi.owner = Some(self.string(inner.next().expect("owner"))),
+                Rule::unit_field => kpi.unit = Some(self.string(inner.next().expect("unit"))),
+                Rule::tags_field => kpi.tags = inner.map(|p| self.ident(p)).collect(),
+                Rule::format_field => kpi.format = Some(self.ident(inner.next().expect("format"))),
+                Rule::every_field => kpi.every = Some(self.ident(inner.next().expect("every"))),
+                Rule::by_field => kpi.by = self.ident_list(inner.next().expect("by list")),
+                Rule::decimals_field => {
+                    let p = inner.next().expect("decimals");
+                    let span = self.span(&p);
+                    let node = self.number(&p);
+                    kpi.decimals = Some(Spanned { node, span });
+                }
+                Rule::where_field => kpi.filter = Some(self.expr(inner.next().expect("where"))),
+                Rule::value_field => kpi.value = Some(self.expr(inner.next().expect("value"))),
+                Rule::let_item => {
+                    // `let_item` is the field itself: rebuild it from its parts.
+                    let name = self.ident(inner.next().expect("let name"));
+                    let expr = self.expr(inner.next().expect("let expr"));
+                    kpi.lets.push(ast::Let {
+                        name,
+                        expr,
+                        span: field_span,
+                    });
+                }
+                Rule::target_field => {
+                    let goal = self.goal(inner.next().expect("goal"));
+                    kpi.targets.push(goal);
+                }
+                Rule::warn_field => {
+                    let goal = self.goal(inner.next().expect("goal"));
+                    kpi.warns.push(goal);
+                }
+                _ => {}
+            }
+        }
+        if kpi.value.is_none() {
+            self.errors.push(
+                Diagnostic::error("E0102", format!("KPI `{}` has no `value`", kpi.name.name))
+                    .at(kpi.name.span)
+                    .with_hint("Add a line such as `value sum(orders.amount)`."),
+            );
+        }
+        kpi
+    }
+
+    fn goal(&mut self, pair: Pair<'_, Rule>) -> ast::Goal {
+        let span = self.span(&pair);
+        let mut kind = None;
+        let mut deadline = None;
+        let mut condition = None;
+        for part in meaningful(pair.into_inner()) {
+            match part.as_rule() {
+                Rule::goal_compare => {
+                    let mut inner = part.into_inner();
+                    let op = compare_op(inner.next().expect("comparison").as_rule());
+                    let expr = self.expr(inner.next().expect("goal expr"));
+                    kind = Some(ast::GoalKind::Compare(op, expr));
+                }
+                Rule::goal_between => {
+                    let mut inner = meaningful(part.into_inner());
+                    let low = self.expr(inner.next().expect("low"));
+                    let high = self.expr(inner.next().expect("high"));
+                    kind = Some(ast::GoalKind::Between(low, high));
+                }
+                Rule::goal_deadline => {
+                    let p = meaningful(part.into_inner()).next().expect("date");
+                    let date_span = self.span(&p);
+                    deadline = Some(Spanned {
+                        node: self.date(&p),
+                        span: date_span,
+                    });
+                }
+                Rule::goal_where => {
+                    condition = Some(self.expr(meaningful(part.into_inner()).next().expect("cond")));
+                }
+                _ => {}
+            }
+        }
+        ast::Goal {
+            kind: kind.expect("the grammar requires a comparison or between"),
+            deadline,
+            condition,
+            span,
+        }
+    }
+
+    /// `expr` and `arith` pairs: operands and operators, folded by precedence.
+    fn expr(&mut self, pair: Pair<'_, Rule>) -> ast::Expr {
+        match pair.as_rule() {
+            Rule::expr | Rule::arith => {}
+            _ => return self.operand(pair),
+        }
+        let file = self.file;
+        let walker = std::cell::RefCell::new(self);
+        let result = PRATT
+            .map_primary(|p| walker.borrow_mut().operand(p))
+            .map_prefix(|op, rhs| {
+                let span = Span::new(file, op.as_span().start(), rhs.span.end);
+                let op = match op.as_rule() {
+                    Rule::op_neg => ast::UnaryOp::Neg,
+                    _ => ast::UnaryOp::Not,
+                };
+                ast::Expr {
+                    kind: ast::ExprKind::Unary {
+                        op,
+                        expr: Box::new(rhs),
+                    },
+                    span,
+                }
+            })
+            .map_postfix(|lhs, op| {
+                let span = Span::new(file, lhs.span.start, op.as_span().end());
+                let rule = op.as_rule();
+                let mut inner = meaningful(op.into_inner());
+                let kind = match rule {
+                    Rule::op_is_null | Rule::op_is_not_null => ast::ExprKind::IsNull {
+                        expr: Box::new(lhs),
+                        negated: rule == Rule::op_is_not_null,
+                    },
+                    Rule::op_in | Rule::op_not_in => {
+                        let list_pair = inner.next().expect("in list");
+                        let list = meaningful(list_pair.into_inner())
+                            .map(|p| walker.borrow_mut().expr(p))
+                            .collect();
+                        ast::ExprKind::In {
+                            expr: Box::new(lhs),
+                            list,
+                            negated: rule == Rule::op_not_in,
+                        }
+                    }
+                    _ => {
+                        let low = walker.borrow_mut().expr(inner.next().expect("low"));
+                        let high = walker.borrow_mut().expr(inner.next().expect("high"));
+                        ast::ExprKind::Between {
+                            expr: Box::new(lhs),
+                            low: Box::new(low),
+                            high: Box::new(high),
+                        }
+                    }
+                };
+                ast::Expr { kind, span }
+            })
+            .map_infix(|lhs, op, rhs| {
+                let span = lhs.span.to(rhs.span);
+                let op = match op.as_rule() {
+                    Rule::op_or => ast::BinaryOp::Or,
+                    Rule::op_and => ast::BinaryOp::And,
+                    Rule::op_add => ast::BinaryOp::Add,
+                    Rule::op_sub => ast::BinaryOp::Sub,
+                    Rule::op_mul => ast::BinaryOp::Mul,
+                    Rule::op_div => ast::BinaryOp::Div,
+                    other => ast::BinaryOp::Compare(compare_op(other)),
+                };
+                ast::Expr {
+                    kind: ast::ExprKind::Binary {
+                        op,
+                        left: Box::new(lhs),
+                        right: Box::new(rhs),
+                    },
+                    span,
+                }
+            })
+            .parse(pair.into_inner());
+        result
+    }
+
+    fn operand(&mut self, pair: Pair<'_, Rule>) -> ast::Expr {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::number => ast::ExprKind::Number(self.number(&pair)),
+            Rule::percent => {
+                let number = pair.into_inner().next().expect("percent number");
+                ast::ExprKind::Number(self.number(&number) / 100.0)
+            }
+            Rule::string => ast::ExprKind::String(self.string(pair).node),
+            Rule::date => ast::ExprKind::Date(self.date(&pair)),
+            Rule::kw_true => ast::ExprKind::Bool(true),
+            Rule::kw_false => ast::ExprKind::Bool(false),
+            Rule::kw_null => ast::ExprKind::Null,
+            Rule::paren => {
+                let inner = meaningful(pair.into_inner()).next().expect("paren expr");
+                let mut expr = self.expr(inner);
+                expr.span = span;
+                return expr;
+            }
+            Rule::path => {
+                let mut inner = meaningful(pair.into_inner());
+                let head = self.ident(inner.next().expect("path head"));
+                let field = inner.next().map(|p| self.ident(p));
+                ast::ExprKind::Path { head, field }
+            }
+            Rule::if_expr => {
+                let mut inner = meaningful(pair.into_inner());
+                let cond = self.expr(inner.next().expect("if cond"));
+                let then = self.expr(inner.next().expect("then"));
+                let otherwise = self.expr(inner.next().expect("else"));
+                ast::ExprKind::If {
+                    cond: Box::new(cond),
+                    then: Box::new(then),
+                    otherwise: Box::new(otherwise),
+                }
+            }
+            Rule::call => {
+                let mut inner = meaningful(pair.into_inner());
+                let func = self.ident(inner.next().expect("call name"));
+                let args = inner.map(|arg| self.call_arg(arg)).collect();
+                ast::ExprKind::Call { func, args }
+            }
+            Rule::expr | Rule::arith => return self.expr(pair),
+            other => {
+                self.errors
+                    .push(Diagnostic::internal(format!("unexpected rule {other:?} in an expression")).at(span));
+                ast::ExprKind::Null
+            }
+        };
+        ast::Expr { kind, span }
+    }
+
+    fn call_arg(&mut self, pair: Pair<'_, Rule>) -> ast::CallArg {
+        let span = self.span(&pair);
+        let mut arg = None;
+        let mut live = None;
+        let mut filter = None;
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::live_edge => {
+                    let edge_span = self.span(&part);
+                    let edge = part.into_inner().nth(1).map(|p| p.as_rule());
+                    let node = if edge == Some(Rule::kw_end) {
+                        ast::LiveEdge::End
+                    } else {
+                        ast::LiveEdge::Start
+                    };
+                    live = Some(Spanned {
+                        node,
+                        span: edge_span,
+                    });
+                }
+                Rule::arg_filter => {
+                    filter = Some(self.expr(meaningful(part.into_inner()).next().expect("filter expr")));
+                }
+                _ => arg = Some(self.expr(part)),
+            }
+        }
+        ast::CallArg {
+            expr: arg.expect("a call argument holds an expression"),
+            live,
+            filter,
+            span,
+        }
+    }
+}
+
+fn compare_op(rule: Rule) -> ast::CompareOp {
+    match rule {
+        Rule::op_eq => ast::CompareOp::Eq,
+        Rule::op_ne => ast::CompareOp::Ne,
+        Rule::op_lt => ast::CompareOp::Lt,
+        Rule::op_le => ast::CompareOp::Le,
+        Rule::op_gt => ast::CompareOp::Gt,
+        _ => ast::CompareOp::Ge,
+    }
+}
