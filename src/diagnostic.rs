@@ -147,11 +147,12 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &SourceMap, color: bool
                     .with_color(color),
             )
             .with_code(diagnostic.code)
-            .with_message(&diagnostic.message)
-            .with_label(
-                Label::new((name.clone(), start..end))
-                    .with_message(diagnostic.label.clone().unwrap_or_default()),
-            );
+            .with_message(&diagnostic.message);
+        let mut label = Label::new((name.clone(), start..end));
+        if let Some(text) = &diagnostic.label {
+            label = label.with_message(text);
+        }
+        report = report.with_label(label);
         for hint in &diagnostic.hints {
             report = report.with_help(hint);
         }

@@ -30,7 +30,7 @@ struct RawProject {
     #[serde(default)]
     history: Option<u32>,
     #[serde(default)]
-    as_of: Option<toml::value::Datetime>,
+    as_of: Option<toml::Value>,
 }
 
 fn default_kpis() -> Vec<String> {
@@ -120,14 +120,19 @@ impl Manifest {
         };
         let as_of = match raw.project.as_of {
             None => None,
-            Some(dt) => {
-                let date = dt.date.ok_or_else(|| {
-                    Diagnostic::error("E0204", format!("invalid {MANIFEST_NAME}: `as_of` must be a date such as 2025-12-31"))
-                })?;
-                Some(
-                    NaiveDate::from_ymd_opt(date.year as i32, date.month as u32, date.day as u32)
-                        .ok_or_else(|| Diagnostic::error("E0204", "invalid `as_of` date"))?,
-                )
+            Some(value) => {
+                // Both `as_of = 2025-12-31` and `as_of = "2025-12-31"` are accepted.
+                let text = match &value {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Datetime(d) => d.to_string(),
+                    other => other.to_string(),
+                };
+                Some(NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+                    Diagnostic::error(
+                        "E0204",
+                        format!("invalid {MANIFEST_NAME}: `as_of` must be a date such as 2025-12-31, not `{text}`"),
+                    )
+                })?)
             }
         };
         let mut datasets = BTreeMap::new();

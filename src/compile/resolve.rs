@@ -77,6 +77,10 @@ struct Resolver<'a> {
     /// View or dataset name -> its source and filters, once resolved.
     resolved_views: HashMap<String, Option<(SourceId, Vec<ir::Expr>)>>,
     diagnostics: Vec<Diagnostic>,
+    /// Errors so far, counting failures already reported elsewhere (a cycle is reported once).
+    failures: usize,
+    /// Set when a cycle was met, so that the KPIs on it do not also report "uses a KPI with errors".
+    in_cycle: bool,
     reported_cycles: HashSet<Vec<String>>,
 }
 
@@ -133,6 +137,8 @@ impl<'a> Resolver<'a> {
             sources: Vec::new(),
             resolved_views: HashMap::new(),
             diagnostics: Vec::new(),
+            failures: 0,
+            in_cycle: false,
             reported_cycles: HashSet::new(),
         };
         let mut seen: HashMap<String, Span> = HashMap::new();
@@ -145,7 +151,7 @@ impl<'a> Resolver<'a> {
                 };
                 if let Some(first) = seen.get(&name.name) {
                     let first = input.sources.location(*first);
-                    resolver.diagnostics.push(
+                    resolver.error(
                         Diagnostic::error("E0301", format!("`{}` is defined twice", name.name))
                             .at(name.span)
                             .with_label("second definition")
@@ -154,7 +160,7 @@ impl<'a> Resolver<'a> {
                     continue;
                 }
                 if input.manifest.datasets.contains_key(&name.name) && !matches!(item, ast::Item::Kpi(_)) {
-                    resolver.diagnostics.push(
+                    resolver.error(
                         Diagnostic::error(
                             "E0301",
                             format!("`{}` is already a dataset in kpi.toml", name.name),
@@ -181,17 +187,21 @@ impl<'a> Resolver<'a> {
     }
 
     fn error(&mut self, diagnostic: Diagnostic) {
+        if diagnostic.is_error() {
+            self.failures += 1;
+        }
         self.diagnostics.push(diagnostic);
     }
 
     fn errors(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.is_error()).count()
+        self.failures
     }
 
     // ------------------------------------------------------------------ KPIs
 
     fn kpi(&mut self, kpi: &'a ast::Kpi) -> Option<ir::Kpi> {
         let before = self.errors();
+        self.in_cycle = false;
         let grain = match &kpi.every {
             None => self.input.manifest.grain,
             Some(every) => Grain::parse(&every.name).unwrap_or_else(|| {
@@ -273,7 +283,24 @@ impl<'a> Resolver<'a> {
                     .with_hint("`warn` sets the amber zone below a target; add a `target` line."),
             );
         }
-        // Unused local lets are worth a warning: they are usually a forgotten edit.
+        if self.errors() == before && !dims.is_empty() {
+            let mut aggregates = Vec::new();
+            value.collect_aggregates(&mut aggregates);
+            if !aggregates.iter().any(|a| a.dims == dims) {
+                self.error(
+                    Diagnostic::error(
+                        "E0347",
+                        format!(
+                            "KPI `{}` is split by {}, but none of its aggregates is",
+                            kpi.name.name,
+                            dims.join(", ")
+                        ),
+                    )
+                    .at(kpi.by[0].span.to(kpi.by[kpi.by.len() - 1].span))
+                    .with_hint("Its value comes only from KPIs without `by` or from `total()`, so every row would be the same; aggregate a dataset in the value itself."),
+                );
+            }
+        }
         if self.errors() > before {
             for d in &mut self.diagnostics[..] {
                 if d.kpi.is_none() && d.is_error() {
@@ -731,10 +758,10 @@ impl<'a> Resolver<'a> {
                     .with_hint("A KPI or `let` cannot depend on itself, directly or through others."),
             );
         } else {
-            self.error(
-                Diagnostic::error("E0344", format!("`{}` is part of a reference cycle", ctx.kpi_name)).at(span),
-            );
+            // Already reported, naming the whole cycle: fail without repeating it.
+            self.failures += 1;
         }
+        self.in_cycle = true;
         false
     }
 
@@ -784,7 +811,7 @@ impl<'a> Resolver<'a> {
         inner.stack.push(key);
         let before = self.errors();
         let result = self.expr(value, &inner, None);
-        if self.errors() > before {
+        if self.errors() > before && !self.in_cycle {
             self.error(
                 Diagnostic::error("E0346", format!("KPI `{}` uses KPI `{}`, which has errors", ctx.kpi_name, kpi.name.name))
                     .at(ident.span),

@@ -303,7 +303,12 @@ fn evaluate_kpi(
         let mut select = keys.clone();
         select.extend(needed.iter().map(|(c, _)| col(c.as_str())));
         let right = df.clone().lazy().select(select);
-        frame = frame.join(right, keys.clone(), keys, JoinArgs::new(JoinType::Left));
+        frame = if keys.is_empty() {
+            // A timeless pass without dimensions is one row that holds for every period.
+            frame.cross_join(right, None)
+        } else {
+            frame.join(right, keys.clone(), keys, JoinArgs::new(JoinType::Left))
+        };
         let fills: Vec<Expr> = needed
             .iter()
             .filter(|(_, zero)| *zero)

@@ -91,9 +91,23 @@ fn syntax_error(error: pest::error::Error<Rule>, text: &str, file: FileId) -> Di
     } else {
         start + found.1.max(1)
     };
+    let rest_of_line = text.get(start..).unwrap_or("").lines().next().unwrap_or("");
+    if rest_of_line.starts_with('"') && !rest_of_line[1..].contains('"') {
+        return Diagnostic::error("E0001", "this string is not closed")
+            .at(Span::new(file, start, start + rest_of_line.len()))
+            .with_label("no closing `\"` on this line")
+            .with_hint("Strings end on the line they start; write `\\\"` for a quote inside one.");
+    }
+    let mut hints = Vec::new();
     let message = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let expected = expected_words(positives);
+            if positives.contains(&Rule::kw_value) && found.0.starts_with('`') {
+                let word = found.0.trim_matches('`');
+                if let Some(hint) = crate::diagnostic::did_you_mean(word, FIELDS) {
+                    hints.push(hint);
+                }
+            }
             if expected.is_empty() {
                 format!("unexpected {}", found.0)
             } else {
@@ -102,10 +116,18 @@ fn syntax_error(error: pest::error::Error<Rule>, text: &str, file: FileId) -> Di
         }
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    Diagnostic::error("E0001", message)
+    let mut diagnostic = Diagnostic::error("E0001", message)
         .at(Span::new(file, start, end))
-        .with_label("here")
+        .with_label("here");
+    diagnostic.hints = hints;
+    diagnostic
 }
+
+/// The fields of a KPI, for "did you mean" on a misspelt one.
+const FIELDS: [&str; 14] = [
+    "title", "description", "owner", "tags", "format", "decimals", "unit", "every", "by", "where", "let", "value",
+    "target", "warn",
+];
 
 /// A description of the token at `offset` and its length in bytes.
 fn describe_found(text: &str, offset: usize) -> (String, usize) {
@@ -159,19 +181,19 @@ fn expected_words(positives: &[Rule]) -> String {
             Rule::op_eq | Rule::op_ne | Rule::op_lt | Rule::op_le | Rule::op_gt | Rule::op_ge => {
                 "a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`)"
             }
-            Rule::op_add | Rule::op_sub | Rule::op_mul | Rule::op_div | Rule::op_and | Rule::op_or => {
-                "an operator"
-            }
+            Rule::op_add | Rule::op_sub | Rule::op_mul | Rule::op_div | Rule::op_and | Rule::op_or
+            | Rule::kw_and | Rule::kw_or | Rule::kw_in | Rule::kw_is | Rule::kw_between => "an operator",
             Rule::op_is_null | Rule::op_is_not_null | Rule::op_in | Rule::op_not_in | Rule::op_between => {
                 "an operator"
             }
             Rule::expr | Rule::arith | Rule::operand | Rule::literal | Rule::call | Rule::path
             | Rule::if_expr | Rule::paren | Rule::op_neg | Rule::op_not | Rule::number
-            | Rule::percent | Rule::string | Rule::date | Rule::kw_true | Rule::kw_false
+            | Rule::percent | Rule::date | Rule::kw_true | Rule::kw_false
             | Rule::kw_null | Rule::kw_if | Rule::call_arg => "an expression",
             Rule::ident | Rule::plain_ident | Rule::quoted_ident | Rule::ident_list => "a name",
             Rule::field_name | Rule::field_plain => "a column name",
             Rule::EOI => "end of file",
+            Rule::string => "a string",
             Rule::item | Rule::view_item | Rule::let_item | Rule::kpi_item => "`view`, `let` or `kpi`",
             Rule::goal | Rule::goal_compare | Rule::goal_between => {
                 "a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`) or `between`"
@@ -195,6 +217,14 @@ fn expected_words(positives: &[Rule]) -> String {
             }
         };
         push(word);
+    }
+    // At the start of an expression, its first tokens are all "an expression".
+    if words.iter().any(|w| w == "an expression") {
+        words.retain(|w| !matches!(w.as_str(), "a name" | "`(`" | "`not`" | "`-`" | "a string"));
+    }
+    // After an operand, comparisons and the postfix tests are operators too.
+    if words.iter().any(|w| w == "an operator") {
+        words.retain(|w| !matches!(w.as_str(), "`not`" | "a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`)"));
     }
     match words.len() {
         0 => String::new(),

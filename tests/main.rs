@@ -1,0 +1,3 @@
+//! The integration tests, one binary (every test binary links polars): one module per stage.
+
+mod suite;

@@ -1,0 +1,185 @@
+//! The `kpi` binary on temporary projects and on the example: output and exit codes.
+
+use assert_cmd::Command;
+
+use super::{example, TempProject, SALES_CSV, SALES_MANIFEST, TARGETS_CSV};
+
+fn project(defs: &str) -> TempProject {
+    let manifest = format!("{SALES_MANIFEST}").replace("history = 2", "history = 2\nas_of = \"2025-03-31\"");
+    TempProject::new(
+        &manifest,
+        &[("defs.kpi", defs), ("sales.csv", SALES_CSV), ("targets.csv", TARGETS_CSV)],
+    )
+}
+
+fn kpi(project: &TempProject) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
+    cmd.arg("-p").arg(project.path()).env_remove("NO_COLOR");
+    cmd
+}
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(mut cmd: Command) -> Outcome {
+    let output = cmd.output().unwrap();
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn check_exits_0_when_targets_are_met() {
+    let p = project("kpi a { value count(sales)\n target >= 1 }");
+    let mut cmd = kpi(&p);
+    cmd.arg("check");
+    let out = run(cmd);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("✓ met"));
+    assert!(!out.stdout.contains('\u{1b}'), "no colours when stdout is not a terminal");
+}
+
+#[test]
+fn check_exits_1_when_a_target_is_missed() {
+    let p = project("kpi a { value count(sales)\n target >= 1 }\nkpi b { value count(sales)\n target >= 100 }");
+    let mut cmd = kpi(&p);
+    cmd.arg("check");
+    let out = run(cmd);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("✗ missed"));
+    // Choosing KPIs by name leaves the missed one out.
+    let mut cmd = kpi(&p);
+    cmd.args(["check", "a"]);
+    assert_eq!(run(cmd).code, 0);
+}
+
+#[test]
+fn fail_on_warn() {
+    let p = project("kpi a { value count(sales)\n target >= 5\n warn >= 2 }");
+    let mut cmd = kpi(&p);
+    cmd.arg("check");
+    assert_eq!(run(cmd).code, 0, "a warning does not fail by default");
+    let mut cmd = kpi(&p);
+    cmd.args(["check", "--fail-on", "warn"]);
+    assert_eq!(run(cmd).code, 1);
+}
+
+#[test]
+fn errors_exit_2_and_the_rest_is_still_reported() {
+    let p = project("kpi good { value count(sales)\n target >= 100 }\nkpi bad { value sum(sales.amonut) }");
+    let mut cmd = kpi(&p);
+    cmd.arg("check");
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(out.stdout.contains("good"), "{}", out.stdout);
+    assert!(out.stderr.contains("defs.kpi:3:27"), "{}", out.stderr);
+    assert!(out.stderr.contains("did you mean `amount`?"), "{}", out.stderr);
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let p = project("kpi a { value count(sales) }");
+    let mut cmd = kpi(&p);
+    cmd.args(["check", "--period", "2025-13"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("`2025-13` is not a period"), "{}", out.stderr);
+    let mut cmd = kpi(&p);
+    cmd.args(["check", "nope"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("no KPI named `nope`"), "{}", out.stderr);
+}
+
+#[test]
+fn missing_manifest_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run({
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kpi"));
+        c.arg("-p").arg(dir.path()).arg("check");
+        c
+    });
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("kpi.toml"), "{}", out.stderr);
+}
+
+#[test]
+fn json_and_csv_formats() {
+    let p = project("kpi a {\n by region\n value sum(sales.amount)\n target >= sum(targets.goal) }");
+    let mut cmd = kpi(&p);
+    cmd.args(["check", "--format", "json"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 1);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["kpis"][0]["rows"][1]["dimensions"]["region"], "NA");
+    assert_eq!(json["kpis"][0]["rows"][1]["status"], "missed");
+    let mut cmd = kpi(&p);
+    cmd.args(["check", "--format", "csv"]);
+    let out = run(cmd);
+    insta::assert_snapshot!(out.stdout);
+}
+
+#[test]
+fn eval_an_expression_by_dimension() {
+    let p = project("kpi a { value count(sales) }");
+    let mut cmd = kpi(&p);
+    cmd.args(["eval", "sum(sales.amount)", "--by", "region", "--from", "2025-01", "--to", "2025-03", "--format", "csv"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // January EU 100, NA 50; February EU 100, NA 0; March EU 60, NA 40.
+    assert!(out.stdout.contains("eval,region=EU,2025-01,100,false"), "{}", out.stdout);
+    assert!(out.stdout.contains("eval,region=NA,2025-02,0,false"), "{}", out.stdout);
+    assert!(out.stdout.contains("eval,region=NA,2025-03,40,true"), "{}", out.stdout);
+    let mut cmd = kpi(&p);
+    cmd.args(["eval", "sum(sales.amount)", "--every", "quarter", "--from", "2025-Q1", "--to", "2025-Q1"]);
+    let out = run(cmd);
+    assert!(out.stdout.contains("350"), "{}", out.stdout);
+    insta::assert_snapshot!("eval_quarter", out.stdout);
+}
+
+#[test]
+fn eval_a_kpi_by_name_and_a_bad_expression() {
+    let p = project("kpi paid { value sum(sales.amount where status == \"paid\") }");
+    let mut cmd = kpi(&p);
+    cmd.args(["eval", "paid", "--by", "rep", "--format", "json"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["kpis"][0]["dimensions"], serde_json::json!(["rep"]));
+    let mut cmd = kpi(&p);
+    cmd.args(["eval", "sum(sales.amount"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("<eval>:1:17"), "{}", out.stderr);
+}
+
+#[test]
+fn list_and_validate() {
+    let p = project("kpi a {\n title \"A\"\n owner \"ops\"\n value count(sales)\n target >= 1 }\nkpi b { value sum(sales.x) }");
+    let mut cmd = kpi(&p);
+    cmd.arg("list");
+    let out = run(cmd);
+    assert_eq!(out.code, 0);
+    insta::assert_snapshot!("list", out.stdout);
+    let mut cmd = kpi(&p);
+    cmd.arg("validate");
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(out.stdout.contains("1 of 2 KPIs valid, 1 error"), "{}", out.stdout);
+    assert!(out.stderr.contains("unknown column `x` in `sales`"), "{}", out.stderr);
+}
+
+#[test]
+fn example_report() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
+    cmd.arg("-p").arg(example()).arg("check");
+    let out = run(cmd);
+    assert_eq!(out.code, 1, "the example misses some targets on purpose\n{}", out.stderr);
+    assert_eq!(out.stderr, "", "the example evaluates without errors");
+    insta::assert_snapshot!(out.stdout);
+}

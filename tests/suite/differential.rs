@@ -1,0 +1,90 @@
+//! KPIs of the example company against the same numbers computed by hand-written polars
+//! queries over its data files, independent of the compiler.
+
+use polars::prelude::*;
+
+use super::{assert_value, example, row, run_project};
+
+fn csv(name: &str) -> LazyFrame {
+    let path = example().join("data").join(name);
+    LazyCsvReader::new(PlRefPath::new(path.to_str().unwrap()))
+        .with_has_header(true)
+        .with_try_parse_dates(true)
+        .finish()
+        .unwrap()
+}
+
+fn month_of(c: &str) -> Expr {
+    col(c).dt().year().cast(DataType::Int32) * lit(100) + col(c).dt().month().cast(DataType::Int32)
+}
+
+fn scalar(df: &DataFrame, column: &str) -> f64 {
+    df.column(column).unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().get(0).unwrap()
+}
+
+#[test]
+fn revenue_cost_per_lead_and_retention_match_hand_written_polars() {
+    let run = run_project(&example(), "2025-12-31");
+
+    // Revenue: paid orders of December 2025.
+    let revenue = csv("orders.csv")
+        .filter(col("status").eq(lit("paid")).and(month_of("order_date").eq(lit(202512))))
+        .select([col("amount").sum()])
+        .collect()
+        .unwrap();
+    assert_value(&run, "revenue", &[], Some(scalar(&revenue, "amount")));
+
+    // Cost per lead for ads: December spend over December leads.
+    let spend = csv("spend.csv")
+        .filter(col("channel").eq(lit("ads")).and(month_of("date").eq(lit(202512))))
+        .select([col("amount").sum()])
+        .collect()
+        .unwrap();
+    let leads = csv("leads.csv")
+        .filter(col("channel").eq(lit("ads")).and(month_of("created_at").eq(lit(202512))))
+        .select([len().alias("n")])
+        .collect()
+        .unwrap();
+    let expected = scalar(&spend, "amount") / scalar(&leads, "n");
+    let actual = row(&run, "cost_per_lead", &["ads"]).value.unwrap();
+    assert!((actual - expected).abs() < 1e-9, "{actual} vs {expected}");
+
+    // Retention for December: live at 12-01, live at 2026-01-01, new in December.
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 12, 1).unwrap();
+    let end = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let live = |at: chrono::NaiveDate| {
+        col("signup_date")
+            .lt(lit(at))
+            .and(col("churn_date").is_null().or(col("churn_date").gt_eq(lit(at))))
+    };
+    let counts = csv("customers.csv")
+        .select([
+            live(start).cast(DataType::Int64).sum().alias("start"),
+            live(end).cast(DataType::Int64).sum().alias("end"),
+            month_of("signup_date").eq(lit(202512)).cast(DataType::Int64).sum().alias("new"),
+        ])
+        .collect()
+        .unwrap();
+    let expected = (scalar(&counts, "end") - scalar(&counts, "new")) / scalar(&counts, "start");
+    let actual = row(&run, "customer_retention_rate", &[]).value.unwrap();
+    assert!((actual - expected).abs() < 1e-12, "{actual} vs {expected}");
+
+    // Mean sales cycle of anna's deals won in December, in days between timestamps.
+    let cycle = csv("leads.csv")
+        .filter(
+            col("won")
+                .and(col("rep").eq(lit("anna")))
+                .and(month_of("won_at").eq(lit(202512))),
+        )
+        .select([((col("won_at").cast(DataType::Datetime(TimeUnit::Milliseconds, None)).cast(DataType::Int64)
+            - col("created_at").cast(DataType::Datetime(TimeUnit::Milliseconds, None)).cast(DataType::Int64))
+        .cast(DataType::Float64)
+            / lit(86_400_000.0))
+        .mean()
+        .alias("days")])
+        .collect()
+        .unwrap();
+    let expected = scalar(&cycle, "days");
+    let actual = row(&run, "sales_cycle_length", &["anna"]).value.unwrap();
+    assert!((actual - expected).abs() < 1e-9, "{actual} vs {expected}");
+}

@@ -1,0 +1,361 @@
+//! The meaning of the language (sections 4 to 6 of the design) on small hand-made data.
+//!
+//! `sales` (see SALES_CSV in mod.rs), as of 2025-03-31 with history 2 (January to March):
+//!   Jan: EU anna 100 paid, NA boris 50 paid
+//!   Feb: EU anna 30 paid, EU chen 70 refunded
+//!   Mar: NA boris 40 paid, EU anna 60 paid, EU chen (no amount) paid
+
+use kpi::eval::Status;
+use kpi::manifest::Manifest;
+use kpi::project::{Project, RunOptions};
+
+use super::{assert_status, assert_value, date, outcome, row, TempProject, SALES_CSV, SALES_MANIFEST, TARGETS_CSV};
+
+fn sales(kpis: &str) -> TempProject {
+    TempProject::new(
+        SALES_MANIFEST,
+        &[("defs.kpi", kpis), ("sales.csv", SALES_CSV), ("targets.csv", TARGETS_CSV)],
+    )
+}
+
+#[test]
+fn empty_groups_count_zero_and_other_aggregates_null() {
+    let run = sales(
+        "kpi s { by region\n value sum(sales.amount) }
+         kpi m { by region\n value mean(sales.amount) }
+         kpi n { by region\n value count(sales.amount) }
+         kpi c { by region\n value count(sales) }",
+    )
+    .run("2025-03-31");
+    // March: EU 60 + (null) = 60, NA 40. February has no NA row: the sum is 0, the mean null.
+    assert_value(&run, "s", &["EU"], Some(60.0));
+    assert_value(&run, "s", &["NA"], Some(40.0));
+    assert_eq!(row(&run, "s", &["NA"]).history, vec![Some(50.0), Some(0.0), Some(40.0)]);
+    assert_eq!(row(&run, "m", &["NA"]).history, vec![Some(50.0), None, Some(40.0)]);
+    // count(ds.col) counts non-null values; count(ds) counts rows.
+    assert_value(&run, "n", &["EU"], Some(1.0));
+    assert_value(&run, "c", &["EU"], Some(2.0));
+}
+
+#[test]
+fn division_by_zero_is_null_and_null_propagates() {
+    let run = sales(
+        "kpi d { value count(sales where status == \"refunded\") / count(sales where status == \"lost\") }
+         kpi z { value 1 / 0 }
+         kpi p { value mean(sales.amount where region == \"XX\") + 1 }
+         kpi ok { value 0 / 5 }",
+    )
+    .run("2025-03-31");
+    assert_value(&run, "d", &[], None);
+    assert_value(&run, "z", &[], None);
+    assert_value(&run, "p", &[], None);
+    assert_value(&run, "ok", &[], Some(0.0));
+}
+
+#[test]
+fn previous_and_growth() {
+    let run = sales(
+        "let paid = sum(sales.amount where status == \"paid\")
+         kpi v { value paid\n target >= previous }
+         kpi p2 { value previous(paid, 2) }
+         kpi g { format percent\n value growth(paid) }",
+    )
+    .run("2025-03-31");
+    // Paid: Jan 150, Feb 30, Mar 100.
+    assert_value(&run, "v", &[], Some(100.0));
+    assert_eq!(row(&run, "v", &[]).target.as_ref().unwrap().value, Some(30.0));
+    assert_status(&run, "v", &[], Some(Status::Met));
+    assert_value(&run, "p2", &[], Some(150.0));
+    assert_value(&run, "g", &[], Some(100.0 / 30.0 - 1.0));
+    // Growth in February: 30 / 150 - 1.
+    assert_eq!(row(&run, "g", &[]).history[1], Some(30.0 / 150.0 - 1.0));
+}
+
+#[test]
+fn per_dimension_targets_first_match_wins() {
+    let run = sales(
+        "kpi s {
+            by region
+            value sum(sales.amount)
+            target >= 50 where region == \"EU\"
+            target >= 1000 where region == \"EU\"
+            target >= 45
+            warn >= 35
+        }",
+    )
+    .run("2025-03-31");
+    // EU 60 meets its own line (the second EU line is never reached); NA 40 misses the
+    // default 45 but holds the amber 35.
+    assert_status(&run, "s", &["EU"], Some(Status::Met));
+    assert_eq!(row(&run, "s", &["EU"]).target.as_ref().unwrap().value, Some(50.0));
+    assert_status(&run, "s", &["NA"], Some(Status::Warn));
+    assert_eq!(outcome(&run, "s").status, Some(Status::Warn));
+}
+
+#[test]
+fn between_warn_missed_and_no_data() {
+    let run = sales(
+        "kpi in_range { value sum(sales.amount)\n target between 90 and 110 }
+         kpi amber { value sum(sales.amount)\n target >= 200\n warn >= 100 }
+         kpi missed { value sum(sales.amount)\n target <= 10\n warn <= 50 }
+         kpi nothing { value mean(sales.amount where region == \"XX\")\n target >= 1 }
+         kpi no_target { value sum(sales.amount) }",
+    )
+    .run("2025-03-31");
+    // March total: 40 + 60 = 100.
+    assert_status(&run, "in_range", &[], Some(Status::Met));
+    assert_status(&run, "amber", &[], Some(Status::Warn));
+    assert_status(&run, "missed", &[], Some(Status::Missed));
+    assert_status(&run, "nothing", &[], Some(Status::NoData));
+    assert_eq!(outcome(&run, "no_target").status, None);
+}
+
+#[test]
+fn totals_and_targets_from_data() {
+    let run = sales(
+        "kpi share { by region\n value sum(sales.amount) / total(sum(sales.amount)) }
+         kpi vs_plan { by region\n value sum(sales.amount)\n target >= sum(targets.goal) }
+         kpi above_average {
+            by rep
+            value sum(sales.amount)
+            target >= total(sum(sales.amount)) / total(count_distinct(sales.rep))
+         }",
+    )
+    .run("2025-03-31");
+    assert_value(&run, "share", &["EU"], Some(0.6));
+    assert_value(&run, "share", &["NA"], Some(0.4));
+    // Plan for March: EU 50, NA 45.
+    assert_status(&run, "vs_plan", &["EU"], Some(Status::Met));
+    assert_status(&run, "vs_plan", &["NA"], Some(Status::Missed));
+    // March: 100 over three reps (anna, boris, chen) = 33.33; anna 60 meets it, chen (no amount) 0 misses.
+    assert_eq!(row(&run, "above_average", &["anna"]).target.as_ref().unwrap().value, Some(100.0 / 3.0));
+    assert_status(&run, "above_average", &["anna"], Some(Status::Met));
+    assert_status(&run, "above_average", &["chen"], Some(Status::Missed));
+}
+
+#[test]
+fn kpi_references_broadcast_and_keep_their_own_where() {
+    let run = sales(
+        "kpi paid_total { value sum(sales.amount)\n where status == \"paid\" }
+         kpi paid_share { by region\n where status == \"paid\"\n value sum(sales.amount) / paid_total }",
+    )
+    .run("2025-02-28");
+    // February: paid only EU anna 30 (chen's 70 is refunded); NA has nothing.
+    assert_value(&run, "paid_share", &["EU"], Some(1.0));
+    assert_value(&run, "paid_share", &["NA"], Some(0.0));
+}
+
+#[test]
+fn every_grain() {
+    let project = sales(
+        "kpi q { every quarter\n value sum(sales.amount) }
+         kpi w { every week\n value count(sales) }
+         kpi d { every day\n value sum(sales.amount) }
+         kpi y { every year\n value count(sales) }",
+    );
+    let run = project.run("2025-03-31");
+    // Q1: 100 + 50 + 30 + 70 + 40 + 60.
+    assert_value(&run, "q", &[], Some(350.0));
+    assert_eq!(outcome(&run, "q").period, "2025-Q1");
+    // 2025-03-31 is a Monday, so the last complete week is 03-24 to 03-30 (2025-W13): no sales.
+    assert_eq!(outcome(&run, "w").period, "2025-W13");
+    assert_value(&run, "w", &[], Some(0.0));
+    // W11 (03-10 to 03-16) holds anna's sale of 03-15, W12 chen's of 03-20.
+    assert_eq!(row(&run, "w", &[]).history, vec![Some(1.0), Some(1.0), Some(0.0)]);
+    assert_eq!(outcome(&run, "d").period, "2025-03-31");
+    assert_eq!(outcome(&run, "y").period, "2024");
+    let run = project.run("2025-03-15");
+    assert_value(&run, "d", &[], Some(60.0));
+    let run = project.run("2025-12-31");
+    assert_value(&run, "y", &[], Some(7.0));
+}
+
+#[test]
+fn row_functions_and_operators() {
+    let run = sales(
+        "kpi f { every quarter\n value count(sales where month(day) == 2 and lower(region) == \"eu\" and contains(rep, \"he\")) }
+         kpi n { value count(sales where region in [\"EU\", \"XX\"] and amount is null) }
+         kpi c { value sum(coalesce(sales.amount, 5)) }
+         kpi i { value sum(if sales.status == \"paid\" then sales.amount else 0) }
+         kpi b { value count(sales where amount between 40 and 60 and rep not in [\"anna\"]) }
+         kpi r { value round(sum(sales.amount) / 3, 2) }
+         kpi s { value count(sales where starts_with(upper(rep), \"BO\") and weekday(day) == 6) }",
+    )
+    .run("2025-03-31");
+    // Only chen's refunded February sale is EU with "he" in the rep's name.
+    assert_value(&run, "f", &[], Some(1.0));
+    // March: chen's EU sale has no amount.
+    assert_value(&run, "n", &[], Some(1.0));
+    // March: 40 + 60 + 5.
+    assert_value(&run, "c", &[], Some(105.0));
+    assert_value(&run, "i", &[], Some(100.0));
+    // boris 40 in March; anna's 60 is excluded by name.
+    assert_value(&run, "b", &[], Some(1.0));
+    assert_value(&run, "r", &[], Some(33.33));
+    // boris sold on Saturday 2025-03-01 (ISO weekday 6).
+    assert_value(&run, "s", &[], Some(1.0));
+}
+
+#[test]
+fn period_option_judges_that_period() {
+    let project = sales("kpi s { value sum(sales.amount) }\nkpi q { every quarter\n value count(sales) }");
+    let loaded = Project::load(project.path()).unwrap();
+    let run = loaded.run(&RunOptions {
+        period: Some(kpi::period::PeriodSpec::parse("2025-02").unwrap()),
+        ..RunOptions::default()
+    });
+    assert_eq!(outcome(&run, "s").period, "2025-02");
+    assert_value(&run, "s", &[], Some(100.0));
+    // As of 2025-02-28 the last complete quarter is 2024-Q4.
+    assert_eq!(outcome(&run, "q").period, "2024-Q4");
+    assert_eq!(run.as_of, date("2025-02-28"));
+}
+
+#[test]
+fn lookup_that_would_fan_out_is_an_error_and_others_still_evaluate() {
+    let manifest = format!(
+        "{SALES_MANIFEST}\n[datasets.people]\npath = \"people.csv\"\n"
+    );
+    let project = TempProject::new(
+        &manifest,
+        &[
+            (
+                "defs.kpi",
+                "view x = sales join people on rep\nkpi by_team { by team\n value sum(x.amount) }\nkpi fine { value count(sales) }",
+            ),
+            ("sales.csv", SALES_CSV),
+            ("targets.csv", TARGETS_CSV),
+            ("people.csv", "rep,team\nanna,red\nanna,blue\nboris,red\nchen,blue\n"),
+        ],
+    );
+    let run = project.run("2025-03-31");
+    assert_value(&run, "fine", &[], Some(3.0));
+    let messages: Vec<&str> = run.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(
+        messages.iter().any(|m| m.contains("cannot join `people` on `rep`") && m.contains("`anna` appears 2 times")),
+        "{messages:#?}"
+    );
+    assert!(run.outcomes.iter().all(|k| k.name != "by_team"));
+}
+
+#[test]
+fn lookup_adds_the_right_side_columns() {
+    let manifest = format!("{SALES_MANIFEST}\n[datasets.people]\npath = \"people.csv\"\n");
+    let run = TempProject::new(
+        &manifest,
+        &[
+            ("defs.kpi", "view x = sales join people on rep\nkpi by_team { by team\n value sum(x.amount) }"),
+            ("sales.csv", SALES_CSV),
+            ("targets.csv", TARGETS_CSV),
+            ("people.csv", "rep,team\nanna,red\nboris,red\nchen,blue\n"),
+        ],
+    )
+    .run("2025-03-31");
+    // March: anna 60 + boris 40 are red; chen's sale has no amount.
+    assert_value(&run, "by_team", &["red"], Some(100.0));
+    assert_value(&run, "by_team", &["blue"], Some(0.0));
+}
+
+#[test]
+fn a_missing_file_names_the_dataset_and_the_rest_runs() {
+    let manifest = format!("{SALES_MANIFEST}\n[datasets.ghost]\npath = \"nowhere/ghost.csv\"\ntime = \"day\"\n");
+    let run = TempProject::new(
+        &manifest,
+        &[
+            ("defs.kpi", "kpi a { value count(sales) }\nkpi b { value count(ghost) }"),
+            ("sales.csv", SALES_CSV),
+            ("targets.csv", TARGETS_CSV),
+        ],
+    )
+    .run("2025-03-31");
+    assert_value(&run, "a", &[], Some(3.0));
+    let messages: Vec<&str> = run.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(messages.contains(&"dataset `ghost`: no file found at `nowhere/ghost.csv`"), "{messages:#?}");
+}
+
+#[test]
+fn an_unreadable_csv_names_the_dataset_and_file() {
+    let manifest = format!("{SALES_MANIFEST}\n[datasets.bad]\npath = \"bad.csv\"\ntime = \"day\"\n");
+    let mut rows = String::from("day,amount\n");
+    for i in 1..=28 {
+        rows.push_str(&format!("2025-02-{i:02},{i}\n"));
+    }
+    rows.push_str("2025-03-01,1,2,3,4\n");
+    let run = TempProject::new(
+        &manifest,
+        &[
+            ("defs.kpi", "kpi a { value count(sales) }\nkpi b { value sum(bad.amount) }"),
+            ("sales.csv", SALES_CSV),
+            ("targets.csv", TARGETS_CSV),
+            ("bad.csv", &rows),
+        ],
+    )
+    .run("2025-03-31");
+    assert_value(&run, "a", &[], Some(3.0));
+    assert!(run.outcomes.iter().all(|k| k.name != "b"));
+    let messages: Vec<&str> = run.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(
+        messages.iter().any(|m| m.contains("dataset `bad`") && m.contains("bad.csv")),
+        "{messages:#?}"
+    );
+}
+
+#[test]
+fn parquet_files_globs_and_environment_variables() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("parts")).unwrap();
+    for (file, days, amounts) in [
+        ("parts/2025-01.parquet", vec!["2025-01-03", "2025-01-09"], vec![10.0, 20.0]),
+        ("parts/2025-02.parquet", vec!["2025-02-11"], vec![5.0]),
+    ] {
+        let days: Vec<chrono::NaiveDate> = days.iter().map(|d| date(d)).collect();
+        let mut df = DataFrame::new_infer_height(vec![
+            Column::new("day".into(), days),
+            Column::new("amount".into(), amounts),
+        ])
+        .unwrap();
+        let f = std::fs::File::create(dir.path().join(file)).unwrap();
+        ParquetWriter::new(f).finish(&mut df).unwrap();
+    }
+    std::fs::write(dir.path().join("defs.kpi"), "kpi s { value sum(p.amount) }").unwrap();
+    let manifest_text = "[project]\nname = \"p\"\nkpis = [\"*.kpi\"]\n[datasets.p]\npath = \"${PARTS}/*.parquet\"\ntime = \"day\"\n";
+    let env = |name: &str| (name == "PARTS").then(|| "parts".to_string());
+    let manifest = Manifest::from_str_with_env(manifest_text, dir.path(), &env).unwrap();
+    let project = Project::from_manifest(manifest).unwrap();
+    let run = project.run(&RunOptions {
+        as_of: Some(date("2025-02-28")),
+        ..RunOptions::default()
+    });
+    assert_value(&run, "s", &[], Some(5.0));
+    assert_eq!(row(&run, "s", &[]).previous, Some(30.0));
+}
+
+#[test]
+fn reports_are_deterministic() {
+    let project = sales("kpi s { by region, rep\n value sum(sales.amount)\n target >= 10 }\nkpi t { value count(sales) }");
+    let render = || {
+        let run = project.run("2025-03-31");
+        let loaded = Project::load(project.path()).unwrap();
+        let report = kpi::report::Report {
+            project: &run.project,
+            as_of: run.as_of,
+            outcomes: &run.outcomes,
+            diagnostics: &run.diagnostics,
+            sources: &loaded.sources,
+        };
+        kpi::report::render(&report, kpi::report::OutputFormat::Json, Default::default())
+    };
+    let first = render();
+    assert_eq!(first, render());
+    // Rows come sorted by dimension values, whatever order the data had.
+    let run = project.run("2025-03-31");
+    let order: Vec<Vec<String>> = outcome(&run, "s")
+        .rows
+        .iter()
+        .map(|r| r.dimensions.iter().map(|(_, v)| v.clone()).collect())
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted);
+}

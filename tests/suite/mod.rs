@@ -1,0 +1,125 @@
+mod cli;
+mod differential;
+mod eval;
+mod parse;
+mod report;
+mod resolve;
+mod stdlib;
+
+use std::path::{Path, PathBuf};
+
+use kpi::eval::{KpiOutcome, RowOutcome, Status};
+use kpi::project::{Project, Run, RunOptions};
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+pub fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/acme")
+}
+
+pub fn date(text: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+}
+
+/// Runs a project folder as of a day.
+pub fn run_project(dir: &Path, as_of: &str) -> Run {
+    let project = Project::load(dir).unwrap_or_else(|d| panic!("cannot load {}: {}", dir.display(), d.message));
+    project.run(&RunOptions {
+        as_of: Some(date(as_of)),
+        ..RunOptions::default()
+    })
+}
+
+pub fn outcome<'a>(run: &'a Run, kpi: &str) -> &'a KpiOutcome {
+    run.outcomes
+        .iter()
+        .find(|k| k.name == kpi)
+        .unwrap_or_else(|| panic!("no outcome for `{kpi}`; errors: {:#?}", run.diagnostics))
+}
+
+pub fn row<'a>(run: &'a Run, kpi: &str, dims: &[&str]) -> &'a RowOutcome {
+    let outcome = outcome(run, kpi);
+    outcome
+        .rows
+        .iter()
+        .find(|r| r.dimensions.iter().map(|(_, v)| v.as_str()).eq(dims.iter().copied()))
+        .unwrap_or_else(|| {
+            let all: Vec<_> = outcome.rows.iter().map(|r| r.dimensions.clone()).collect();
+            panic!("`{kpi}` has no row {dims:?}; rows: {all:?}")
+        })
+}
+
+/// Asserts a value to 1e-9, or its absence.
+#[track_caller]
+pub fn assert_value(run: &Run, kpi: &str, dims: &[&str], expected: Option<f64>) {
+    let actual = row(run, kpi, dims).value;
+    match (actual, expected) {
+        (Some(a), Some(e)) => assert!((a - e).abs() < 1e-9, "`{kpi}` {dims:?}: expected {e}, got {a}"),
+        (a, e) => assert_eq!(a, e, "`{kpi}` {dims:?}"),
+    }
+}
+
+#[track_caller]
+pub fn assert_status(run: &Run, kpi: &str, dims: &[&str], expected: Option<Status>) {
+    assert_eq!(row(run, kpi, dims).status, expected, "status of `{kpi}` {dims:?}");
+}
+
+/// A temporary project: a kpi.toml, `.kpi` files and data files, all given as text.
+pub struct TempProject {
+    pub dir: tempfile::TempDir,
+}
+
+impl TempProject {
+    pub fn new(manifest: &str, files: &[(&str, &str)]) -> TempProject {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kpi.toml"), manifest).unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        TempProject { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn run(&self, as_of: &str) -> Run {
+        run_project(self.path(), as_of)
+    }
+}
+
+/// A small one-dataset manifest used by many tests: `sales` (day, region, rep, amount, status)
+/// and `targets` (month, region, goal).
+pub const SALES_MANIFEST: &str = r#"
+[project]
+name = "t"
+kpis = ["*.kpi"]
+history = 2
+
+[datasets.sales]
+path = "sales.csv"
+time = "day"
+
+[datasets.targets]
+path = "targets.csv"
+time = "month"
+"#;
+
+pub const SALES_CSV: &str = "day,region,rep,amount,status
+2025-01-05,EU,anna,100,paid
+2025-01-20,NA,boris,50,paid
+2025-02-03,EU,anna,30,paid
+2025-02-04,EU,chen,70,refunded
+2025-03-01,NA,boris,40,paid
+2025-03-15,EU,anna,60,paid
+2025-03-20,EU,chen,,paid
+";
+
+pub const TARGETS_CSV: &str = "month,region,goal
+2025-03-01,EU,50
+2025-03-01,NA,45
+";

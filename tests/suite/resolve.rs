@@ -1,0 +1,174 @@
+//! AST + schemas -> IR: every name, column, dimension and type is checked before data is read.
+//! Each case is a `.kpi` text over the small `sales`/`targets` project; its rendered errors
+//! are snapshotted and the facts that matter are asserted.
+
+use kpi::diagnostic::render_human;
+use kpi::project::Project;
+
+use super::{TempProject, SALES_CSV, SALES_MANIFEST, TARGETS_CSV};
+
+/// Validates a definitions text; returns the rendered errors and how many KPIs resolved.
+fn validate(kpis: &str) -> (String, usize) {
+    validate_with(SALES_MANIFEST, kpis)
+}
+
+fn validate_with(manifest: &str, kpis: &str) -> (String, usize) {
+    let project = TempProject::new(
+        manifest,
+        &[("defs.kpi", kpis), ("sales.csv", SALES_CSV), ("targets.csv", TARGETS_CSV)],
+    );
+    let loaded = Project::load(project.path()).unwrap();
+    let (program, diagnostics) = loaded.validate();
+    (render_human(&diagnostics, &loaded.sources, false), program.kpis.len())
+}
+
+#[track_caller]
+fn check(name: &str, kpis: &str, must_contain: &[&str]) {
+    let (rendered, _) = validate(kpis);
+    for needle in must_contain {
+        assert!(rendered.contains(needle), "{name}: expected {needle:?} in:\n{rendered}");
+    }
+    insta::assert_snapshot!(name, rendered);
+}
+
+#[test]
+fn unknown_column_suggests_and_lists() {
+    check(
+        "unknown_column",
+        "kpi a {\n    value sum(sales.amout)\n}\n",
+        &["unknown column `amout` in `sales`; did you mean `amount`?", "Columns of `sales`: day, region, rep, amount, status", "defs.kpi:2:21"],
+    );
+}
+
+#[test]
+fn unknown_dataset_suggests() {
+    check("unknown_dataset", "kpi a { value sum(sale.amount) }\n", &["unknown dataset or view `sale`", "did you mean `sales`?"]);
+}
+
+#[test]
+fn unknown_name_suggests_a_kpi() {
+    check(
+        "unknown_name",
+        "kpi revenue { value sum(sales.amount) }\nkpi b { value revenu * 2 }\n",
+        &["unknown name `revenu`", "did you mean `revenue`?"],
+    );
+}
+
+#[test]
+fn missing_dimension_names_dataset_and_columns() {
+    check(
+        "missing_dimension",
+        "kpi a {\n    by rep\n    value sum(sales.amount) / sum(targets.goal)\n}\n",
+        &["dataset `targets` has no dimension `rep`", "Columns of `targets`: month, region, goal", "dimensions = { rep = \"column\" }"],
+    );
+}
+
+#[test]
+fn aggregates_check_types() {
+    check("sum_of_text", "kpi a { value sum(sales.region) }\n", &["`sum` needs numbers, but this is text"]);
+    check("where_not_boolean", "kpi a { value count(sales where amount) }\n", &["must be true or false, but this is number"]);
+    check("compare_text_with_number", "kpi a { value count(sales where region > 3) }\n", &["cannot compare text with number"]);
+}
+
+#[test]
+fn one_aggregate_reads_one_dataset() {
+    check(
+        "two_datasets",
+        "kpi a { value sum(sales.amount + targets.goal) }\n",
+        &["one aggregate reads one dataset, but this one reads `sales` and `targets`"],
+    );
+}
+
+#[test]
+fn cycles_are_named_whole() {
+    check(
+        "cycle",
+        "kpi a { value b + 1 }\nkpi b { value c * 2 }\nkpi c { value a }\n",
+        &["reference cycle: a -> b -> c -> a"],
+    );
+    let (_, resolved) = validate("kpi a { value b + 1 }\nkpi b { value a }\nkpi ok { value count(sales) }\n");
+    assert_eq!(resolved, 1, "the KPI outside the cycle still resolves");
+}
+
+#[test]
+fn live_rows_need_until() {
+    check(
+        "at_start_without_until",
+        "kpi a { value count(sales at start) }\n",
+        &["`at start` and `at end` need a dataset with `until`, and `sales` has none"],
+    );
+}
+
+#[test]
+fn target_conditions_use_dimensions() {
+    check(
+        "target_where_not_dimension",
+        "kpi a {\n    by region\n    value sum(sales.amount)\n    target >= 10 where rep == \"anna\"\n}\n",
+        &["`rep` is not a dimension of KPI `a`", "can use the KPI's dimensions: region"],
+    );
+}
+
+#[test]
+fn kpis_split_by_more_dimensions_cannot_be_used_whole() {
+    check(
+        "reverse_broadcast",
+        "kpi by_rep { by rep\n value sum(sales.amount) }\nkpi total_sales { value by_rep }\n",
+        &["KPI `by_rep` is split by `rep`, which KPI `total_sales` is not", "wrap it in `total()`"],
+    );
+    let (rendered, resolved) = validate("kpi by_rep { by rep\n value sum(sales.amount) }\nkpi all { value total(by_rep) }\n");
+    assert_eq!((rendered.as_str(), resolved), ("", 2));
+}
+
+#[test]
+fn functions_and_grains() {
+    check("unknown_function", "kpi a { value summ(sales.amount) }\n", &["unknown function `summ`", "did you mean `sum`?"]);
+    check("row_function_outside_aggregate", "kpi a { value year(2025-01-01) }\n", &["`year` works on rows; use it inside an aggregate"]);
+    check("unknown_grain", "kpi a {\n every mnth\n value count(sales) }\n", &["unknown grain `mnth`", "did you mean `month`?"]);
+    check("column_outside_aggregate", "kpi a { value sales.amount }\n", &["`sales.amount` is a column; a KPI needs an aggregate of it"]);
+}
+
+#[test]
+fn later_features_say_not_supported_yet() {
+    check(
+        "per_view",
+        "view buyers = sales per rep { n = count() }\nkpi a { value count(buyers) }\n",
+        &["per-entity views (`per KEY { ... }`) are not supported yet"],
+    );
+    check(
+        "deadline",
+        "kpi a {\n value sum(sales.amount)\n target >= 100 by 2025-12-31\n}\n",
+        &["time-bound targets (`by DATE`) are not supported yet"],
+    );
+    check("running", "kpi a { value running(sum(sales.amount)) }\n", &["`running()` is not supported yet"]);
+}
+
+#[test]
+fn every_error_of_every_kpi_at_once() {
+    let (rendered, resolved) = validate(
+        "kpi good { value count(sales) }\nkpi bad1 { value sum(sales.nope) }\nkpi bad2 { value nothing }\nkpi bad3 { value sum(sales.amount where regio == \"EU\") }\n",
+    );
+    assert_eq!(resolved, 1);
+    assert_eq!(rendered.matches("] Error:").count(), 3, "{rendered}");
+}
+
+#[test]
+fn manifest_time_column_must_exist() {
+    let manifest = SALES_MANIFEST.replace("time = \"day\"", "time = \"dya\"");
+    let (rendered, _) = validate_with(&manifest, "kpi a { value count(sales) }\n");
+    assert!(rendered.contains("dataset `sales`: its `time` column `dya` does not exist"), "{rendered}");
+    assert!(rendered.contains("did you mean `day`?"), "{rendered}");
+}
+
+#[test]
+fn names_defined_twice() {
+    check("defined_twice", "kpi a { value count(sales) }\nkpi a { value count(sales) }\n", &["`a` is defined twice", "The first definition is at defs.kpi:1:5"]);
+}
+
+#[test]
+fn split_kpi_needs_a_split_aggregate() {
+    check(
+        "by_without_split_aggregate",
+        "kpi all_sales { value sum(sales.amount) }\nkpi a {\n by region\n value all_sales\n}\n",
+        &["KPI `a` is split by region, but none of its aggregates is"],
+    );
+}
