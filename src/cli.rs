@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use kpi::report::OutputFormat;
 
 #[derive(Debug, Parser)]
-#[command(name = "kpi", version, about = "Company KPIs as code: compute them from your data and judge them against their targets")]
+#[command(
+    name = "kpi",
+    version,
+    about = "Company KPIs as code: compute them from your data and judge them against their targets"
+)]
 pub struct Cli {
     /// The project folder (the one holding kpi.toml).
     #[arg(short = 'p', long = "project", global = true, default_value = ".")]

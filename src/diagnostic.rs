@@ -63,7 +63,9 @@ impl Diagnostic {
     pub fn internal(message: impl Into<String>) -> Self {
         Diagnostic {
             kind: Kind::Internal,
-            hints: vec!["This is a bug in kpi; please report it with the input that caused it.".into()],
+            hints: vec![
+                "This is a bug in kpi; please report it with the input that caused it.".into(),
+            ],
             ..Diagnostic::error("E0999", format!("internal error: {}", message.into()))
         }
     }
@@ -103,7 +105,10 @@ impl Diagnostic {
 }
 
 /// A "did you mean" hint for a misspelt name, if one of the candidates is close.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(name, c), c))

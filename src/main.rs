@@ -248,7 +248,10 @@ fn list(project: Project, format: ListFormat) -> u8 {
         .collect();
     match format {
         ListFormat::Json => {
-            println!("{}", serde_json::to_string_pretty(&entries).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&entries).unwrap_or_default()
+            );
         }
         ListFormat::Table => {
             let mut table = comfy_table::Table::new();
@@ -285,7 +288,10 @@ fn validate(project: Project, format: ListFormat) -> u8 {
                 .iter()
                 .map(|d| DiagnosticJson::new(d, &project.sources))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            );
         }
         ListFormat::Table => {
             print_diagnostics(&diagnostics, &project.sources);

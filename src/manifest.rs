@@ -11,6 +11,9 @@ use crate::period::Grain;
 
 pub const MANIFEST_NAME: &str = "kpi.toml";
 
+/// More history than this is a typo, and would make every KPI's grid needlessly large.
+pub const MAX_HISTORY: u32 = 1000;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawManifest {
@@ -114,10 +117,20 @@ impl Manifest {
         let grain = match raw.project.grain.as_deref() {
             None => Grain::Month,
             Some(g) => Grain::parse(g).ok_or_else(|| {
-                Diagnostic::error("E0203", format!("invalid {MANIFEST_NAME}: unknown grain `{g}`"))
-                    .with_hint("Grains are day, week, month, quarter and year.")
+                Diagnostic::error(
+                    "E0203",
+                    format!("invalid {MANIFEST_NAME}: unknown grain `{g}`"),
+                )
+                .with_hint("Grains are day, week, month, quarter and year.")
             })?,
         };
+        let history = raw.project.history.unwrap_or(12);
+        if history > MAX_HISTORY {
+            return Err(Diagnostic::error(
+                "E0210",
+                format!("invalid {MANIFEST_NAME}: `history` is {history}; at most {MAX_HISTORY} periods are reported"),
+            ));
+        }
         let as_of = match raw.project.as_of {
             None => None,
             Some(value) => {
@@ -140,13 +153,17 @@ impl Manifest {
             let path = expand_env(&ds.path, env).map_err(|var| {
                 Diagnostic::error(
                     "E0205",
-                    format!("dataset `{name}`: environment variable `{var}` in its path is not set"),
+                    format!(
+                        "dataset `{name}`: environment variable `{var}` in its path is not set"
+                    ),
                 )
             })?;
             let format = FileFormat::from_path(&path).ok_or_else(|| {
                 Diagnostic::error(
                     "E0206",
-                    format!("dataset `{name}`: cannot tell the format of `{path}` from its extension"),
+                    format!(
+                        "dataset `{name}`: cannot tell the format of `{path}` from its extension"
+                    ),
                 )
                 .with_hint("Use a path ending in .csv, .parquet, .ndjson or .jsonl.")
             })?;
@@ -167,7 +184,7 @@ impl Manifest {
             root: root.to_path_buf(),
             kpi_globs: raw.project.kpis,
             grain,
-            history: raw.project.history.unwrap_or(12),
+            history,
             as_of,
             datasets,
         })
@@ -234,7 +251,12 @@ fn expand_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, column)
 }
 
@@ -245,7 +267,10 @@ mod tests {
     #[test]
     fn env_variables_are_expanded_and_unset_ones_named() {
         let env = |name: &str| (name == "DATA").then(|| "/srv/data".to_string());
-        assert_eq!(expand_env("${DATA}/orders.csv", &env).unwrap(), "/srv/data/orders.csv");
+        assert_eq!(
+            expand_env("${DATA}/orders.csv", &env).unwrap(),
+            "/srv/data/orders.csv"
+        );
         assert_eq!(expand_env("${NOPE}/x.csv", &env).unwrap_err(), "NOPE");
     }
 }

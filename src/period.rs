@@ -115,7 +115,9 @@ pub struct PeriodSpec {
 impl PeriodSpec {
     pub fn parse(text: &str) -> Result<PeriodSpec, String> {
         let bad = || {
-            format!("`{text}` is not a period; write 2025-10, 2025-Q3, 2025-W07, 2025 or 2025-10-05")
+            format!(
+                "`{text}` is not a period; write 2025-10, 2025-Q3, 2025-W07, 2025 or 2025-10-05"
+            )
         };
         let t = text.trim();
         if let Ok(date) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
@@ -138,7 +140,8 @@ impl PeriodSpec {
             }
             if let Some(w) = rest.strip_prefix('W').or_else(|| rest.strip_prefix('w')) {
                 let w: u32 = w.parse().map_err(|_| bad())?;
-                let monday = NaiveDate::from_isoywd_opt(year, w, chrono::Weekday::Mon).ok_or_else(bad)?;
+                let monday =
+                    NaiveDate::from_isoywd_opt(year, w, chrono::Weekday::Mon).ok_or_else(bad)?;
                 return Ok(PeriodSpec {
                     grain: Grain::Week,
                     index: Grain::Week.index_of(monday),
@@ -194,18 +197,42 @@ mod tests {
 
     #[test]
     fn last_complete_period_counts_the_as_of_day_as_done() {
-        assert_eq!(Grain::Month.label(Grain::Month.last_complete(d("2025-12-31"))), "2025-12");
-        assert_eq!(Grain::Month.label(Grain::Month.last_complete(d("2025-12-30"))), "2025-11");
-        assert_eq!(Grain::Year.label(Grain::Year.last_complete(d("2025-12-31"))), "2025");
-        assert_eq!(Grain::Quarter.label(Grain::Quarter.last_complete(d("2025-11-30"))), "2025-Q3");
+        assert_eq!(
+            Grain::Month.label(Grain::Month.last_complete(d("2025-12-31"))),
+            "2025-12"
+        );
+        assert_eq!(
+            Grain::Month.label(Grain::Month.last_complete(d("2025-12-30"))),
+            "2025-11"
+        );
+        assert_eq!(
+            Grain::Year.label(Grain::Year.last_complete(d("2025-12-31"))),
+            "2025"
+        );
+        assert_eq!(
+            Grain::Quarter.label(Grain::Quarter.last_complete(d("2025-11-30"))),
+            "2025-Q3"
+        );
     }
 
     #[test]
     fn period_specs() {
-        assert_eq!(PeriodSpec::parse("2025-Q3").unwrap().last_day(), d("2025-09-30"));
-        assert_eq!(PeriodSpec::parse("2025-10").unwrap().last_day(), d("2025-10-31"));
-        assert_eq!(PeriodSpec::parse("2025-W07").unwrap().last_day(), d("2025-02-16"));
-        assert_eq!(PeriodSpec::parse("2025").unwrap().last_day(), d("2025-12-31"));
+        assert_eq!(
+            PeriodSpec::parse("2025-Q3").unwrap().last_day(),
+            d("2025-09-30")
+        );
+        assert_eq!(
+            PeriodSpec::parse("2025-10").unwrap().last_day(),
+            d("2025-10-31")
+        );
+        assert_eq!(
+            PeriodSpec::parse("2025-W07").unwrap().last_day(),
+            d("2025-02-16")
+        );
+        assert_eq!(
+            PeriodSpec::parse("2025").unwrap().last_day(),
+            d("2025-12-31")
+        );
         assert!(PeriodSpec::parse("2025-13").is_err());
         assert!(PeriodSpec::parse("soon").is_err());
     }

@@ -69,7 +69,10 @@ impl Project {
             let text = match std::fs::read_to_string(&path) {
                 Ok(t) => t,
                 Err(e) => {
-                    diagnostics.push(Diagnostic::error("E0208", format!("cannot read `{name}`: {e}")));
+                    diagnostics.push(Diagnostic::error(
+                        "E0208",
+                        format!("cannot read `{name}`: {e}"),
+                    ));
                     continue;
                 }
             };
@@ -161,7 +164,12 @@ impl Project {
         }
     }
 
-    fn select(&self, program: &mut ir::Program, options: &RunOptions, diagnostics: &mut Vec<Diagnostic>) {
+    fn select(
+        &self,
+        program: &mut ir::Program,
+        options: &RunOptions,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
         let defined: Vec<String> = self
             .files
             .iter()
@@ -174,7 +182,9 @@ impl Project {
         for name in &options.names {
             if !defined.contains(name) {
                 let mut d = Diagnostic::error("E0209", format!("no KPI named `{name}`"));
-                if let Some(hint) = crate::diagnostic::did_you_mean(name, defined.iter().map(|s| s.as_str())) {
+                if let Some(hint) =
+                    crate::diagnostic::did_you_mean(name, defined.iter().map(|s| s.as_str()))
+                {
                     d = d.with_hint(hint);
                 }
                 diagnostics.push(d);
@@ -188,24 +198,36 @@ impl Project {
         if !options.names.is_empty() || !options.tags.is_empty() {
             // Errors of KPIs that were not asked for do not concern this run.
             diagnostics.retain(|d| match &d.kpi {
-                Some(name) => options.names.is_empty() && options.tags.is_empty() || options.names.contains(name) || self.has_tag(name, &options.tags),
+                Some(name) => {
+                    options.names.is_empty() && options.tags.is_empty()
+                        || options.names.contains(name)
+                        || self.has_tag(name, &options.tags)
+                }
                 None => true,
             });
         }
     }
 
     fn has_tag(&self, kpi: &str, tags: &[String]) -> bool {
-        self.files.iter().flat_map(|f| f.items.iter()).any(|i| match i {
-            ast::Item::Kpi(k) => k.name.name == kpi && k.tags.iter().any(|t| tags.contains(&t.name)),
-            _ => false,
-        })
+        self.files
+            .iter()
+            .flat_map(|f| f.items.iter())
+            .any(|i| match i {
+                ast::Item::Kpi(k) => {
+                    k.name.name == kpi && k.tags.iter().any(|t| tags.contains(&t.name))
+                }
+                _ => false,
+            })
     }
 
     /// Every KPI definition, for `kpi list`.
     pub fn kpis(&self) -> impl Iterator<Item = &ast::Kpi> {
-        self.files.iter().flat_map(|f| f.items.iter()).filter_map(|i| match i {
-            ast::Item::Kpi(k) => Some(k),
-            _ => None,
-        })
+        self.files
+            .iter()
+            .flat_map(|f| f.items.iter())
+            .filter_map(|i| match i {
+                ast::Item::Kpi(k) => Some(k),
+                _ => None,
+            })
     }
 }

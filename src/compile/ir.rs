@@ -53,7 +53,10 @@ pub struct Schema {
 
 impl Schema {
     pub fn get(&self, name: &str) -> Option<Ty> {
-        self.columns.iter().find(|(n, _)| n == name).map(|(_, t)| *t)
+        self.columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| *t)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -307,7 +310,12 @@ impl Expr {
             Expr::Previous(_, n) => *n,
             _ => 0,
         };
-        own + self.children().iter().map(|c| c.max_lag()).max().unwrap_or(0)
+        own + self
+            .children()
+            .iter()
+            .map(|c| c.max_lag())
+            .max()
+            .unwrap_or(0)
     }
 
     pub fn collect_aggregates<'a>(&'a self, out: &mut Vec<&'a Aggregate>) {

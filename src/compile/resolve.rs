@@ -65,7 +65,8 @@ pub fn resolve_one(
 
 fn dedup(diagnostics: &mut Vec<Diagnostic>) {
     let mut seen = HashSet::new();
-    diagnostics.retain(|d| seen.insert((d.span.map(|s| (s.file, s.start, s.end)), d.message.clone())));
+    diagnostics
+        .retain(|d| seen.insert((d.span.map(|s| (s.file, s.start, s.end)), d.message.clone())));
 }
 
 struct Resolver<'a> {
@@ -159,7 +160,9 @@ impl<'a> Resolver<'a> {
                     );
                     continue;
                 }
-                if input.manifest.datasets.contains_key(&name.name) && !matches!(item, ast::Item::Kpi(_)) {
+                if input.manifest.datasets.contains_key(&name.name)
+                    && !matches!(item, ast::Item::Kpi(_))
+                {
                     resolver.error(
                         Diagnostic::error(
                             "E0301",
@@ -237,7 +240,8 @@ impl<'a> Resolver<'a> {
                 Some(d.node as u32)
             } else {
                 self.error(
-                    Diagnostic::error("E0304", "`decimals` must be a whole number from 0 to 12").at(d.span),
+                    Diagnostic::error("E0304", "`decimals` must be a whole number from 0 to 12")
+                        .at(d.span),
                 );
                 None
             }
@@ -246,7 +250,8 @@ impl<'a> Resolver<'a> {
         for by in &kpi.by {
             if dims.contains(&by.name) {
                 self.error(
-                    Diagnostic::error("E0305", format!("dimension `{}` is listed twice", by.name)).at(by.span),
+                    Diagnostic::error("E0305", format!("dimension `{}` is listed twice", by.name))
+                        .at(by.span),
                 );
             } else {
                 dims.push(by.name.clone());
@@ -274,13 +279,20 @@ impl<'a> Resolver<'a> {
             in_goal: true,
             ..ctx.clone()
         };
-        let targets = kpi.targets.iter().map(|g| self.goal(g, &goal_ctx)).collect();
+        let targets = kpi
+            .targets
+            .iter()
+            .map(|g| self.goal(g, &goal_ctx))
+            .collect();
         let warns = kpi.warns.iter().map(|g| self.goal(g, &goal_ctx)).collect();
         if kpi.targets.is_empty() && !kpi.warns.is_empty() {
             self.error(
-                Diagnostic::error("E0306", format!("KPI `{}` has `warn` but no `target`", kpi.name.name))
-                    .at(kpi.warns[0].span)
-                    .with_hint("`warn` sets the amber zone below a target; add a `target` line."),
+                Diagnostic::error(
+                    "E0306",
+                    format!("KPI `{}` has `warn` but no `target`", kpi.name.name),
+                )
+                .at(kpi.warns[0].span)
+                .with_hint("`warn` sets the amber zone below a target; add a `target` line."),
             );
         }
         if self.errors() == before && !dims.is_empty() {
@@ -333,7 +345,9 @@ impl<'a> Resolver<'a> {
             self.error(
                 Diagnostic::unsupported("time-bound targets (`by DATE`) are not supported yet")
                     .at(deadline.span)
-                    .with_hint("Pacing against a deadline is planned; judge the period instead for now."),
+                    .with_hint(
+                        "Pacing against a deadline is planned; judge the period instead for now.",
+                    ),
             );
         }
         let test = match &goal.kind {
@@ -373,7 +387,11 @@ impl<'a> Resolver<'a> {
     fn expect_number(&mut self, ty: Ty, span: Span, what: &str) {
         if !ty.is_numeric() {
             self.error(
-                Diagnostic::error("E0310", format!("{what} must be a number, but this is {}", ty.name())).at(span),
+                Diagnostic::error(
+                    "E0310",
+                    format!("{what} must be a number, but this is {}", ty.name()),
+                )
+                .at(span),
             );
         }
     }
@@ -381,9 +399,12 @@ impl<'a> Resolver<'a> {
     fn expect_bool(&mut self, ty: Ty, span: Span, what: &str) {
         if !matches!(ty, Ty::Bool | Ty::Null) {
             self.error(
-                Diagnostic::error("E0311", format!("{what} must be true or false, but this is {}", ty.name()))
-                    .at(span)
-                    .with_hint("Compare it with something, for example `status == \"paid\"`."),
+                Diagnostic::error(
+                    "E0311",
+                    format!("{what} must be true or false, but this is {}", ty.name()),
+                )
+                .at(span)
+                .with_hint("Compare it with something, for example `status == \"paid\"`."),
             );
         }
     }
@@ -404,13 +425,17 @@ impl<'a> Resolver<'a> {
         } else {
             None
         };
-        self.resolved_views.insert(name.name.clone(), result.clone());
+        self.resolved_views
+            .insert(name.name.clone(), result.clone());
         result
     }
 
     fn intern(&mut self, source: Source) -> SourceId {
         if let Some(i) = self.sources.iter().position(|s| {
-            s.dataset == source.dataset && s.joins == source.joins && s.time == source.time && s.until == source.until
+            s.dataset == source.dataset
+                && s.joins == source.joins
+                && s.time == source.time
+                && s.until == source.until
         }) {
             return i;
         }
@@ -448,7 +473,10 @@ impl<'a> Resolver<'a> {
                         "E0321",
                         format!("dataset `{name}`: its `{what}` column `{column}` does not exist"),
                     )
-                    .with_hint(format!("Columns of `{name}`: {}.", schema.names().collect::<Vec<_>>().join(", ")));
+                    .with_hint(format!(
+                        "Columns of `{name}`: {}.",
+                        schema.names().collect::<Vec<_>>().join(", ")
+                    ));
                     if let Some(hint) = did_you_mean(column, schema.names()) {
                         d = d.with_hint(hint);
                     }
@@ -503,7 +531,11 @@ impl<'a> Resolver<'a> {
                     self.error(
                         Diagnostic::error(
                             "E0323",
-                            format!("`on {}`: the column holds {}, not dates", on.name, ty.name()),
+                            format!(
+                                "`on {}`: the column holds {}, not dates",
+                                on.name,
+                                ty.name()
+                            ),
                         )
                         .at(on.span),
                     );
@@ -530,16 +562,25 @@ impl<'a> Resolver<'a> {
             let right = self.input.schemas.get(&join.dataset.name)?.clone();
             let left = self.sources[id].clone();
             let mut ok = true;
-            for (side, schema, side_name) in [("left", &left.schema, left.name.as_str()), ("right", &right, join.dataset.name.as_str())] {
+            for (side, schema, side_name) in [
+                ("left", &left.schema, left.name.as_str()),
+                ("right", &right, join.dataset.name.as_str()),
+            ] {
                 if schema.get(&join.key.name).is_none() {
                     ok = false;
                     let _ = side;
                     let mut d = Diagnostic::error(
                         "E0324",
-                        format!("join key `{}` is not a column of `{side_name}`", join.key.name),
+                        format!(
+                            "join key `{}` is not a column of `{side_name}`",
+                            join.key.name
+                        ),
                     )
                     .at(join.key.span)
-                    .with_hint(format!("Columns of `{side_name}`: {}.", schema.names().collect::<Vec<_>>().join(", ")));
+                    .with_hint(format!(
+                        "Columns of `{side_name}`: {}.",
+                        schema.names().collect::<Vec<_>>().join(", ")
+                    ));
                     if let Some(hint) = did_you_mean(&join.key.name, schema.names()) {
                         d = d.with_hint(hint);
                     }
@@ -558,7 +599,9 @@ impl<'a> Resolver<'a> {
             }
             let mut dimensions = left.dimensions.clone();
             for (dim, column) in &config.dimensions {
-                dimensions.entry(dim.clone()).or_insert_with(|| column.clone());
+                dimensions
+                    .entry(dim.clone())
+                    .or_insert_with(|| column.clone());
             }
             let mut joins = left.joins.clone();
             joins.push((join.dataset.name.clone(), join.key.name.clone()));
@@ -574,9 +617,11 @@ impl<'a> Resolver<'a> {
         }
         if let Some(per) = &view.per {
             self.error(
-                Diagnostic::unsupported("per-entity views (`per KEY { ... }`) are not supported yet")
-                    .at(per.span)
-                    .with_hint("They are planned; for now aggregate the dataset directly."),
+                Diagnostic::unsupported(
+                    "per-entity views (`per KEY { ... }`) are not supported yet",
+                )
+                .at(per.span)
+                .with_hint("They are planned; for now aggregate the dataset directly."),
             );
             return None;
         }
@@ -658,14 +703,23 @@ impl<'a> Resolver<'a> {
         }
         match &expr.kind {
             ast::ExprKind::Path { head, field: None } => self.name(head, ctx),
-            ast::ExprKind::Path { head, field: Some(field) } => {
+            ast::ExprKind::Path {
+                head,
+                field: Some(field),
+            } => {
                 self.error(
                     Diagnostic::error(
                         "E0340",
-                        format!("`{}.{}` is a column; a KPI needs an aggregate of it", head.name, field.name),
+                        format!(
+                            "`{}.{}` is a column; a KPI needs an aggregate of it",
+                            head.name, field.name
+                        ),
                     )
                     .at(expr.span)
-                    .with_hint(format!("For example `sum({}.{})` or `count({}.{})`.", head.name, field.name, head.name, field.name)),
+                    .with_hint(format!(
+                        "For example `sum({}.{})` or `count({}.{})`.",
+                        head.name, field.name, head.name, field.name
+                    )),
                 );
                 (ir::Expr::Null, Ty::Null)
             }
@@ -689,7 +743,10 @@ impl<'a> Resolver<'a> {
             .with_hint(if ctx.dims.is_empty() {
                 "A target's `where` chooses dimension values; this KPI has no `by`.".to_string()
             } else {
-                format!("A target's `where` can use the KPI's dimensions: {}.", ctx.dims.join(", "))
+                format!(
+                    "A target's `where` can use the KPI's dimensions: {}.",
+                    ctx.dims.join(", ")
+                )
             });
             self.error(d);
             return (ir::Expr::Null, Ty::Null);
@@ -704,13 +761,19 @@ impl<'a> Resolver<'a> {
             return self.inline_kpi(kpi, ident, ctx);
         }
         if ctx.in_goal && name == "previous" {
-            return (ir::Expr::Previous(Box::new(ir::Expr::SelfValue), 1), Ty::Number);
+            return (
+                ir::Expr::Previous(Box::new(ir::Expr::SelfValue), 1),
+                Ty::Number,
+            );
         }
         if self.input.manifest.datasets.contains_key(name) || self.views.contains_key(name) {
             self.error(
-                Diagnostic::error("E0342", format!("`{name}` is a dataset; a KPI needs an aggregate of it"))
-                    .at(ident.span)
-                    .with_hint(format!("For example `count({name})`.")),
+                Diagnostic::error(
+                    "E0342",
+                    format!("`{name}` is a dataset; a KPI needs an aggregate of it"),
+                )
+                .at(ident.span)
+                .with_hint(format!("For example `count({name})`.")),
             );
             return (ir::Expr::Null, Ty::Null);
         }
@@ -737,8 +800,7 @@ impl<'a> Resolver<'a> {
         }
         let mut inner = ctx.clone();
         inner.stack.push(key);
-        let result = self.expr(&item.expr, &inner, None);
-        result
+        self.expr(&item.expr, &inner, None)
     }
 
     /// Checks for a cycle before expanding `key`; reports it once, naming the whole cycle.
@@ -755,7 +817,9 @@ impl<'a> Resolver<'a> {
                 Diagnostic::error("E0344", format!("reference cycle: {}", cycle.join(" -> ")))
                     .at(span)
                     .with_label("this reference closes the cycle")
-                    .with_hint("A KPI or `let` cannot depend on itself, directly or through others."),
+                    .with_hint(
+                        "A KPI or `let` cannot depend on itself, directly or through others.",
+                    ),
             );
         } else {
             // Already reported, naming the whole cycle: fail without repeating it.
@@ -813,8 +877,14 @@ impl<'a> Resolver<'a> {
         let result = self.expr(value, &inner, None);
         if self.errors() > before && !self.in_cycle {
             self.error(
-                Diagnostic::error("E0346", format!("KPI `{}` uses KPI `{}`, which has errors", ctx.kpi_name, kpi.name.name))
-                    .at(ident.span),
+                Diagnostic::error(
+                    "E0346",
+                    format!(
+                        "KPI `{}` uses KPI `{}`, which has errors",
+                        ctx.kpi_name, kpi.name.name
+                    ),
+                )
+                .at(ident.span),
             );
         }
         result
@@ -837,11 +907,18 @@ impl<'a> Resolver<'a> {
                 let n = match args.get(1) {
                     None => 1,
                     Some(arg) => match &arg.expr.kind {
-                        ast::ExprKind::Number(n) if n.fract() == 0.0 && *n >= 1.0 && *n <= 1000.0 => *n as u32,
+                        ast::ExprKind::Number(n)
+                            if n.fract() == 0.0 && *n >= 1.0 && *n <= 1000.0 =>
+                        {
+                            *n as u32
+                        }
                         _ => {
                             self.error(
-                                Diagnostic::error("E0350", "the number of periods must be a whole number from 1")
-                                    .at(arg.span),
+                                Diagnostic::error(
+                                    "E0350",
+                                    "the number of periods must be a whole number from 1",
+                                )
+                                .at(arg.span),
                             );
                             1
                         }
@@ -860,7 +937,11 @@ impl<'a> Resolver<'a> {
                     Box::new(ir::Expr::Previous(Box::new(x), 1)),
                 );
                 (
-                    ir::Expr::Binary(ir::BinaryOp::Sub, Box::new(ratio), Box::new(ir::Expr::Number(1.0))),
+                    ir::Expr::Binary(
+                        ir::BinaryOp::Sub,
+                        Box::new(ratio),
+                        Box::new(ir::Expr::Number(1.0)),
+                    ),
                     Ty::Number,
                 )
             }
@@ -883,9 +964,8 @@ impl<'a> Resolver<'a> {
                 );
                 (ir::Expr::Null, Ty::Null)
             }
-            "count" | "count_distinct" | "sum" | "mean" | "avg" | "median" | "quantile" | "stddev" => {
-                self.aggregate(expr, func, args, ctx)
-            }
+            "count" | "count_distinct" | "sum" | "mean" | "avg" | "median" | "quantile"
+            | "stddev" => self.aggregate(expr, func, args, ctx),
             "min" | "max" if args.len() == 1 => self.aggregate(expr, func, args, ctx),
             _ => self.function(expr, func, args, ctx, None),
         }
@@ -893,7 +973,11 @@ impl<'a> Resolver<'a> {
 
     fn arity(&mut self, func: &Ident, span: Span, expected: &str) -> (ir::Expr, Ty) {
         self.error(
-            Diagnostic::error("E0351", format!("`{}` takes {expected} argument(s)", func.name)).at(span),
+            Diagnostic::error(
+                "E0351",
+                format!("`{}` takes {expected} argument(s)", func.name),
+            )
+            .at(span),
         );
         (ir::Expr::Null, Ty::Null)
     }
@@ -902,9 +986,12 @@ impl<'a> Resolver<'a> {
     fn plain_arg(&mut self, arg: &'a ast::CallArg, ctx: &Ctx<'a>) -> (ir::Expr, Ty) {
         if arg.filter.is_some() || arg.live.is_some() {
             self.error(
-                Diagnostic::error("E0352", "`where` and `at` belong inside an aggregate's argument")
-                    .at(arg.span)
-                    .with_hint("For example `count(leads where won)`."),
+                Diagnostic::error(
+                    "E0352",
+                    "`where` and `at` belong inside an aggregate's argument",
+                )
+                .at(arg.span)
+                .with_hint("For example `count(leads where won)`."),
             );
         }
         self.expr(&arg.expr, ctx, None)
@@ -946,8 +1033,11 @@ impl<'a> Resolver<'a> {
                 ast::ExprKind::Number(q) if (0.0..=1.0).contains(q) => *q,
                 _ => {
                     self.error(
-                        Diagnostic::error("E0354", "the quantile must be a number from 0 to 1, such as 0.9")
-                            .at(args[1].span),
+                        Diagnostic::error(
+                            "E0354",
+                            "the quantile must be a number from 0 to 1, such as 0.9",
+                        )
+                        .at(args[1].span),
                     );
                     0.5
                 }
@@ -1005,18 +1095,24 @@ impl<'a> Resolver<'a> {
             }
         };
         let Some((source_id, mut filters)) = self.source_of(head) else {
-            if !self.input.manifest.datasets.contains_key(&head.name) && !self.views.contains_key(head.name.as_str()) {
+            if !self.input.manifest.datasets.contains_key(&head.name)
+                && !self.views.contains_key(head.name.as_str())
+            {
                 let d = self.unknown_dataset(head);
                 self.error(d);
             } else if !self.input.schemas.contains_key(&head.name) {
                 // The dataset could not be opened: its own error says why.
                 self.error(
-                    Diagnostic::error("E0357", format!("dataset `{}` could not be opened", head.name))
-                        .at(head.span),
+                    Diagnostic::error(
+                        "E0357",
+                        format!("dataset `{}` could not be opened", head.name),
+                    )
+                    .at(head.span),
                 );
             } else {
                 self.error(
-                    Diagnostic::error("E0357", format!("view `{}` has errors", head.name)).at(head.span),
+                    Diagnostic::error("E0357", format!("view `{}` has errors", head.name))
+                        .at(head.span),
                 );
             }
             return (ir::Expr::Null, Ty::Null);
@@ -1028,9 +1124,12 @@ impl<'a> Resolver<'a> {
         let (arg_expr, arg_ty) = if whole_dataset.is_some() {
             if agg != AggFunc::Count {
                 self.error(
-                    Diagnostic::error("E0358", format!("`{name}` of a whole dataset has no meaning"))
-                        .at(arg.expr.span)
-                        .with_hint(format!("Name a column: `{name}({}.amount)`.", head.name)),
+                    Diagnostic::error(
+                        "E0358",
+                        format!("`{name}` of a whole dataset has no meaning"),
+                    )
+                    .at(arg.expr.span)
+                    .with_hint(format!("Name a column: `{name}({}.amount)`.", head.name)),
                 );
                 return (ir::Expr::Null, Ty::Null);
             }
@@ -1155,14 +1254,20 @@ impl<'a> Resolver<'a> {
                 match source.schema.get(&column.name) {
                     Some(ty) => (ir::Expr::Column(column.name.clone()), ty),
                     None => {
-                        let d = self.unknown_column(&column.name, column.span, &self.sources[row.source].clone());
+                        let d = self.unknown_column(
+                            &column.name,
+                            column.span,
+                            &self.sources[row.source].clone(),
+                        );
                         self.error(d);
                         (ir::Expr::Null, Ty::Null)
                     }
                 }
             }
             ast::ExprKind::Call { func, args } => {
-                if AGGREGATES.contains(&func.name.as_str()) && !(matches!(func.name.as_str(), "min" | "max") && args.len() == 2) {
+                if AGGREGATES.contains(&func.name.as_str())
+                    && !(matches!(func.name.as_str(), "min" | "max") && args.len() == 2)
+                {
                     self.error(
                         Diagnostic::error("E0371", format!("`{}` inside an aggregate", func.name))
                             .at(func.span)
@@ -1177,7 +1282,12 @@ impl<'a> Resolver<'a> {
     }
 
     /// Literals and operators, the same at KPI and row level.
-    fn common(&mut self, expr: &'a ast::Expr, ctx: &Ctx<'a>, row: Option<Row<'a>>) -> (ir::Expr, Ty) {
+    fn common(
+        &mut self,
+        expr: &'a ast::Expr,
+        ctx: &Ctx<'a>,
+        row: Option<Row<'a>>,
+    ) -> (ir::Expr, Ty) {
         use ast::ExprKind as K;
         match &expr.kind {
             K::Number(n) => (ir::Expr::Number(*n), Ty::Number),
@@ -1220,11 +1330,18 @@ impl<'a> Resolver<'a> {
                 };
                 (ir::Expr::Binary(*op, Box::new(l), Box::new(r)), ty)
             }
-            K::IsNull { expr: inner, negated } => {
+            K::IsNull {
+                expr: inner,
+                negated,
+            } => {
                 let (e, _) = self.expr(inner, ctx, row);
                 (ir::Expr::IsNull(Box::new(e), *negated), Ty::Bool)
             }
-            K::In { expr: inner, list, negated } => {
+            K::In {
+                expr: inner,
+                list,
+                negated,
+            } => {
                 let (e, ty) = self.expr(inner, ctx, row);
                 let mut items = Vec::new();
                 for item in list {
@@ -1234,15 +1351,26 @@ impl<'a> Resolver<'a> {
                 }
                 (ir::Expr::In(Box::new(e), items, *negated), Ty::Bool)
             }
-            K::Between { expr: inner, low, high } => {
+            K::Between {
+                expr: inner,
+                low,
+                high,
+            } => {
                 let (e, ty) = self.expr(inner, ctx, row);
                 let (l, lt) = self.expr(low, ctx, row);
                 let (h, ht) = self.expr(high, ctx, row);
                 self.expect_comparable(ty, lt, low.span);
                 self.expect_comparable(ty, ht, high.span);
-                (ir::Expr::Between(Box::new(e), Box::new(l), Box::new(h)), Ty::Bool)
+                (
+                    ir::Expr::Between(Box::new(e), Box::new(l), Box::new(h)),
+                    Ty::Bool,
+                )
             }
-            K::If { cond, then, otherwise } => {
+            K::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 let (c, ct) = self.expr(cond, ctx, row);
                 self.expect_bool(ct, cond.span, "the condition of `if`");
                 let (t, tt) = self.expr(then, ctx, row);
@@ -1252,7 +1380,11 @@ impl<'a> Resolver<'a> {
                     self.error(
                         Diagnostic::error(
                             "E0372",
-                            format!("the branches of `if` differ: {} and {}", tt.name(), ot.name()),
+                            format!(
+                                "the branches of `if` differ: {} and {}",
+                                tt.name(),
+                                ot.name()
+                            ),
                         )
                         .at(expr.span),
                     );
@@ -1270,7 +1402,11 @@ impl<'a> Resolver<'a> {
             || (a.is_temporal() && b.is_temporal());
         if !ok {
             self.error(
-                Diagnostic::error("E0373", format!("cannot compare {} with {}", a.name(), b.name())).at(span),
+                Diagnostic::error(
+                    "E0373",
+                    format!("cannot compare {} with {}", a.name(), b.name()),
+                )
+                .at(span),
             );
         }
     }
@@ -1314,12 +1450,44 @@ impl<'a> Resolver<'a> {
             "starts_with" => (F::StartsWith, 2, 2, Ty::String, Ty::Bool),
             _ => {
                 let known = [
-                    "count", "count_distinct", "sum", "mean", "avg", "median", "min", "max", "quantile",
-                    "stddev", "previous", "growth", "total", "abs", "round", "floor", "ceil", "coalesce",
-                    "sqrt", "ln", "exp", "pow", "days_between", "hours_between", "minutes_between", "year",
-                    "quarter", "month", "week", "day", "weekday", "lower", "upper", "contains", "starts_with",
+                    "count",
+                    "count_distinct",
+                    "sum",
+                    "mean",
+                    "avg",
+                    "median",
+                    "min",
+                    "max",
+                    "quantile",
+                    "stddev",
+                    "previous",
+                    "growth",
+                    "total",
+                    "abs",
+                    "round",
+                    "floor",
+                    "ceil",
+                    "coalesce",
+                    "sqrt",
+                    "ln",
+                    "exp",
+                    "pow",
+                    "days_between",
+                    "hours_between",
+                    "minutes_between",
+                    "year",
+                    "quarter",
+                    "month",
+                    "week",
+                    "day",
+                    "weekday",
+                    "lower",
+                    "upper",
+                    "contains",
+                    "starts_with",
                 ];
-                let mut d = Diagnostic::error("E0380", format!("unknown function `{name}`")).at(func.span);
+                let mut d =
+                    Diagnostic::error("E0380", format!("unknown function `{name}`")).at(func.span);
                 if let Some(hint) = did_you_mean(name, known) {
                     d = d.with_hint(hint);
                 }
@@ -1330,14 +1498,25 @@ impl<'a> Resolver<'a> {
         let row_only = matches!(takes, Ty::Date | Ty::String);
         if row_only && row.is_none() {
             self.error(
-                Diagnostic::error("E0381", format!("`{name}` works on rows; use it inside an aggregate"))
-                    .at(func.span)
-                    .with_hint(format!("For example `mean({name}(...))` with columns of one dataset.")),
+                Diagnostic::error(
+                    "E0381",
+                    format!("`{name}` works on rows; use it inside an aggregate"),
+                )
+                .at(func.span)
+                .with_hint(format!(
+                    "For example `mean({name}(...))` with columns of one dataset."
+                )),
             );
             return (ir::Expr::Null, Ty::Null);
         }
         if args.len() < min || args.len() > max {
-            let expected = if min == max { min.to_string() } else if max == 64 { format!("at least {min}") } else { format!("{min} or {max}") };
+            let expected = if min == max {
+                min.to_string()
+            } else if max == 64 {
+                format!("at least {min}")
+            } else {
+                format!("{min} or {max}")
+            };
             return self.arity(func, expr.span, &expected);
         }
         let mut resolved = Vec::new();
@@ -1347,8 +1526,11 @@ impl<'a> Resolver<'a> {
                 Some(r) => {
                     if arg.filter.is_some() || arg.live.is_some() {
                         self.error(
-                            Diagnostic::error("E0352", "`where` and `at` belong inside an aggregate's argument")
-                                .at(arg.span),
+                            Diagnostic::error(
+                                "E0352",
+                                "`where` and `at` belong inside an aggregate's argument",
+                            )
+                            .at(arg.span),
                         );
                     }
                     self.row_expr(&arg.expr, ctx, r)
@@ -1370,20 +1552,34 @@ impl<'a> Resolver<'a> {
                 self.error(
                     Diagnostic::error(
                         "E0382",
-                        format!("`{name}` needs {}, but this is {}", plural(wanted), ty.name()),
+                        format!(
+                            "`{name}` needs {}, but this is {}",
+                            plural(wanted),
+                            ty.name()
+                        ),
                     )
                     .at(arg.expr.span),
                 );
             }
-            if matches!(f, F::Contains | F::StartsWith) && i == 1 && !matches!(e, ir::Expr::String(_)) {
+            if matches!(f, F::Contains | F::StartsWith)
+                && i == 1
+                && !matches!(e, ir::Expr::String(_))
+            {
                 self.error(
-                    Diagnostic::error("E0383", format!("the second argument of `{name}` must be a text literal"))
-                        .at(arg.expr.span),
+                    Diagnostic::error(
+                        "E0383",
+                        format!("the second argument of `{name}` must be a text literal"),
+                    )
+                    .at(arg.expr.span),
                 );
             }
-            if f == F::Round && i == 1 && !matches!(e, ir::Expr::Number(n) if n.fract() == 0.0 && n >= 0.0) {
+            if f == F::Round
+                && i == 1
+                && !matches!(e, ir::Expr::Number(n) if n.fract() == 0.0 && n >= 0.0)
+            {
                 self.error(
-                    Diagnostic::error("E0384", "`round` takes a whole number of decimals").at(arg.expr.span),
+                    Diagnostic::error("E0384", "`round` takes a whole number of decimals")
+                        .at(arg.expr.span),
                 );
             }
             if f == F::Coalesce && result_ty == Ty::Null {
@@ -1408,7 +1604,10 @@ fn plural(ty: Ty) -> &'static str {
 fn collect_heads<'e>(expr: &'e ast::Expr, out: &mut Vec<&'e Ident>) {
     use ast::ExprKind as K;
     match &expr.kind {
-        K::Path { head, field: Some(_) } => out.push(head),
+        K::Path {
+            head,
+            field: Some(_),
+        } => out.push(head),
         K::Path { .. } | K::Number(_) | K::String(_) | K::Date(_) | K::Bool(_) | K::Null => {}
         K::Call { args, .. } => {
             for a in args {
@@ -1431,7 +1630,11 @@ fn collect_heads<'e>(expr: &'e ast::Expr, out: &mut Vec<&'e Ident>) {
             collect_heads(low, out);
             collect_heads(high, out);
         }
-        K::If { cond, then, otherwise } => {
+        K::If {
+            cond,
+            then,
+            otherwise,
+        } => {
             collect_heads(cond, out);
             collect_heads(then, out);
             collect_heads(otherwise, out);

@@ -53,7 +53,10 @@ fn open_one(
         Err(e) => {
             return Err(Diagnostic::error(
                 "E0401",
-                format!("dataset `{name}`: invalid path pattern `{}`: {e}", config.path),
+                format!(
+                    "dataset `{name}`: invalid path pattern `{}`: {e}",
+                    config.path
+                ),
             ))
         }
     };
@@ -77,8 +80,7 @@ fn open_one(
     let mut frame = if frames.len() == 1 {
         frames.remove(0)
     } else {
-        concat(frames, UnionArgs::default())
-            .map_err(|e| read_error(name, &config.path, &e))?
+        concat(frames, UnionArgs::default()).map_err(|e| read_error(name, &config.path, &e))?
     };
     let mut polars_schema = frame
         .collect_schema()
@@ -141,7 +143,10 @@ fn scan(format: FileFormat, file: &str) -> PolarsResult<LazyFrame> {
 fn read_error(dataset: &str, file: &str, error: &PolarsError) -> Diagnostic {
     Diagnostic::error(
         "E0403",
-        format!("dataset `{dataset}`: cannot read `{file}`: {}", first_line(error)),
+        format!(
+            "dataset `{dataset}`: cannot read `{file}`: {}",
+            first_line(error)
+        ),
     )
 }
 

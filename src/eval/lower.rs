@@ -241,13 +241,17 @@ fn aggregate_expr(aggregate: &ir::Aggregate, mask: Option<Expr>) -> Expr {
             None => len().cast(DataType::Int64),
         },
         (AggFunc::Count, Some(e)) => filtered(e).count().cast(DataType::Int64),
-        (AggFunc::CountDistinct, Some(e)) => filtered(e).drop_nulls().n_unique().cast(DataType::Int64),
+        (AggFunc::CountDistinct, Some(e)) => {
+            filtered(e).drop_nulls().n_unique().cast(DataType::Int64)
+        }
         (AggFunc::Sum, Some(e)) => number(e).sum(),
         (AggFunc::Mean, Some(e)) => number(e).mean(),
         (AggFunc::Median, Some(e)) => number(e).median(),
         (AggFunc::Min, Some(e)) => number(e).min(),
         (AggFunc::Max, Some(e)) => number(e).max(),
-        (AggFunc::Quantile, Some(e)) => number(e).quantile(lit(aggregate.quantile), QuantileMethod::Linear),
+        (AggFunc::Quantile, Some(e)) => {
+            number(e).quantile(lit(aggregate.quantile), QuantileMethod::Linear)
+        }
         (AggFunc::Stddev, Some(e)) => number(e).std(1),
         // Resolution gives every aggregate but `count` an argument.
         (_, None) => lit(NULL).cast(DataType::Float64),
@@ -275,9 +279,7 @@ impl ExprLowering<'_> {
                     shifted
                 } else {
                     let partition: Vec<Expr> = self.dims.iter().map(|d| col(d.as_str())).collect();
-                    shifted
-                        .over(partition)
-                        .unwrap_or_else(|_| lit(NULL))
+                    shifted.over(partition).unwrap_or_else(|_| lit(NULL))
                 }
             }
             other => lower_with(other, &|e| self.lower(e)),
@@ -332,7 +334,10 @@ fn lower_with(expr: &ir::Expr, recurse: &dyn Fn(&ir::Expr) -> Expr) -> Expr {
         }
         ir::Expr::Between(e, low, high) => {
             let value = recurse(e);
-            value.clone().gt_eq(recurse(low)).and(value.lt_eq(recurse(high)))
+            value
+                .clone()
+                .gt_eq(recurse(low))
+                .and(value.lt_eq(recurse(high)))
         }
         ir::Expr::If(c, t, o) => when(recurse(c)).then(recurse(t)).otherwise(recurse(o)),
         ir::Expr::Func(f, args) => function(*f, args, recurse),
@@ -356,7 +361,8 @@ fn function(f: Func, args: &[ir::Expr], recurse: &dyn Fn(&ir::Expr) -> Expr) -> 
         ir::Expr::String(s) => lit(s.as_str()),
         other => recurse(other),
     };
-    let between = |unit_ms: f64| (millis(recurse(&args[1])) - millis(recurse(&args[0]))) / lit(unit_ms);
+    let between =
+        |unit_ms: f64| (millis(recurse(&args[1])) - millis(recurse(&args[0]))) / lit(unit_ms);
     match f {
         Func::Abs => num(0).abs(),
         Func::Round => {

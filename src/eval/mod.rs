@@ -180,7 +180,10 @@ fn check_unique(datasets: &Datasets, dataset: &str, key: &str) -> Result<(), Str
         .filter(col("__n").gt(lit(1)))
         .sort([key], SortMultipleOptions::default())
         .limit(1)
-        .select([col(key).cast(DataType::String), col("__n").cast(DataType::Int64)])
+        .select([
+            col(key).cast(DataType::String),
+            col("__n").cast(DataType::Int64),
+        ])
         .collect()
         .map_err(|e| format!("dataset `{dataset}` could not be read: {}", first_line(&e)))?;
     if duplicates.height() == 0 {
@@ -214,7 +217,10 @@ fn evaluate_kpi(
     let mut used: BTreeMap<usize, Vec<(String, bool)>> = BTreeMap::new();
     for aggregate in kpi.aggregates() {
         let Some((pass, column)) = plan.columns.get(&aggregate.key()) else {
-            return Err(Diagnostic::internal(format!("aggregate of `{}` has no pass", kpi.name)));
+            return Err(Diagnostic::internal(format!(
+                "aggregate of `{}` has no pass",
+                kpi.name
+            )));
         };
         let entry = used.entry(*pass).or_default();
         if !entry.iter().any(|(c, _)| c == column) {
@@ -226,11 +232,21 @@ fn evaluate_kpi(
             return Err(fail(format!(
                 "KPI `{}` could not be computed: {}",
                 kpi.name,
-                if message.is_empty() { "its data could not be read" } else { message }
+                if message.is_empty() {
+                    "its data could not be read"
+                } else {
+                    message
+                }
             )));
         }
     }
-    let polars_err = |e: PolarsError| fail(format!("KPI `{}` could not be computed: {}", kpi.name, first_line(&e)));
+    let polars_err = |e: PolarsError| {
+        fail(format!(
+            "KPI `{}` could not be computed: {}",
+            kpi.name,
+            first_line(&e)
+        ))
+    };
 
     // The dimension values: those with rows in the reported periods, in any full-`by` aggregate.
     let mut tuples: BTreeSet<Vec<String>> = BTreeSet::new();
@@ -291,7 +307,9 @@ fn evaluate_kpi(
     for (dim, values) in kpi.dims.iter().zip(dim_columns) {
         columns.push(Column::new(dim.as_str().into(), values));
     }
-    let mut frame = DataFrame::new_infer_height(columns).map_err(polars_err)?.lazy();
+    let mut frame = DataFrame::new_infer_height(columns)
+        .map_err(polars_err)?
+        .lazy();
     for (pass_index, needed) in &used {
         let pass = &plan.passes[*pass_index];
         let df = results[*pass_index].as_ref().expect("checked above");
@@ -320,13 +338,21 @@ fn evaluate_kpi(
     }
     let mut order: Vec<String> = kpi.dims.clone();
     order.push(PERIOD.to_string());
-    frame = frame.sort(order, SortMultipleOptions::default().with_maintain_order(true));
+    frame = frame.sort(
+        order,
+        SortMultipleOptions::default().with_maintain_order(true),
+    );
 
     let lowering = ExprLowering {
         plan,
         dims: &kpi.dims,
     };
-    frame = frame.with_column(lowering.lower(&kpi.value).cast(DataType::Float64).alias(VALUE));
+    frame = frame.with_column(
+        lowering
+            .lower(&kpi.value)
+            .cast(DataType::Float64)
+            .alias(VALUE),
+    );
     let mut goal_columns = Vec::new();
     for (prefix, goals) in [("t", &kpi.targets), ("w", &kpi.warns)] {
         for (i, goal) in goals.iter().enumerate() {
@@ -334,8 +360,14 @@ fn evaluate_kpi(
                 ir::GoalTest::Compare(_, e) => (lowering.lower(e), lit(NULL)),
                 ir::GoalTest::Between(a, b) => (lowering.lower(a), lowering.lower(b)),
             };
-            goal_columns.push(low.cast(DataType::Float64).alias(format!("{prefix}{i}_low").as_str()));
-            goal_columns.push(high.cast(DataType::Float64).alias(format!("{prefix}{i}_high").as_str()));
+            goal_columns.push(
+                low.cast(DataType::Float64)
+                    .alias(format!("{prefix}{i}_low").as_str()),
+            );
+            goal_columns.push(
+                high.cast(DataType::Float64)
+                    .alias(format!("{prefix}{i}_high").as_str()),
+            );
             let condition = match &goal.condition {
                 Some(c) => lowering.lower(c).fill_null(lit(false)),
                 None => lit(true),
@@ -422,7 +454,12 @@ fn goal_columns<'a>(df: &DataFrame, prefix: &str, goals: &'a [ir::Goal]) -> Vec<
 }
 
 /// Reads the KPI frame back and judges the evaluated period of every row (section 5.1).
-fn judge(kpi: &ir::Kpi, window: Window, tuples: &BTreeSet<Vec<String>>, df: &DataFrame) -> KpiOutcome {
+fn judge(
+    kpi: &ir::Kpi,
+    window: Window,
+    tuples: &BTreeSet<Vec<String>>,
+    df: &DataFrame,
+) -> KpiOutcome {
     let values = f64_column(df, VALUE);
     let targets = goal_columns(df, "t", &kpi.targets);
     let warns = goal_columns(df, "w", &kpi.warns);
@@ -437,8 +474,12 @@ fn judge(kpi: &ir::Kpi, window: Window, tuples: &BTreeSet<Vec<String>>, df: &Dat
         let history = (window.first_reported..=window.evaluated)
             .map(|p| values.get(base + offset(p)).copied().flatten())
             .collect();
-        let target = targets.iter().find(|g| g.applies.get(at).copied().unwrap_or(false));
-        let warn = warns.iter().find(|g| g.applies.get(at).copied().unwrap_or(false));
+        let target = targets
+            .iter()
+            .find(|g| g.applies.get(at).copied().unwrap_or(false));
+        let warn = warns
+            .iter()
+            .find(|g| g.applies.get(at).copied().unwrap_or(false));
         let status = target.map(|target| match target.holds(at, value) {
             None => Status::NoData,
             Some(true) => Status::Met,
@@ -448,7 +489,12 @@ fn judge(kpi: &ir::Kpi, window: Window, tuples: &BTreeSet<Vec<String>>, df: &Dat
             },
         });
         rows.push(RowOutcome {
-            dimensions: kpi.dims.iter().cloned().zip(tuple.iter().cloned()).collect(),
+            dimensions: kpi
+                .dims
+                .iter()
+                .cloned()
+                .zip(tuple.iter().cloned())
+                .collect(),
             value,
             previous,
             change: value.zip(previous).map(|(v, p)| v - p),

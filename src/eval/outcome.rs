@@ -95,7 +95,10 @@ pub struct KpiOutcome {
     pub rows: Vec<RowOutcome>,
 }
 
-fn ordered_map<S: serde::Serializer>(pairs: &[(String, String)], serializer: S) -> Result<S::Ok, S::Error> {
+fn ordered_map<S: serde::Serializer>(
+    pairs: &[(String, String)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = serializer.serialize_map(Some(pairs.len()))?;
     for (k, v) in pairs {

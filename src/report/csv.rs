@@ -5,7 +5,15 @@ use super::Report;
 pub fn render(report: &Report<'_>) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let _ = writer.write_record([
-        "kpi", "dimensions", "period", "value", "evaluated", "target", "target_value", "target_high", "status",
+        "kpi",
+        "dimensions",
+        "period",
+        "value",
+        "evaluated",
+        "target",
+        "target_value",
+        "target_high",
+        "status",
     ]);
     for kpi in report.outcomes {
         for row in &kpi.rows {
@@ -23,7 +31,9 @@ pub fn render(report: &Report<'_>) -> String {
                         t.text.clone(),
                         number(t.value),
                         number(t.high),
-                        row.status.map(|s| s.name().replace(' ', "_")).unwrap_or_default(),
+                        row.status
+                            .map(|s| s.name().replace(' ', "_"))
+                            .unwrap_or_default(),
                     ),
                     _ => Default::default(),
                 };

@@ -3,7 +3,12 @@
 use crate::compile::ir::Format;
 
 /// `12.3%`, `1,234.50`, `4.2 d`, `1,200,000`.
-pub fn format_value(value: Option<f64>, format: Format, decimals: Option<u32>, unit: Option<&str>) -> String {
+pub fn format_value(
+    value: Option<f64>,
+    format: Format,
+    decimals: Option<u32>,
+    unit: Option<&str>,
+) -> String {
     let Some(v) = value else {
         return "—".to_string();
     };
@@ -57,7 +62,9 @@ fn group(v: f64, decimals: u32) -> String {
         grouped.push(c);
     }
     // `-0.0` prints as `0.0`.
-    let sign = if grouped.chars().all(|c| c == '0' || c == ',') && frac.map_or(true, |f| f.chars().all(|c| c == '0')) {
+    let sign = if grouped.chars().all(|c| c == '0' || c == ',')
+        && frac.is_none_or(|f| f.chars().all(|c| c == '0'))
+    {
         ""
     } else {
         sign
@@ -94,13 +101,28 @@ mod tests {
 
     #[test]
     fn values_are_formatted_by_format() {
-        assert_eq!(format_value(Some(0.1534), Format::Percent, None, None), "15.3%");
-        assert_eq!(format_value(Some(1234567.0), Format::Number, None, None), "1,234,567");
-        assert_eq!(format_value(Some(-1234.5), Format::Currency, None, Some("EUR")), "-1,234.50 EUR");
+        assert_eq!(
+            format_value(Some(0.1534), Format::Percent, None, None),
+            "15.3%"
+        );
+        assert_eq!(
+            format_value(Some(1234567.0), Format::Number, None, None),
+            "1,234,567"
+        );
+        assert_eq!(
+            format_value(Some(-1234.5), Format::Currency, None, Some("EUR")),
+            "-1,234.50 EUR"
+        );
         assert_eq!(format_value(Some(4.25), Format::Days, Some(0), None), "4 d");
         assert_eq!(format_value(None, Format::Number, None, None), "—");
-        assert_eq!(format_change(Some(0.16), Some(0.15), Format::Percent), "+1.0 pp");
-        assert_eq!(format_change(Some(90.0), Some(100.0), Format::Number), "-10.0%");
+        assert_eq!(
+            format_change(Some(0.16), Some(0.15), Format::Percent),
+            "+1.0 pp"
+        );
+        assert_eq!(
+            format_change(Some(90.0), Some(100.0), Format::Number),
+            "-10.0%"
+        );
         assert_eq!(sparkline(&[Some(1.0), None, Some(8.0)]), "▁ █");
     }
 }

@@ -28,14 +28,19 @@ pub fn render(report: &Report<'_>) -> String {
         project: report.project,
         as_of: report.as_of.to_string(),
         status: Status::worst(report.outcomes.iter().filter_map(|k| k.status)),
-        kpis: report.outcomes.iter().map(|outcome| KpiJson { outcome }).collect(),
+        kpis: report
+            .outcomes
+            .iter()
+            .map(|outcome| KpiJson { outcome })
+            .collect(),
         diagnostics: report
             .diagnostics
             .iter()
             .map(|d| DiagnosticJson::new(d, report.sources))
             .collect(),
     };
-    let mut text = serde_json::to_string_pretty(&document).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut text = serde_json::to_string_pretty(&document)
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');
     text
 }

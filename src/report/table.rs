@@ -42,7 +42,12 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
             let mut cells = vec![
                 Cell::new(name),
                 Cell::new(&kpi.period),
-                Cell::new(format_value(row.value, kpi.format, kpi.decimals, kpi.unit.as_deref())),
+                Cell::new(format_value(
+                    row.value,
+                    kpi.format,
+                    kpi.decimals,
+                    kpi.unit.as_deref(),
+                )),
             ];
             if options.judged {
                 let target = row
@@ -53,7 +58,11 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
                 cells.push(Cell::new(target));
                 cells.push(status_cell(row.status, options.color));
             }
-            cells.push(Cell::new(format_change(row.value, row.previous, kpi.format)));
+            cells.push(Cell::new(format_change(
+                row.value,
+                row.previous,
+                kpi.format,
+            )));
             cells.push(Cell::new(sparkline(&row.history)));
             table.add_row(cells);
         }
@@ -102,8 +111,18 @@ fn status_cell(status: Option<Status>, color: bool) -> Cell {
 }
 
 fn summary(report: &Report<'_>) -> String {
-    let count = |s: Status| report.outcomes.iter().filter(|k| k.status == Some(s)).count();
-    let untargeted = report.outcomes.iter().filter(|k| k.status.is_none()).count();
+    let count = |s: Status| {
+        report
+            .outcomes
+            .iter()
+            .filter(|k| k.status == Some(s))
+            .count()
+    };
+    let untargeted = report
+        .outcomes
+        .iter()
+        .filter(|k| k.status.is_none())
+        .count();
     let errors = report.diagnostics.iter().filter(|d| d.is_error()).count();
     format!(
         "{} met · {} warn · {} missed · {} no data · {} without target · {} error{}\n",

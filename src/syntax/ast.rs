@@ -183,15 +183,31 @@ pub enum ExprKind {
     /// `-x`, `not x`
     Unary { op: UnaryOp, expr: Box<Expr> },
     /// `a + b`, `a and b`, `a >= b`
-    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr> },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
     /// `x is null`, `x is not null`
     IsNull { expr: Box<Expr>, negated: bool },
     /// `x in [a, b]`, `x not in [a, b]`
-    In { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
+    In {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
     /// `x between a and b` (both ends included)
-    Between { expr: Box<Expr>, low: Box<Expr>, high: Box<Expr> },
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+    },
     /// `if c then a else b`
-    If { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
 }
 
 /// One argument of a call: `leads where won`, `customers at start`, `orders.amount`.

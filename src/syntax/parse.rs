@@ -63,8 +63,7 @@ pub fn parse_expr(text: &str, file: FileId) -> Result<ast::Expr, Vec<Diagnostic>
         file,
         errors: Vec::new(),
     };
-    let whole = format!("{text}");
-    match KpiParser::parse(Rule::lone_expr, &whole) {
+    match KpiParser::parse(Rule::lone_expr, text) {
         Ok(mut pairs) => {
             let pair = pairs.next().expect("lone_expr yields one pair");
             let expr_pair = pair.into_inner().next().expect("lone_expr holds an expr");
@@ -125,8 +124,20 @@ fn syntax_error(error: pest::error::Error<Rule>, text: &str, file: FileId) -> Di
 
 /// The fields of a KPI, for "did you mean" on a misspelt one.
 const FIELDS: [&str; 14] = [
-    "title", "description", "owner", "tags", "format", "decimals", "unit", "every", "by", "where", "let", "value",
-    "target", "warn",
+    "title",
+    "description",
+    "owner",
+    "tags",
+    "format",
+    "decimals",
+    "unit",
+    "every",
+    "by",
+    "where",
+    "let",
+    "value",
+    "target",
+    "warn",
 ];
 
 /// A description of the token at `offset` and its length in bytes.
@@ -171,7 +182,10 @@ fn expected_words(positives: &[Rule]) -> String {
         Rule::kw_target,
         Rule::kw_warn,
     ];
-    let fields = positives.iter().filter(|r| field_keywords.contains(r)).count();
+    let fields = positives
+        .iter()
+        .filter(|r| field_keywords.contains(r))
+        .count();
     for rule in positives {
         if fields > 3 && (field_keywords.contains(rule) || *rule == Rule::kw_let) {
             push("a KPI field (`title`, `value`, `target`, `warn`, `by`, `where`, `let`, ...)");
@@ -181,20 +195,47 @@ fn expected_words(positives: &[Rule]) -> String {
             Rule::op_eq | Rule::op_ne | Rule::op_lt | Rule::op_le | Rule::op_gt | Rule::op_ge => {
                 "a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`)"
             }
-            Rule::op_add | Rule::op_sub | Rule::op_mul | Rule::op_div | Rule::op_and | Rule::op_or
-            | Rule::kw_and | Rule::kw_or | Rule::kw_in | Rule::kw_is | Rule::kw_between => "an operator",
-            Rule::op_is_null | Rule::op_is_not_null | Rule::op_in | Rule::op_not_in | Rule::op_between => {
-                "an operator"
-            }
-            Rule::expr | Rule::arith | Rule::operand | Rule::literal | Rule::call | Rule::path
-            | Rule::if_expr | Rule::paren | Rule::op_neg | Rule::op_not | Rule::number
-            | Rule::percent | Rule::date | Rule::kw_true | Rule::kw_false
-            | Rule::kw_null | Rule::kw_if | Rule::call_arg => "an expression",
+            Rule::op_add
+            | Rule::op_sub
+            | Rule::op_mul
+            | Rule::op_div
+            | Rule::op_and
+            | Rule::op_or
+            | Rule::kw_and
+            | Rule::kw_or
+            | Rule::kw_in
+            | Rule::kw_is
+            | Rule::kw_between => "an operator",
+            Rule::op_is_null
+            | Rule::op_is_not_null
+            | Rule::op_in
+            | Rule::op_not_in
+            | Rule::op_between => "an operator",
+            Rule::expr
+            | Rule::arith
+            | Rule::operand
+            | Rule::literal
+            | Rule::call
+            | Rule::path
+            | Rule::if_expr
+            | Rule::paren
+            | Rule::op_neg
+            | Rule::op_not
+            | Rule::number
+            | Rule::percent
+            | Rule::date
+            | Rule::kw_true
+            | Rule::kw_false
+            | Rule::kw_null
+            | Rule::kw_if
+            | Rule::call_arg => "an expression",
             Rule::ident | Rule::plain_ident | Rule::quoted_ident | Rule::ident_list => "a name",
             Rule::field_name | Rule::field_plain => "a column name",
             Rule::EOI => "end of file",
             Rule::string => "a string",
-            Rule::item | Rule::view_item | Rule::let_item | Rule::kpi_item => "`view`, `let` or `kpi`",
+            Rule::item | Rule::view_item | Rule::let_item | Rule::kpi_item => {
+                "`view`, `let` or `kpi`"
+            }
             Rule::goal | Rule::goal_compare | Rule::goal_between => {
                 "a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`) or `between`"
             }
@@ -224,7 +265,12 @@ fn expected_words(positives: &[Rule]) -> String {
     }
     // After an operand, comparisons and the postfix tests are operators too.
     if words.iter().any(|w| w == "an operator") {
-        words.retain(|w| !matches!(w.as_str(), "`not`" | "a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`)"));
+        words.retain(|w| {
+            !matches!(
+                w.as_str(),
+                "`not`" | "a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`)"
+            )
+        });
     }
     match words.len() {
         0 => String::new(),
@@ -296,9 +342,12 @@ impl Walker {
                 other => {
                     let shown = other.map(|c| c.to_string()).unwrap_or_default();
                     self.errors.push(
-                        Diagnostic::error("E0002", format!("unknown escape `\\{shown}` in a string"))
-                            .at(span)
-                            .with_hint("Strings know `\\\"`, `\\\\`, `\\n` and `\\t`."),
+                        Diagnostic::error(
+                            "E0002",
+                            format!("unknown escape `\\{shown}` in a string"),
+                        )
+                        .at(span)
+                        .with_hint("Strings know `\\\"`, `\\\\`, `\\n` and `\\t`."),
                     );
                 }
             }
@@ -312,8 +361,10 @@ impl Walker {
             Ok(v) => v,
             Err(_) => {
                 let span = self.span(pair);
-                self.errors
-                    .push(Diagnostic::error("E0003", format!("`{}` is not a number", pair.as_str())).at(span));
+                self.errors.push(
+                    Diagnostic::error("E0003", format!("`{}` is not a number", pair.as_str()))
+                        .at(span),
+                );
                 0.0
             }
         }
@@ -361,10 +412,12 @@ impl Walker {
             let part_span = self.span(&part);
             match part.as_rule() {
                 Rule::view_on => {
-                    let column = self.ident(meaningful(part.into_inner()).next().expect("on column"));
+                    let column =
+                        self.ident(meaningful(part.into_inner()).next().expect("on column"));
                     if view.on.is_some() {
                         self.errors.push(
-                            Diagnostic::error("E0101", "`on` is given twice in this view").at(part_span),
+                            Diagnostic::error("E0101", "`on` is given twice in this view")
+                                .at(part_span),
                         );
                     }
                     view.on = Some(column);
@@ -410,7 +463,9 @@ impl Walker {
     }
 
     fn ident_list(&mut self, pair: Pair<'_, Rule>) -> Vec<Ident> {
-        meaningful(pair.into_inner()).map(|p| self.ident(p)).collect()
+        meaningful(pair.into_inner())
+            .map(|p| self.ident(p))
+            .collect()
     }
 
     fn let_item(&mut self, pair: Pair<'_, Rule>) -> ast::Let {
@@ -470,7 +525,9 @@ impl Walker {
                         )
                         .at(field_span)
                         .with_label("second one here")
-                        .with_hint("Each field but `let`, `target` and `warn` appears at most once."),
+                        .with_hint(
+                            "Each field but `let`, `target` and `warn` appears at most once.",
+                        ),
                     );
                     continue;
                 }
@@ -555,7 +612,8 @@ impl Walker {
                     });
                 }
                 Rule::goal_where => {
-                    condition = Some(self.expr(meaningful(part.into_inner()).next().expect("cond")));
+                    condition =
+                        Some(self.expr(meaningful(part.into_inner()).next().expect("cond")));
                 }
                 _ => {}
             }
@@ -692,8 +750,10 @@ impl Walker {
             }
             Rule::expr | Rule::arith => return self.expr(pair),
             other => {
-                self.errors
-                    .push(Diagnostic::internal(format!("unexpected rule {other:?} in an expression")).at(span));
+                self.errors.push(
+                    Diagnostic::internal(format!("unexpected rule {other:?} in an expression"))
+                        .at(span),
+                );
                 ast::ExprKind::Null
             }
         };
@@ -721,7 +781,8 @@ impl Walker {
                     });
                 }
                 Rule::arg_filter => {
-                    filter = Some(self.expr(meaningful(part.into_inner()).next().expect("filter expr")));
+                    filter =
+                        Some(self.expr(meaningful(part.into_inner()).next().expect("filter expr")));
                 }
                 _ => arg = Some(self.expr(part)),
             }

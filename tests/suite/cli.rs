@@ -5,10 +5,14 @@ use assert_cmd::Command;
 use super::{example, TempProject, SALES_CSV, SALES_MANIFEST, TARGETS_CSV};
 
 fn project(defs: &str) -> TempProject {
-    let manifest = format!("{SALES_MANIFEST}").replace("history = 2", "history = 2\nas_of = \"2025-03-31\"");
+    let manifest = SALES_MANIFEST.replace("history = 2", "history = 2\nas_of = \"2025-03-31\"");
     TempProject::new(
         &manifest,
-        &[("defs.kpi", defs), ("sales.csv", SALES_CSV), ("targets.csv", TARGETS_CSV)],
+        &[
+            ("defs.kpi", defs),
+            ("sales.csv", SALES_CSV),
+            ("targets.csv", TARGETS_CSV),
+        ],
     )
 }
 
@@ -41,12 +45,17 @@ fn check_exits_0_when_targets_are_met() {
     let out = run(cmd);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("✓ met"));
-    assert!(!out.stdout.contains('\u{1b}'), "no colours when stdout is not a terminal");
+    assert!(
+        !out.stdout.contains('\u{1b}'),
+        "no colours when stdout is not a terminal"
+    );
 }
 
 #[test]
 fn check_exits_1_when_a_target_is_missed() {
-    let p = project("kpi a { value count(sales)\n target >= 1 }\nkpi b { value count(sales)\n target >= 100 }");
+    let p = project(
+        "kpi a { value count(sales)\n target >= 1 }\nkpi b { value count(sales)\n target >= 100 }",
+    );
     let mut cmd = kpi(&p);
     cmd.arg("check");
     let out = run(cmd);
@@ -56,6 +65,18 @@ fn check_exits_1_when_a_target_is_missed() {
     let mut cmd = kpi(&p);
     cmd.args(["check", "a"]);
     assert_eq!(run(cmd).code, 0);
+}
+
+#[test]
+fn tags_choose_kpis() {
+    let p = project("kpi a {\n tags [sales]\n value count(sales)\n target >= 1 }\nkpi b {\n tags [ops]\n value count(sales)\n target >= 100 }");
+    let mut cmd = kpi(&p);
+    cmd.args(["check", "--tag", "sales", "--format", "json"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["kpis"].as_array().unwrap().len(), 1);
+    assert_eq!(json["kpis"][0]["name"], "a");
 }
 
 #[test]
@@ -71,14 +92,20 @@ fn fail_on_warn() {
 
 #[test]
 fn errors_exit_2_and_the_rest_is_still_reported() {
-    let p = project("kpi good { value count(sales)\n target >= 100 }\nkpi bad { value sum(sales.amonut) }");
+    let p = project(
+        "kpi good { value count(sales)\n target >= 100 }\nkpi bad { value sum(sales.amonut) }",
+    );
     let mut cmd = kpi(&p);
     cmd.arg("check");
     let out = run(cmd);
     assert_eq!(out.code, 2);
     assert!(out.stdout.contains("good"), "{}", out.stdout);
     assert!(out.stderr.contains("defs.kpi:3:27"), "{}", out.stderr);
-    assert!(out.stderr.contains("did you mean `amount`?"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `amount`?"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -88,7 +115,11 @@ fn bad_arguments_exit_2() {
     cmd.args(["check", "--period", "2025-13"]);
     let out = run(cmd);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("`2025-13` is not a period"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`2025-13` is not a period"),
+        "{}",
+        out.stderr
+    );
     let mut cmd = kpi(&p);
     cmd.args(["check", "nope"]);
     let out = run(cmd);
@@ -110,7 +141,8 @@ fn missing_manifest_exits_2() {
 
 #[test]
 fn json_and_csv_formats() {
-    let p = project("kpi a {\n by region\n value sum(sales.amount)\n target >= sum(targets.goal) }");
+    let p =
+        project("kpi a {\n by region\n value sum(sales.amount)\n target >= sum(targets.goal) }");
     let mut cmd = kpi(&p);
     cmd.args(["check", "--format", "json"]);
     let out = run(cmd);
@@ -128,15 +160,47 @@ fn json_and_csv_formats() {
 fn eval_an_expression_by_dimension() {
     let p = project("kpi a { value count(sales) }");
     let mut cmd = kpi(&p);
-    cmd.args(["eval", "sum(sales.amount)", "--by", "region", "--from", "2025-01", "--to", "2025-03", "--format", "csv"]);
+    cmd.args([
+        "eval",
+        "sum(sales.amount)",
+        "--by",
+        "region",
+        "--from",
+        "2025-01",
+        "--to",
+        "2025-03",
+        "--format",
+        "csv",
+    ]);
     let out = run(cmd);
     assert_eq!(out.code, 0, "{}", out.stderr);
     // January EU 100, NA 50; February EU 100, NA 0; March EU 60, NA 40.
-    assert!(out.stdout.contains("eval,region=EU,2025-01,100,false"), "{}", out.stdout);
-    assert!(out.stdout.contains("eval,region=NA,2025-02,0,false"), "{}", out.stdout);
-    assert!(out.stdout.contains("eval,region=NA,2025-03,40,true"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("eval,region=EU,2025-01,100,false"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("eval,region=NA,2025-02,0,false"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("eval,region=NA,2025-03,40,true"),
+        "{}",
+        out.stdout
+    );
     let mut cmd = kpi(&p);
-    cmd.args(["eval", "sum(sales.amount)", "--every", "quarter", "--from", "2025-Q1", "--to", "2025-Q1"]);
+    cmd.args([
+        "eval",
+        "sum(sales.amount)",
+        "--every",
+        "quarter",
+        "--from",
+        "2025-Q1",
+        "--to",
+        "2025-Q1",
+    ]);
     let out = run(cmd);
     assert!(out.stdout.contains("350"), "{}", out.stdout);
     insta::assert_snapshot!("eval_quarter", out.stdout);
@@ -170,8 +234,16 @@ fn list_and_validate() {
     cmd.arg("validate");
     let out = run(cmd);
     assert_eq!(out.code, 2);
-    assert!(out.stdout.contains("1 of 2 KPIs valid, 1 error"), "{}", out.stdout);
-    assert!(out.stderr.contains("unknown column `x` in `sales`"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("1 of 2 KPIs valid, 1 error"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("unknown column `x` in `sales`"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -179,7 +251,11 @@ fn example_report() {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
     cmd.arg("-p").arg(example()).arg("check");
     let out = run(cmd);
-    assert_eq!(out.code, 1, "the example misses some targets on purpose\n{}", out.stderr);
+    assert_eq!(
+        out.code, 1,
+        "the example misses some targets on purpose\n{}",
+        out.stderr
+    );
     assert_eq!(out.stderr, "", "the example evaluates without errors");
     insta::assert_snapshot!(out.stdout);
 }

@@ -19,7 +19,14 @@ fn month_of(c: &str) -> Expr {
 }
 
 fn scalar(df: &DataFrame, column: &str) -> f64 {
-    df.column(column).unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().get(0).unwrap()
+    df.column(column)
+        .unwrap()
+        .cast(&DataType::Float64)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .get(0)
+        .unwrap()
 }
 
 #[test]
@@ -28,7 +35,11 @@ fn revenue_cost_per_lead_and_retention_match_hand_written_polars() {
 
     // Revenue: paid orders of December 2025.
     let revenue = csv("orders.csv")
-        .filter(col("status").eq(lit("paid")).and(month_of("order_date").eq(lit(202512))))
+        .filter(
+            col("status")
+                .eq(lit("paid"))
+                .and(month_of("order_date").eq(lit(202512))),
+        )
         .select([col("amount").sum()])
         .collect()
         .unwrap();
@@ -36,12 +47,20 @@ fn revenue_cost_per_lead_and_retention_match_hand_written_polars() {
 
     // Cost per lead for ads: December spend over December leads.
     let spend = csv("spend.csv")
-        .filter(col("channel").eq(lit("ads")).and(month_of("date").eq(lit(202512))))
+        .filter(
+            col("channel")
+                .eq(lit("ads"))
+                .and(month_of("date").eq(lit(202512))),
+        )
         .select([col("amount").sum()])
         .collect()
         .unwrap();
     let leads = csv("leads.csv")
-        .filter(col("channel").eq(lit("ads")).and(month_of("created_at").eq(lit(202512))))
+        .filter(
+            col("channel")
+                .eq(lit("ads"))
+                .and(month_of("created_at").eq(lit(202512))),
+        )
         .select([len().alias("n")])
         .collect()
         .unwrap();
@@ -53,15 +72,21 @@ fn revenue_cost_per_lead_and_retention_match_hand_written_polars() {
     let start = chrono::NaiveDate::from_ymd_opt(2025, 12, 1).unwrap();
     let end = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     let live = |at: chrono::NaiveDate| {
-        col("signup_date")
-            .lt(lit(at))
-            .and(col("churn_date").is_null().or(col("churn_date").gt_eq(lit(at))))
+        col("signup_date").lt(lit(at)).and(
+            col("churn_date")
+                .is_null()
+                .or(col("churn_date").gt_eq(lit(at))),
+        )
     };
     let counts = csv("customers.csv")
         .select([
             live(start).cast(DataType::Int64).sum().alias("start"),
             live(end).cast(DataType::Int64).sum().alias("end"),
-            month_of("signup_date").eq(lit(202512)).cast(DataType::Int64).sum().alias("new"),
+            month_of("signup_date")
+                .eq(lit(202512))
+                .cast(DataType::Int64)
+                .sum()
+                .alias("new"),
         ])
         .collect()
         .unwrap();
@@ -76,8 +101,12 @@ fn revenue_cost_per_lead_and_retention_match_hand_written_polars() {
                 .and(col("rep").eq(lit("anna")))
                 .and(month_of("won_at").eq(lit(202512))),
         )
-        .select([((col("won_at").cast(DataType::Datetime(TimeUnit::Milliseconds, None)).cast(DataType::Int64)
-            - col("created_at").cast(DataType::Datetime(TimeUnit::Milliseconds, None)).cast(DataType::Int64))
+        .select([((col("won_at")
+            .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
+            .cast(DataType::Int64)
+            - col("created_at")
+                .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
+                .cast(DataType::Int64))
         .cast(DataType::Float64)
             / lit(86_400_000.0))
         .mean()

@@ -9,12 +9,19 @@ use kpi::eval::Status;
 use kpi::manifest::Manifest;
 use kpi::project::{Project, RunOptions};
 
-use super::{assert_status, assert_value, date, outcome, row, TempProject, SALES_CSV, SALES_MANIFEST, TARGETS_CSV};
+use super::{
+    assert_status, assert_value, date, outcome, row, TempProject, SALES_CSV, SALES_MANIFEST,
+    TARGETS_CSV,
+};
 
 fn sales(kpis: &str) -> TempProject {
     TempProject::new(
         SALES_MANIFEST,
-        &[("defs.kpi", kpis), ("sales.csv", SALES_CSV), ("targets.csv", TARGETS_CSV)],
+        &[
+            ("defs.kpi", kpis),
+            ("sales.csv", SALES_CSV),
+            ("targets.csv", TARGETS_CSV),
+        ],
     )
 }
 
@@ -30,8 +37,14 @@ fn empty_groups_count_zero_and_other_aggregates_null() {
     // March: EU 60 + (null) = 60, NA 40. February has no NA row: the sum is 0, the mean null.
     assert_value(&run, "s", &["EU"], Some(60.0));
     assert_value(&run, "s", &["NA"], Some(40.0));
-    assert_eq!(row(&run, "s", &["NA"]).history, vec![Some(50.0), Some(0.0), Some(40.0)]);
-    assert_eq!(row(&run, "m", &["NA"]).history, vec![Some(50.0), None, Some(40.0)]);
+    assert_eq!(
+        row(&run, "s", &["NA"]).history,
+        vec![Some(50.0), Some(0.0), Some(40.0)]
+    );
+    assert_eq!(
+        row(&run, "m", &["NA"]).history,
+        vec![Some(50.0), None, Some(40.0)]
+    );
     // count(ds.col) counts non-null values; count(ds) counts rows.
     assert_value(&run, "n", &["EU"], Some(1.0));
     assert_value(&run, "c", &["EU"], Some(2.0));
@@ -63,7 +76,10 @@ fn previous_and_growth() {
     .run("2025-03-31");
     // Paid: Jan 150, Feb 30, Mar 100.
     assert_value(&run, "v", &[], Some(100.0));
-    assert_eq!(row(&run, "v", &[]).target.as_ref().unwrap().value, Some(30.0));
+    assert_eq!(
+        row(&run, "v", &[]).target.as_ref().unwrap().value,
+        Some(30.0)
+    );
     assert_status(&run, "v", &[], Some(Status::Met));
     assert_value(&run, "p2", &[], Some(150.0));
     assert_value(&run, "g", &[], Some(100.0 / 30.0 - 1.0));
@@ -87,7 +103,10 @@ fn per_dimension_targets_first_match_wins() {
     // EU 60 meets its own line (the second EU line is never reached); NA 40 misses the
     // default 45 but holds the amber 35.
     assert_status(&run, "s", &["EU"], Some(Status::Met));
-    assert_eq!(row(&run, "s", &["EU"]).target.as_ref().unwrap().value, Some(50.0));
+    assert_eq!(
+        row(&run, "s", &["EU"]).target.as_ref().unwrap().value,
+        Some(50.0)
+    );
     assert_status(&run, "s", &["NA"], Some(Status::Warn));
     assert_eq!(outcome(&run, "s").status, Some(Status::Warn));
 }
@@ -128,7 +147,14 @@ fn totals_and_targets_from_data() {
     assert_status(&run, "vs_plan", &["EU"], Some(Status::Met));
     assert_status(&run, "vs_plan", &["NA"], Some(Status::Missed));
     // March: 100 over three reps (anna, boris, chen) = 33.33; anna 60 meets it, chen (no amount) 0 misses.
-    assert_eq!(row(&run, "above_average", &["anna"]).target.as_ref().unwrap().value, Some(100.0 / 3.0));
+    assert_eq!(
+        row(&run, "above_average", &["anna"])
+            .target
+            .as_ref()
+            .unwrap()
+            .value,
+        Some(100.0 / 3.0)
+    );
     assert_status(&run, "above_average", &["anna"], Some(Status::Met));
     assert_status(&run, "above_average", &["chen"], Some(Status::Missed));
 }
@@ -161,7 +187,10 @@ fn every_grain() {
     assert_eq!(outcome(&run, "w").period, "2025-W13");
     assert_value(&run, "w", &[], Some(0.0));
     // W11 (03-10 to 03-16) holds anna's sale of 03-15, W12 chen's of 03-20.
-    assert_eq!(row(&run, "w", &[]).history, vec![Some(1.0), Some(1.0), Some(0.0)]);
+    assert_eq!(
+        row(&run, "w", &[]).history,
+        vec![Some(1.0), Some(1.0), Some(0.0)]
+    );
     assert_eq!(outcome(&run, "d").period, "2025-03-31");
     assert_eq!(outcome(&run, "y").period, "2024");
     let run = project.run("2025-03-15");
@@ -198,7 +227,8 @@ fn row_functions_and_operators() {
 
 #[test]
 fn period_option_judges_that_period() {
-    let project = sales("kpi s { value sum(sales.amount) }\nkpi q { every quarter\n value count(sales) }");
+    let project =
+        sales("kpi s { value sum(sales.amount) }\nkpi q { every quarter\n value count(sales) }");
     let loaded = Project::load(project.path()).unwrap();
     let run = loaded.run(&RunOptions {
         period: Some(kpi::period::PeriodSpec::parse("2025-02").unwrap()),
@@ -213,9 +243,7 @@ fn period_option_judges_that_period() {
 
 #[test]
 fn lookup_that_would_fan_out_is_an_error_and_others_still_evaluate() {
-    let manifest = format!(
-        "{SALES_MANIFEST}\n[datasets.people]\npath = \"people.csv\"\n"
-    );
+    let manifest = format!("{SALES_MANIFEST}\n[datasets.people]\npath = \"people.csv\"\n");
     let project = TempProject::new(
         &manifest,
         &[
@@ -232,7 +260,10 @@ fn lookup_that_would_fan_out_is_an_error_and_others_still_evaluate() {
     assert_value(&run, "fine", &[], Some(3.0));
     let messages: Vec<&str> = run.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert!(
-        messages.iter().any(|m| m.contains("cannot join `people` on `rep`") && m.contains("`anna` appears 2 times")),
+        messages
+            .iter()
+            .any(|m| m.contains("cannot join `people` on `rep`")
+                && m.contains("`anna` appears 2 times")),
         "{messages:#?}"
     );
     assert!(run.outcomes.iter().all(|k| k.name != "by_team"));
@@ -244,7 +275,10 @@ fn lookup_adds_the_right_side_columns() {
     let run = TempProject::new(
         &manifest,
         &[
-            ("defs.kpi", "view x = sales join people on rep\nkpi by_team { by team\n value sum(x.amount) }"),
+            (
+                "defs.kpi",
+                "view x = sales join people on rep\nkpi by_team { by team\n value sum(x.amount) }",
+            ),
             ("sales.csv", SALES_CSV),
             ("targets.csv", TARGETS_CSV),
             ("people.csv", "rep,team\nanna,red\nboris,red\nchen,blue\n"),
@@ -258,11 +292,16 @@ fn lookup_adds_the_right_side_columns() {
 
 #[test]
 fn a_missing_file_names_the_dataset_and_the_rest_runs() {
-    let manifest = format!("{SALES_MANIFEST}\n[datasets.ghost]\npath = \"nowhere/ghost.csv\"\ntime = \"day\"\n");
+    let manifest = format!(
+        "{SALES_MANIFEST}\n[datasets.ghost]\npath = \"nowhere/ghost.csv\"\ntime = \"day\"\n"
+    );
     let run = TempProject::new(
         &manifest,
         &[
-            ("defs.kpi", "kpi a { value count(sales) }\nkpi b { value count(ghost) }"),
+            (
+                "defs.kpi",
+                "kpi a { value count(sales) }\nkpi b { value count(ghost) }",
+            ),
             ("sales.csv", SALES_CSV),
             ("targets.csv", TARGETS_CSV),
         ],
@@ -270,12 +309,16 @@ fn a_missing_file_names_the_dataset_and_the_rest_runs() {
     .run("2025-03-31");
     assert_value(&run, "a", &[], Some(3.0));
     let messages: Vec<&str> = run.diagnostics.iter().map(|d| d.message.as_str()).collect();
-    assert!(messages.contains(&"dataset `ghost`: no file found at `nowhere/ghost.csv`"), "{messages:#?}");
+    assert!(
+        messages.contains(&"dataset `ghost`: no file found at `nowhere/ghost.csv`"),
+        "{messages:#?}"
+    );
 }
 
 #[test]
 fn an_unreadable_csv_names_the_dataset_and_file() {
-    let manifest = format!("{SALES_MANIFEST}\n[datasets.bad]\npath = \"bad.csv\"\ntime = \"day\"\n");
+    let manifest =
+        format!("{SALES_MANIFEST}\n[datasets.bad]\npath = \"bad.csv\"\ntime = \"day\"\n");
     let mut rows = String::from("day,amount\n");
     for i in 1..=28 {
         rows.push_str(&format!("2025-02-{i:02},{i}\n"));
@@ -284,7 +327,10 @@ fn an_unreadable_csv_names_the_dataset_and_file() {
     let run = TempProject::new(
         &manifest,
         &[
-            ("defs.kpi", "kpi a { value count(sales) }\nkpi b { value sum(bad.amount) }"),
+            (
+                "defs.kpi",
+                "kpi a { value count(sales) }\nkpi b { value sum(bad.amount) }",
+            ),
             ("sales.csv", SALES_CSV),
             ("targets.csv", TARGETS_CSV),
             ("bad.csv", &rows),
@@ -295,7 +341,9 @@ fn an_unreadable_csv_names_the_dataset_and_file() {
     assert!(run.outcomes.iter().all(|k| k.name != "b"));
     let messages: Vec<&str> = run.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert!(
-        messages.iter().any(|m| m.contains("dataset `bad`") && m.contains("bad.csv")),
+        messages
+            .iter()
+            .any(|m| m.contains("dataset `bad`") && m.contains("bad.csv")),
         "{messages:#?}"
     );
 }
@@ -306,7 +354,11 @@ fn parquet_files_globs_and_environment_variables() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("parts")).unwrap();
     for (file, days, amounts) in [
-        ("parts/2025-01.parquet", vec!["2025-01-03", "2025-01-09"], vec![10.0, 20.0]),
+        (
+            "parts/2025-01.parquet",
+            vec!["2025-01-03", "2025-01-09"],
+            vec![10.0, 20.0],
+        ),
         ("parts/2025-02.parquet", vec!["2025-02-11"], vec![5.0]),
     ] {
         let days: Vec<chrono::NaiveDate> = days.iter().map(|d| date(d)).collect();
@@ -358,4 +410,25 @@ fn reports_are_deterministic() {
     let mut sorted = order.clone();
     sorted.sort();
     assert_eq!(order, sorted);
+}
+
+#[test]
+fn cyrillic_columns_and_values() {
+    let manifest = "[project]\nname = \"кириллица\"\nkpis = [\"*.kpi\"]\nhistory = 1\n[datasets.\"продажи\"]\npath = \"продажи.csv\"\ntime = \"дата\"\n";
+    let project = TempProject::new(
+        manifest,
+        &[
+            (
+                "defs.kpi",
+                "kpi regions {\n title \"Выручка по регионам\"\n by `Регион`\n value sum(`продажи`.`Сумма, руб`)\n target >= 100 where `Регион` == \"Европа\"\n}",
+            ),
+            ("продажи.csv", "дата,Регион,\"Сумма, руб\"\n2025-03-02,Европа,120\n2025-03-09,Азия,80\n"),
+        ],
+    );
+    let run = project.run("2025-03-31");
+    assert!(run.diagnostics.is_empty(), "{:#?}", run.diagnostics);
+    assert_value(&run, "regions", &["Европа"], Some(120.0));
+    assert_status(&run, "regions", &["Европа"], Some(Status::Met));
+    assert_value(&run, "regions", &["Азия"], Some(80.0));
+    assert_status(&run, "regions", &["Азия"], None);
 }

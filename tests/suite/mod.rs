@@ -12,7 +12,9 @@ use kpi::eval::{KpiOutcome, RowOutcome, Status};
 use kpi::project::{Project, Run, RunOptions};
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 pub fn example() -> PathBuf {
@@ -25,7 +27,8 @@ pub fn date(text: &str) -> chrono::NaiveDate {
 
 /// Runs a project folder as of a day.
 pub fn run_project(dir: &Path, as_of: &str) -> Run {
-    let project = Project::load(dir).unwrap_or_else(|d| panic!("cannot load {}: {}", dir.display(), d.message));
+    let project = Project::load(dir)
+        .unwrap_or_else(|d| panic!("cannot load {}: {}", dir.display(), d.message));
     project.run(&RunOptions {
         as_of: Some(date(as_of)),
         ..RunOptions::default()
@@ -44,7 +47,12 @@ pub fn row<'a>(run: &'a Run, kpi: &str, dims: &[&str]) -> &'a RowOutcome {
     outcome
         .rows
         .iter()
-        .find(|r| r.dimensions.iter().map(|(_, v)| v.as_str()).eq(dims.iter().copied()))
+        .find(|r| {
+            r.dimensions
+                .iter()
+                .map(|(_, v)| v.as_str())
+                .eq(dims.iter().copied())
+        })
         .unwrap_or_else(|| {
             let all: Vec<_> = outcome.rows.iter().map(|r| r.dimensions.clone()).collect();
             panic!("`{kpi}` has no row {dims:?}; rows: {all:?}")
@@ -56,14 +64,21 @@ pub fn row<'a>(run: &'a Run, kpi: &str, dims: &[&str]) -> &'a RowOutcome {
 pub fn assert_value(run: &Run, kpi: &str, dims: &[&str], expected: Option<f64>) {
     let actual = row(run, kpi, dims).value;
     match (actual, expected) {
-        (Some(a), Some(e)) => assert!((a - e).abs() < 1e-9, "`{kpi}` {dims:?}: expected {e}, got {a}"),
+        (Some(a), Some(e)) => assert!(
+            (a - e).abs() < 1e-9,
+            "`{kpi}` {dims:?}: expected {e}, got {a}"
+        ),
         (a, e) => assert_eq!(a, e, "`{kpi}` {dims:?}"),
     }
 }
 
 #[track_caller]
 pub fn assert_status(run: &Run, kpi: &str, dims: &[&str], expected: Option<Status>) {
-    assert_eq!(row(run, kpi, dims).status, expected, "status of `{kpi}` {dims:?}");
+    assert_eq!(
+        row(run, kpi, dims).status,
+        expected,
+        "status of `{kpi}` {dims:?}"
+    );
 }
 
 /// A temporary project: a kpi.toml, `.kpi` files and data files, all given as text.

@@ -4,7 +4,13 @@ use kpi::diagnostic::render_human;
 use kpi::source::SourceMap;
 use kpi::syntax;
 
-fn parse_file(path: &std::path::Path) -> (SourceMap, kpi::syntax::ast::File, Vec<kpi::diagnostic::Diagnostic>) {
+fn parse_file(
+    path: &std::path::Path,
+) -> (
+    SourceMap,
+    kpi::syntax::ast::File,
+    Vec<kpi::diagnostic::Diagnostic>,
+) {
     let text = std::fs::read_to_string(path).unwrap();
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     let mut sources = SourceMap::new();
@@ -17,7 +23,11 @@ fn parse_file(path: &std::path::Path) -> (SourceMap, kpi::syntax::ast::File, Vec
 fn ok_fixtures_parse_without_errors() {
     insta::glob!("../fixtures/parse/ok", "*.kpi", |path| {
         let (sources, file, errors) = parse_file(path);
-        assert!(errors.is_empty(), "{}", render_human(&errors, &sources, false));
+        assert!(
+            errors.is_empty(),
+            "{}",
+            render_human(&errors, &sources, false)
+        );
         insta::assert_debug_snapshot!(file);
     });
 }
@@ -45,14 +55,24 @@ fn shape(text: &str) -> String {
             ExprKind::Bool(b) => b.to_string(),
             ExprKind::Null => "null".into(),
             ExprKind::Path { head, field: None } => head.name.clone(),
-            ExprKind::Path { head, field: Some(f) } => format!("{}.{}", head.name, f.name),
+            ExprKind::Path {
+                head,
+                field: Some(f),
+            } => format!("{}.{}", head.name, f.name),
             ExprKind::Call { func, args } => format!(
                 "{}({})",
                 func.name,
-                args.iter().map(|a| show(&a.expr)).collect::<Vec<_>>().join(", ")
+                args.iter()
+                    .map(|a| show(&a.expr))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             ExprKind::Unary { op, expr } => {
-                format!("({} {})", if *op == UnaryOp::Neg { "-" } else { "not" }, show(expr))
+                format!(
+                    "({} {})",
+                    if *op == UnaryOp::Neg { "-" } else { "not" },
+                    show(expr)
+                )
             }
             ExprKind::Binary { op, left, right } => {
                 let op = match op {
@@ -67,9 +87,17 @@ fn shape(text: &str) -> String {
                 format!("({} {op} {})", show(left), show(right))
             }
             ExprKind::IsNull { expr, negated } => {
-                format!("({} is {}null)", show(expr), if *negated { "not " } else { "" })
+                format!(
+                    "({} is {}null)",
+                    show(expr),
+                    if *negated { "not " } else { "" }
+                )
             }
-            ExprKind::In { expr, list, negated } => format!(
+            ExprKind::In {
+                expr,
+                list,
+                negated,
+            } => format!(
                 "({} {}in [{}])",
                 show(expr),
                 if *negated { "not " } else { "" },
@@ -78,8 +106,17 @@ fn shape(text: &str) -> String {
             ExprKind::Between { expr, low, high } => {
                 format!("({} between {} and {})", show(expr), show(low), show(high))
             }
-            ExprKind::If { cond, then, otherwise } => {
-                format!("(if {} then {} else {})", show(cond), show(then), show(otherwise))
+            ExprKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                format!(
+                    "(if {} then {} else {})",
+                    show(cond),
+                    show(then),
+                    show(otherwise)
+                )
             }
         }
     }
@@ -109,14 +146,49 @@ fn precedence_and_literals() {
         ("1_200_000", "1200000"),
         ("2025-12-31", "2025-12-31"),
         ("2025 - 12 - 31", "((2025 - 12) - 31)"),
-        ("\"a \\\"quoted\\\" \\\\ word\"", "\"a \\\"quoted\\\" \\\\ word\""),
+        (
+            "\"a \\\"quoted\\\" \\\\ word\"",
+            "\"a \\\"quoted\\\" \\\\ word\"",
+        ),
         ("if a then 1 else 2", "(if a then 1 else 2)"),
         ("null_count + true_value", "(null_count + true_value)"),
         ("count(leads where won)", "count(leads)"),
         ("a +", "error: expected an expression, found end of file"),
-        ("a b", "error: expected end of file, an operator, `(` or `.`, found `b`"),
+        (
+            "a b",
+            "error: expected end of file, an operator, `(` or `.`, found `b`",
+        ),
     ];
     for (text, expected) in cases {
         assert_eq!(shape(text), expected, "parsing {text:?}");
+    }
+}
+
+/// No input panics the parser: every prefix of every fixture, and some garbage, parses to
+/// an AST or to located errors.
+#[test]
+fn truncated_and_garbled_input_never_panics() {
+    let mut texts: Vec<String> = Vec::new();
+    for dir in ["ok", "err"] {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/parse")
+            .join(dir);
+        for entry in std::fs::read_dir(folder).unwrap() {
+            texts.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+        }
+    }
+    texts.push("kpi \u{0} { value ((((( }".to_string());
+    texts.push("`".to_string());
+    texts.push("kpi a { value 1 } ».".to_string());
+    let mut sources = SourceMap::new();
+    for text in &texts {
+        for (cut, _) in text.char_indices() {
+            let prefix = &text[..cut];
+            let id = sources.add_text("prefix.kpi", prefix);
+            let (_, errors) = syntax::parse(prefix, id);
+            // Rendering clamps spans to the text, including errors at the end of input.
+            let _ = render_human(&errors, &sources, false);
+            let _ = syntax::parse_expr(prefix, id);
+        }
     }
 }

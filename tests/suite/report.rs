@@ -39,7 +39,11 @@ kpi broken {
 fn rendered(format: OutputFormat) -> String {
     let project = TempProject::new(
         SALES_MANIFEST,
-        &[("defs.kpi", DEFS), ("sales.csv", SALES_CSV), ("targets.csv", TARGETS_CSV)],
+        &[
+            ("defs.kpi", DEFS),
+            ("sales.csv", SALES_CSV),
+            ("targets.csv", TARGETS_CSV),
+        ],
     );
     let run = project.run("2025-03-31");
     let loaded = Project::load(project.path()).unwrap();
@@ -50,7 +54,14 @@ fn rendered(format: OutputFormat) -> String {
         diagnostics: &run.diagnostics,
         sources: &loaded.sources,
     };
-    render(&report, format, TableOptions { color: false, judged: true })
+    render(
+        &report,
+        format,
+        TableOptions {
+            color: false,
+            judged: true,
+        },
+    )
 }
 
 #[test]
@@ -60,7 +71,10 @@ fn table() {
     assert!(text.contains("✓ met"), "{text}");
     assert!(text.contains("! warn"), "{text}");
     assert!(text.contains("? no data"), "{text}");
-    assert!(!text.contains('\u{1b}'), "no colour codes without a terminal");
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour codes without a terminal"
+    );
     insta::assert_snapshot!(text);
 }
 
@@ -73,7 +87,10 @@ fn json() {
     let revenue = &value["kpis"][0];
     assert_eq!(revenue["name"], "revenue");
     assert_eq!(revenue["location"]["line"], 2);
-    assert_eq!(revenue["rows"][0]["history"], serde_json::json!([150.0, 100.0, 100.0]));
+    assert_eq!(
+        revenue["rows"][0]["history"],
+        serde_json::json!([150.0, 100.0, 100.0])
+    );
     assert_eq!(value["diagnostics"][0]["location"]["line"], 28);
     insta::assert_snapshot!(text);
 }
@@ -81,7 +98,12 @@ fn json() {
 #[test]
 fn csv() {
     let text = rendered(OutputFormat::Csv);
-    assert!(text.starts_with("kpi,dimensions,period,value,evaluated,target,target_value,target_high,status\n"));
-    assert!(text.contains("by_region,region=NA,2025-03,40,true,>= sum(targets.goal),45,,warn\n"), "{text}");
+    assert!(text.starts_with(
+        "kpi,dimensions,period,value,evaluated,target,target_value,target_high,status\n"
+    ));
+    assert!(
+        text.contains("by_region,region=NA,2025-03,40,true,>= sum(targets.goal),45,,warn\n"),
+        "{text}"
+    );
     insta::assert_snapshot!(text);
 }

@@ -15,18 +15,28 @@ fn validate(kpis: &str) -> (String, usize) {
 fn validate_with(manifest: &str, kpis: &str) -> (String, usize) {
     let project = TempProject::new(
         manifest,
-        &[("defs.kpi", kpis), ("sales.csv", SALES_CSV), ("targets.csv", TARGETS_CSV)],
+        &[
+            ("defs.kpi", kpis),
+            ("sales.csv", SALES_CSV),
+            ("targets.csv", TARGETS_CSV),
+        ],
     );
     let loaded = Project::load(project.path()).unwrap();
     let (program, diagnostics) = loaded.validate();
-    (render_human(&diagnostics, &loaded.sources, false), program.kpis.len())
+    (
+        render_human(&diagnostics, &loaded.sources, false),
+        program.kpis.len(),
+    )
 }
 
 #[track_caller]
 fn check(name: &str, kpis: &str, must_contain: &[&str]) {
     let (rendered, _) = validate(kpis);
     for needle in must_contain {
-        assert!(rendered.contains(needle), "{name}: expected {needle:?} in:\n{rendered}");
+        assert!(
+            rendered.contains(needle),
+            "{name}: expected {needle:?} in:\n{rendered}"
+        );
     }
     insta::assert_snapshot!(name, rendered);
 }
@@ -36,13 +46,21 @@ fn unknown_column_suggests_and_lists() {
     check(
         "unknown_column",
         "kpi a {\n    value sum(sales.amout)\n}\n",
-        &["unknown column `amout` in `sales`; did you mean `amount`?", "Columns of `sales`: day, region, rep, amount, status", "defs.kpi:2:21"],
+        &[
+            "unknown column `amout` in `sales`; did you mean `amount`?",
+            "Columns of `sales`: day, region, rep, amount, status",
+            "defs.kpi:2:21",
+        ],
     );
 }
 
 #[test]
 fn unknown_dataset_suggests() {
-    check("unknown_dataset", "kpi a { value sum(sale.amount) }\n", &["unknown dataset or view `sale`", "did you mean `sales`?"]);
+    check(
+        "unknown_dataset",
+        "kpi a { value sum(sale.amount) }\n",
+        &["unknown dataset or view `sale`", "did you mean `sales`?"],
+    );
 }
 
 #[test]
@@ -59,15 +77,31 @@ fn missing_dimension_names_dataset_and_columns() {
     check(
         "missing_dimension",
         "kpi a {\n    by rep\n    value sum(sales.amount) / sum(targets.goal)\n}\n",
-        &["dataset `targets` has no dimension `rep`", "Columns of `targets`: month, region, goal", "dimensions = { rep = \"column\" }"],
+        &[
+            "dataset `targets` has no dimension `rep`",
+            "Columns of `targets`: month, region, goal",
+            "dimensions = { rep = \"column\" }",
+        ],
     );
 }
 
 #[test]
 fn aggregates_check_types() {
-    check("sum_of_text", "kpi a { value sum(sales.region) }\n", &["`sum` needs numbers, but this is text"]);
-    check("where_not_boolean", "kpi a { value count(sales where amount) }\n", &["must be true or false, but this is number"]);
-    check("compare_text_with_number", "kpi a { value count(sales where region > 3) }\n", &["cannot compare text with number"]);
+    check(
+        "sum_of_text",
+        "kpi a { value sum(sales.region) }\n",
+        &["`sum` needs numbers, but this is text"],
+    );
+    check(
+        "where_not_boolean",
+        "kpi a { value count(sales where amount) }\n",
+        &["must be true or false, but this is number"],
+    );
+    check(
+        "compare_text_with_number",
+        "kpi a { value count(sales where region > 3) }\n",
+        &["cannot compare text with number"],
+    );
 }
 
 #[test]
@@ -86,7 +120,8 @@ fn cycles_are_named_whole() {
         "kpi a { value b + 1 }\nkpi b { value c * 2 }\nkpi c { value a }\n",
         &["reference cycle: a -> b -> c -> a"],
     );
-    let (_, resolved) = validate("kpi a { value b + 1 }\nkpi b { value a }\nkpi ok { value count(sales) }\n");
+    let (_, resolved) =
+        validate("kpi a { value b + 1 }\nkpi b { value a }\nkpi ok { value count(sales) }\n");
     assert_eq!(resolved, 1, "the KPI outside the cycle still resolves");
 }
 
@@ -113,18 +148,39 @@ fn kpis_split_by_more_dimensions_cannot_be_used_whole() {
     check(
         "reverse_broadcast",
         "kpi by_rep { by rep\n value sum(sales.amount) }\nkpi total_sales { value by_rep }\n",
-        &["KPI `by_rep` is split by `rep`, which KPI `total_sales` is not", "wrap it in `total()`"],
+        &[
+            "KPI `by_rep` is split by `rep`, which KPI `total_sales` is not",
+            "wrap it in `total()`",
+        ],
     );
-    let (rendered, resolved) = validate("kpi by_rep { by rep\n value sum(sales.amount) }\nkpi all { value total(by_rep) }\n");
+    let (rendered, resolved) = validate(
+        "kpi by_rep { by rep\n value sum(sales.amount) }\nkpi all { value total(by_rep) }\n",
+    );
     assert_eq!((rendered.as_str(), resolved), ("", 2));
 }
 
 #[test]
 fn functions_and_grains() {
-    check("unknown_function", "kpi a { value summ(sales.amount) }\n", &["unknown function `summ`", "did you mean `sum`?"]);
-    check("row_function_outside_aggregate", "kpi a { value year(2025-01-01) }\n", &["`year` works on rows; use it inside an aggregate"]);
-    check("unknown_grain", "kpi a {\n every mnth\n value count(sales) }\n", &["unknown grain `mnth`", "did you mean `month`?"]);
-    check("column_outside_aggregate", "kpi a { value sales.amount }\n", &["`sales.amount` is a column; a KPI needs an aggregate of it"]);
+    check(
+        "unknown_function",
+        "kpi a { value summ(sales.amount) }\n",
+        &["unknown function `summ`", "did you mean `sum`?"],
+    );
+    check(
+        "row_function_outside_aggregate",
+        "kpi a { value year(2025-01-01) }\n",
+        &["`year` works on rows; use it inside an aggregate"],
+    );
+    check(
+        "unknown_grain",
+        "kpi a {\n every mnth\n value count(sales) }\n",
+        &["unknown grain `mnth`", "did you mean `month`?"],
+    );
+    check(
+        "column_outside_aggregate",
+        "kpi a { value sales.amount }\n",
+        &["`sales.amount` is a column; a KPI needs an aggregate of it"],
+    );
 }
 
 #[test]
@@ -139,7 +195,11 @@ fn later_features_say_not_supported_yet() {
         "kpi a {\n value sum(sales.amount)\n target >= 100 by 2025-12-31\n}\n",
         &["time-bound targets (`by DATE`) are not supported yet"],
     );
-    check("running", "kpi a { value running(sum(sales.amount)) }\n", &["`running()` is not supported yet"]);
+    check(
+        "running",
+        "kpi a { value running(sum(sales.amount)) }\n",
+        &["`running()` is not supported yet"],
+    );
 }
 
 #[test]
@@ -155,13 +215,23 @@ fn every_error_of_every_kpi_at_once() {
 fn manifest_time_column_must_exist() {
     let manifest = SALES_MANIFEST.replace("time = \"day\"", "time = \"dya\"");
     let (rendered, _) = validate_with(&manifest, "kpi a { value count(sales) }\n");
-    assert!(rendered.contains("dataset `sales`: its `time` column `dya` does not exist"), "{rendered}");
+    assert!(
+        rendered.contains("dataset `sales`: its `time` column `dya` does not exist"),
+        "{rendered}"
+    );
     assert!(rendered.contains("did you mean `day`?"), "{rendered}");
 }
 
 #[test]
 fn names_defined_twice() {
-    check("defined_twice", "kpi a { value count(sales) }\nkpi a { value count(sales) }\n", &["`a` is defined twice", "The first definition is at defs.kpi:1:5"]);
+    check(
+        "defined_twice",
+        "kpi a { value count(sales) }\nkpi a { value count(sales) }\n",
+        &[
+            "`a` is defined twice",
+            "The first definition is at defs.kpi:1:5",
+        ],
+    );
 }
 
 #[test]

@@ -45,12 +45,22 @@ fn revenue_against_plan_by_region() {
     let run = tiny("2025-02-28");
     // EU: 150 + 250 = 400 against a plan of 500; the amber line is 0.9 * 500 = 450: missed.
     assert_value(&run, "revenue_vs_plan", &["EU"], Some(400.0));
-    assert_eq!(row(&run, "revenue_vs_plan", &["EU"]).target.as_ref().unwrap().value, Some(500.0));
+    assert_eq!(
+        row(&run, "revenue_vs_plan", &["EU"])
+            .target
+            .as_ref()
+            .unwrap()
+            .value,
+        Some(500.0)
+    );
     assert_status(&run, "revenue_vs_plan", &["EU"], Some(Status::Missed));
     // NA: 300 against 250: met.
     assert_value(&run, "revenue_vs_plan", &["NA"], Some(300.0));
     assert_status(&run, "revenue_vs_plan", &["NA"], Some(Status::Met));
-    assert_eq!(outcome(&run, "revenue_vs_plan").status, Some(Status::Missed));
+    assert_eq!(
+        outcome(&run, "revenue_vs_plan").status,
+        Some(Status::Missed)
+    );
 }
 
 #[test]
@@ -68,13 +78,24 @@ fn sales_team_kpis() {
     // Team average: 700 over two reps = 350. anna 400 meets it; boris 300 is above
     // the amber line 0.8 * 350 = 280: warn.
     assert_value(&run, "revenue_per_rep", &["anna"], Some(400.0));
-    assert_eq!(row(&run, "revenue_per_rep", &["boris"]).target.as_ref().unwrap().value, Some(350.0));
+    assert_eq!(
+        row(&run, "revenue_per_rep", &["boris"])
+            .target
+            .as_ref()
+            .unwrap()
+            .value,
+        Some(350.0)
+    );
     assert_status(&run, "revenue_per_rep", &["anna"], Some(Status::Met));
     assert_status(&run, "revenue_per_rep", &["boris"], Some(Status::Warn));
     // Won in February: lead 1 (Feb 1 10:00 -> Feb 21 10:00, 20 days) and lead 5
     // (Jan 5 10:00 -> Feb 14 10:00, 40 days), both anna's: mean 30 days.
     assert_value(&run, "sales_cycle_length", &["anna"], Some(30.0));
-    assert_eq!(outcome(&run, "sales_cycle_length").rows.len(), 1, "boris won nothing in the window");
+    assert_eq!(
+        outcome(&run, "sales_cycle_length").rows.len(),
+        1,
+        "boris won nothing in the window"
+    );
 }
 
 #[test]
@@ -130,7 +151,14 @@ fn quarterly_kpis() {
     // MQLs by mql_at: Q1 has leads 5, 1, 3, 4 = 4; Q4 2024 has lead 7 = 1.
     // The target is previous * 1.2 = 1.2, so 4 meets it.
     assert_value(&run, "qualified_leads", &[], Some(4.0));
-    assert_eq!(row(&run, "qualified_leads", &[]).target.as_ref().unwrap().value, Some(1.2));
+    assert_eq!(
+        row(&run, "qualified_leads", &[])
+            .target
+            .as_ref()
+            .unwrap()
+            .value,
+        Some(1.2)
+    );
     assert_status(&run, "qualified_leads", &[], Some(Status::Met));
 }
 
@@ -142,7 +170,10 @@ fn retention_kpis() {
     // Retention: (3 - 2) / 3.
     assert_value(&run, "customer_retention_rate", &[], Some(1.0 / 3.0));
     // January: start 1, 4, 6 = 3; end 3 (as above); new: 2. (3 - 1) / 3.
-    assert_eq!(row(&run, "customer_retention_rate", &[]).previous, Some(2.0 / 3.0));
+    assert_eq!(
+        row(&run, "customer_retention_rate", &[]).previous,
+        Some(2.0 / 3.0)
+    );
     // Churned in February: 4 and 5 (5 signed up and churned in the same month): 2 / 3.
     assert_value(&run, "churn_rate", &[], Some(2.0 / 3.0));
     // New customers by acquisition channel in February: 3 (email), 5 (seo); ads has none.
