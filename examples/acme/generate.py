@@ -171,7 +171,7 @@ def main():
     while d <= END:
         for channel in CHANNELS:
             for campaign in CAMPAIGNS[channel]:
-                weekly = {"ads": 900, "seo": 400, "email": 150, "social": 500, "referral": 250}[channel]
+                weekly = {"ads": 4500, "seo": 2000, "email": 750, "social": 2500, "referral": 1250}[channel]
                 spend.append([d, channel, campaign, round(weekly * rng.uniform(0.7, 1.3) * season(d), 2)])
         d += dt.timedelta(days=7)
     write_csv("spend", ["date", "channel", "campaign", "amount"], spend)

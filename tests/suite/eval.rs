@@ -432,3 +432,81 @@ fn cyrillic_columns_and_values() {
     assert_value(&run, "regions", &["Азия"], Some(80.0));
     assert_status(&run, "regions", &["Азия"], None);
 }
+
+#[test]
+fn every_aggregate() {
+    let run = sales(
+        "kpi med { value median(sales.amount) }
+         kpi na_med { value median(sales.amount where region == \"NA\") }
+         kpi lo { value min(sales.amount) }
+         kpi hi { value max(sales.amount) }
+         kpi q9 { value quantile(sales.amount, 0.9) }
+         kpi sd { value stddev(sales.amount) }
+         kpi avg { value avg(sales.amount) }
+         kpi reps { value count_distinct(sales.rep) }
+         kpi wait { value mean(days_between(sales.day, 2025-04-01)) }
+         kpi mins { value sum(minutes_between(sales.day, 2025-03-02) where region == \"NA\") }",
+    )
+    .run("2025-03-31");
+    // March amounts: 40 (boris), 60 (anna) and chen's missing one, which aggregates skip.
+    assert_value(&run, "med", &[], Some(50.0));
+    assert_value(&run, "lo", &[], Some(40.0));
+    assert_value(&run, "hi", &[], Some(60.0));
+    // Linear interpolation: 40 + 0.9 * (60 - 40).
+    assert_value(&run, "q9", &[], Some(58.0));
+    // Sample standard deviation: sqrt(((40 - 50)^2 + (60 - 50)^2) / (2 - 1)).
+    assert_value(&run, "sd", &[], Some(200f64.sqrt()));
+    assert_value(&run, "avg", &[], Some(50.0));
+    // chen's row has no amount but has a rep: three reps.
+    assert_value(&run, "reps", &[], Some(3.0));
+    // Days to April 1st from March 1, 15 and 20: 31, 17 and 12.
+    assert_value(&run, "wait", &[], Some(20.0));
+    // boris sold on March 1: one day, 1440 minutes, before March 2.
+    assert_value(&run, "mins", &[], Some(1440.0));
+    // January: median of 100 and 50; February: of 30 and 70.
+    assert_eq!(
+        row(&run, "med", &[]).history,
+        vec![Some(75.0), Some(50.0), Some(50.0)]
+    );
+    // Aggregates other than count and sum are null over no rows: February has no NA sale.
+    assert_eq!(
+        row(&run, "na_med", &[]).history,
+        vec![Some(50.0), None, Some(40.0)]
+    );
+}
+
+#[test]
+fn aggregates_over_one_source_share_one_pass() {
+    use kpi::compile::{self, ResolveInput};
+    let project = sales(
+        "view paid = sales where status == \"paid\"
+         kpi a { value sum(sales.amount) }
+         kpi b { value count(paid) / count(sales) }
+         kpi c { value mean(paid.amount where region == \"EU\") }
+         kpi d { by region\n value sum(sales.amount) }
+         kpi e { by region\n value count(paid) }
+         kpi f { every quarter\n value sum(sales.amount) }
+         kpi g { value sum(targets.goal) }",
+    );
+    let loaded = Project::load(project.path()).unwrap();
+    let (datasets, _) = kpi::eval::data::open(&loaded.manifest);
+    let input = ResolveInput {
+        manifest: &loaded.manifest,
+        schemas: &datasets.schemas,
+        sources: &loaded.sources,
+    };
+    let (program, diagnostics) = compile::resolve(&loaded.files, &input);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let options = kpi::eval::EvalOptions {
+        as_of: date("2025-03-31"),
+        history: 2,
+        range: None,
+    };
+    let lowered = kpi::eval::lower(&program, &options);
+    // a, b and c read `sales` by month without dimensions (the view's filter travels with the
+    // aggregate): one pass. d and e: one pass by region. f: one by quarter. g: one over targets.
+    assert_eq!(lowered.plan.passes.len(), 4);
+    // The first pass holds four distinct aggregates: sum(sales.amount), count(paid),
+    // count(sales) and mean(paid.amount where region == "EU").
+    assert_eq!(lowered.plan.passes[0].aggregates.len(), 4);
+}

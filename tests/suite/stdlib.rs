@@ -123,13 +123,14 @@ fn funnel_kpis() {
 #[test]
 fn lead_generation_kpis() {
     let run = tiny("2025-02-28");
-    // February spend: ads 120, seo 60, email 20; leads: ads 2, seo 2, email 0.
-    assert_value(&run, "cost_per_lead", &["ads"], Some(60.0));
-    assert_value(&run, "cost_per_lead", &["seo"], Some(30.0));
+    // February spend: ads 600, seo 300, email 100; leads: ads 2, seo 2, email 0.
+    assert_value(&run, "cost_per_lead", &["ads"], Some(300.0));
+    assert_value(&run, "cost_per_lead", &["seo"], Some(150.0));
+    assert_status(&run, "cost_per_lead", &["seo"], Some(Status::Met));
     // No leads from email: division by zero gives no value, and the row has no data.
     assert_value(&run, "cost_per_lead", &["email"], None);
     assert_status(&run, "cost_per_lead", &["email"], Some(Status::NoData));
-    // 60 is above both 45 and the amber 55: missed, and the KPI is as bad as its worst row.
+    // 300 is above both 200 and the amber 250: missed, and the KPI is as bad as its worst row.
     assert_status(&run, "cost_per_lead", &["ads"], Some(Status::Missed));
     assert_eq!(outcome(&run, "cost_per_lead").status, Some(Status::Missed));
     // Counts of no rows are 0: email had leads in January only, referral in December only.
@@ -177,22 +178,23 @@ fn retention_kpis() {
     // Churned in February: 4 and 5 (5 signed up and churned in the same month): 2 / 3.
     assert_value(&run, "churn_rate", &[], Some(2.0 / 3.0));
     // New customers by acquisition channel in February: 3 (email), 5 (seo); ads has none.
-    assert_value(&run, "customer_acquisition_cost", &["seo"], Some(60.0));
-    assert_value(&run, "customer_acquisition_cost", &["email"], Some(20.0));
+    assert_value(&run, "customer_acquisition_cost", &["seo"], Some(300.0));
+    assert_value(&run, "customer_acquisition_cost", &["email"], Some(100.0));
     assert_value(&run, "customer_acquisition_cost", &["ads"], None);
-    // LTV: ARPU 700 / 3 over churn 2 / 3 = 350. CAC overall: 200 / 2 = 100. LTV:CAC = 3.5.
+    // LTV: ARPU 700 / 3 over churn 2 / 3 = 350. CAC overall: 1000 / 2 = 500. LTV:CAC = 0.7,
+    // under both 3 and the amber 2.
     assert_value(&run, "lifetime_value", &[], Some(350.0));
-    assert_value(&run, "ltv_to_cac", &[], Some(3.5));
-    assert_status(&run, "ltv_to_cac", &[], Some(Status::Met));
+    assert_value(&run, "ltv_to_cac", &[], Some(0.7));
+    assert_status(&run, "ltv_to_cac", &[], Some(Status::Missed));
 }
 
 #[test]
 fn marketing_kpis() {
     let run = tiny("2025-02-28");
-    // Campaign orders in February: #3 ads_search 150, #4 seo_blog 300 = 450; spend 200.
-    assert_value(&run, "marketing_roi", &[], Some((450.0 - 200.0) / 200.0));
-    assert_value(&run, "roas", &["ads"], Some(150.0 / 120.0));
-    assert_value(&run, "roas", &["seo"], Some(300.0 / 60.0));
+    // Campaign orders in February: #3 ads_search 150, #4 seo_blog 300 = 450; spend 1000.
+    assert_value(&run, "marketing_roi", &[], Some((450.0 - 1000.0) / 1000.0));
+    assert_value(&run, "roas", &["ads"], Some(150.0 / 600.0));
+    assert_value(&run, "roas", &["seo"], Some(300.0 / 300.0));
     assert_value(&run, "roas", &["email"], Some(0.0));
     // Incremental sales: ads_search 150 - 100 = 50; seo_blog 300 - 0 (order #2 had no campaign) = 300.
     assert_value(&run, "incremental_sales", &["ads_search"], Some(50.0));
