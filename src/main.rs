@@ -148,30 +148,19 @@ fn eval(mut project: Project, args: cli::EvalArgs) -> u8 {
     let mut kpi = match existing {
         Some(kpi) => kpi,
         None => match syntax::parse_expr(&args.expr, id) {
-            Ok(expr) => ast::Kpi {
-                name: ast::Ident {
+            Ok(expr) => {
+                let name = ast::Ident {
                     name: "eval".into(),
                     span: expr.span,
-                },
-                title: Some(ast::Spanned {
+                };
+                let mut kpi = ast::Kpi::new(name, expr.span);
+                kpi.title = Some(ast::Spanned {
                     node: args.expr.clone(),
                     span: expr.span,
-                }),
-                description: None,
-                owner: None,
-                tags: Vec::new(),
-                format: None,
-                decimals: None,
-                unit: None,
-                every: None,
-                by: Vec::new(),
-                filter: None,
-                lets: Vec::new(),
-                span: expr.span,
-                value: Some(expr),
-                targets: Vec::new(),
-                warns: Vec::new(),
-            },
+                });
+                kpi.value = Some(expr);
+                kpi
+            }
             Err(errors) => {
                 print_diagnostics(&errors, &project.sources);
                 return EXIT_ERROR;

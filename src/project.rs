@@ -191,8 +191,9 @@ impl Project {
             }
         }
         let wanted = |kpi: &ir::Kpi| {
-            (options.names.is_empty() || options.names.contains(&kpi.name))
-                && (options.tags.is_empty() || kpi.tags.iter().any(|t| options.tags.contains(t)))
+            (options.names.is_empty() || options.names.contains(&kpi.meta.name))
+                && (options.tags.is_empty()
+                    || kpi.meta.tags.iter().any(|t| options.tags.contains(t)))
         };
         program.kpis.retain(|k| wanted(k));
         if !options.names.is_empty() || !options.tags.is_empty() {

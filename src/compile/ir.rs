@@ -109,8 +109,9 @@ pub struct Program {
     pub kpis: Vec<Kpi>,
 }
 
-#[derive(Debug, Clone)]
-pub struct Kpi {
+/// What a KPI says about itself, carried unchanged from definition to report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KpiMeta {
     pub name: String,
     pub title: Option<String>,
     pub description: Option<String>,
@@ -119,6 +120,11 @@ pub struct Kpi {
     pub format: Format,
     pub decimals: Option<u32>,
     pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Kpi {
+    pub meta: KpiMeta,
     pub grain: Grain,
     pub dims: Vec<String>,
     pub value: Expr,

@@ -114,7 +114,8 @@ struct Row<'a> {
     name: &'a str,
 }
 
-const AGGREGATES: [&str; 11] = [
+/// Aggregate functions; `min` and `max` with two arguments are the scalar functions instead.
+const AGGREGATES: [&str; 10] = [
     "count",
     "count_distinct",
     "sum",
@@ -125,7 +126,60 @@ const AGGREGATES: [&str; 11] = [
     "max",
     "quantile",
     "stddev",
-    "total",
+];
+
+/// Functions of KPI values rather than of rows.
+const KPI_FUNCTIONS: [&str; 5] = ["previous", "growth", "total", "running", "rolling"];
+
+/// Scalar and row functions: name, function, fewest and most arguments, what the arguments
+/// must be (`Ty::Null`: anything) and what the result is (`Ty::Null`: the first argument's type).
+/// Those taking dates or text work on rows only, inside aggregates.
+const FUNCTIONS: [(&str, Func, usize, usize, Ty, Ty); 24] = [
+    ("abs", Func::Abs, 1, 1, Ty::Number, Ty::Number),
+    ("round", Func::Round, 1, 2, Ty::Number, Ty::Number),
+    ("floor", Func::Floor, 1, 1, Ty::Number, Ty::Number),
+    ("ceil", Func::Ceil, 1, 1, Ty::Number, Ty::Number),
+    ("min", Func::Least, 2, 2, Ty::Number, Ty::Number),
+    ("max", Func::Greatest, 2, 2, Ty::Number, Ty::Number),
+    ("coalesce", Func::Coalesce, 1, 64, Ty::Null, Ty::Null),
+    ("sqrt", Func::Sqrt, 1, 1, Ty::Number, Ty::Number),
+    ("ln", Func::Ln, 1, 1, Ty::Number, Ty::Number),
+    ("exp", Func::Exp, 1, 1, Ty::Number, Ty::Number),
+    ("pow", Func::Pow, 2, 2, Ty::Number, Ty::Number),
+    (
+        "days_between",
+        Func::DaysBetween,
+        2,
+        2,
+        Ty::Date,
+        Ty::Number,
+    ),
+    (
+        "hours_between",
+        Func::HoursBetween,
+        2,
+        2,
+        Ty::Date,
+        Ty::Number,
+    ),
+    (
+        "minutes_between",
+        Func::MinutesBetween,
+        2,
+        2,
+        Ty::Date,
+        Ty::Number,
+    ),
+    ("year", Func::Year, 1, 1, Ty::Date, Ty::Number),
+    ("quarter", Func::Quarter, 1, 1, Ty::Date, Ty::Number),
+    ("month", Func::Month, 1, 1, Ty::Date, Ty::Number),
+    ("week", Func::Week, 1, 1, Ty::Date, Ty::Number),
+    ("day", Func::Day, 1, 1, Ty::Date, Ty::Number),
+    ("weekday", Func::Weekday, 1, 1, Ty::Date, Ty::Number),
+    ("lower", Func::Lower, 1, 1, Ty::String, Ty::String),
+    ("upper", Func::Upper, 1, 1, Ty::String, Ty::String),
+    ("contains", Func::Contains, 2, 2, Ty::String, Ty::Bool),
+    ("starts_with", Func::StartsWith, 2, 2, Ty::String, Ty::Bool),
 ];
 
 impl<'a> Resolver<'a> {
@@ -322,14 +376,16 @@ impl<'a> Resolver<'a> {
             return None;
         }
         Some(ir::Kpi {
-            name: kpi.name.name.clone(),
-            title: kpi.title.as_ref().map(|s| s.node.clone()),
-            description: kpi.description.as_ref().map(|s| s.node.clone()),
-            owner: kpi.owner.as_ref().map(|s| s.node.clone()),
-            tags: kpi.tags.iter().map(|t| t.name.clone()).collect(),
-            format,
-            decimals,
-            unit: kpi.unit.as_ref().map(|s| s.node.clone()),
+            meta: ir::KpiMeta {
+                name: kpi.name.name.clone(),
+                title: kpi.title.as_ref().map(|s| s.node.clone()),
+                description: kpi.description.as_ref().map(|s| s.node.clone()),
+                owner: kpi.owner.as_ref().map(|s| s.node.clone()),
+                tags: kpi.tags.iter().map(|t| t.name.clone()).collect(),
+                format,
+                decimals,
+                unit: kpi.unit.as_ref().map(|s| s.node.clone()),
+            },
             grain,
             dims,
             value,
@@ -1265,9 +1321,10 @@ impl<'a> Resolver<'a> {
                 }
             }
             ast::ExprKind::Call { func, args } => {
-                if AGGREGATES.contains(&func.name.as_str())
-                    && !(matches!(func.name.as_str(), "min" | "max") && args.len() == 2)
-                {
+                let name = func.name.as_str();
+                let aggregate = AGGREGATES.contains(&name)
+                    && !(matches!(name, "min" | "max") && args.len() == 2);
+                if aggregate || KPI_FUNCTIONS.contains(&name) {
                     self.error(
                         Diagnostic::error("E0371", format!("`{}` inside an aggregate", func.name))
                             .at(func.span)
@@ -1420,80 +1477,22 @@ impl<'a> Resolver<'a> {
         ctx: &Ctx<'a>,
         row: Option<Row<'a>>,
     ) -> (ir::Expr, Ty) {
-        use Func as F;
         let name = func.name.as_str();
         // (function, arity range, argument kind, result)
-        let (f, min, max, takes, result) = match name {
-            "abs" => (F::Abs, 1, 1, Ty::Number, Ty::Number),
-            "round" => (F::Round, 1, 2, Ty::Number, Ty::Number),
-            "floor" => (F::Floor, 1, 1, Ty::Number, Ty::Number),
-            "ceil" => (F::Ceil, 1, 1, Ty::Number, Ty::Number),
-            "min" => (F::Least, 2, 2, Ty::Number, Ty::Number),
-            "max" => (F::Greatest, 2, 2, Ty::Number, Ty::Number),
-            "coalesce" => (F::Coalesce, 1, 64, Ty::Null, Ty::Null),
-            "sqrt" => (F::Sqrt, 1, 1, Ty::Number, Ty::Number),
-            "ln" => (F::Ln, 1, 1, Ty::Number, Ty::Number),
-            "exp" => (F::Exp, 1, 1, Ty::Number, Ty::Number),
-            "pow" => (F::Pow, 2, 2, Ty::Number, Ty::Number),
-            "days_between" => (F::DaysBetween, 2, 2, Ty::Date, Ty::Number),
-            "hours_between" => (F::HoursBetween, 2, 2, Ty::Date, Ty::Number),
-            "minutes_between" => (F::MinutesBetween, 2, 2, Ty::Date, Ty::Number),
-            "year" => (F::Year, 1, 1, Ty::Date, Ty::Number),
-            "quarter" => (F::Quarter, 1, 1, Ty::Date, Ty::Number),
-            "month" => (F::Month, 1, 1, Ty::Date, Ty::Number),
-            "week" => (F::Week, 1, 1, Ty::Date, Ty::Number),
-            "day" => (F::Day, 1, 1, Ty::Date, Ty::Number),
-            "weekday" => (F::Weekday, 1, 1, Ty::Date, Ty::Number),
-            "lower" => (F::Lower, 1, 1, Ty::String, Ty::String),
-            "upper" => (F::Upper, 1, 1, Ty::String, Ty::String),
-            "contains" => (F::Contains, 2, 2, Ty::String, Ty::Bool),
-            "starts_with" => (F::StartsWith, 2, 2, Ty::String, Ty::Bool),
-            _ => {
-                let known = [
-                    "count",
-                    "count_distinct",
-                    "sum",
-                    "mean",
-                    "avg",
-                    "median",
-                    "min",
-                    "max",
-                    "quantile",
-                    "stddev",
-                    "previous",
-                    "growth",
-                    "total",
-                    "abs",
-                    "round",
-                    "floor",
-                    "ceil",
-                    "coalesce",
-                    "sqrt",
-                    "ln",
-                    "exp",
-                    "pow",
-                    "days_between",
-                    "hours_between",
-                    "minutes_between",
-                    "year",
-                    "quarter",
-                    "month",
-                    "week",
-                    "day",
-                    "weekday",
-                    "lower",
-                    "upper",
-                    "contains",
-                    "starts_with",
-                ];
-                let mut d =
-                    Diagnostic::error("E0380", format!("unknown function `{name}`")).at(func.span);
-                if let Some(hint) = did_you_mean(name, known) {
-                    d = d.with_hint(hint);
-                }
-                self.error(d);
-                return (ir::Expr::Null, Ty::Null);
+        let Some(&(_, f, min, max, takes, result)) = FUNCTIONS.iter().find(|entry| entry.0 == name)
+        else {
+            let known = AGGREGATES
+                .iter()
+                .chain(&KPI_FUNCTIONS)
+                .copied()
+                .chain(FUNCTIONS.iter().map(|entry| entry.0));
+            let mut d =
+                Diagnostic::error("E0380", format!("unknown function `{name}`")).at(func.span);
+            if let Some(hint) = did_you_mean(name, known) {
+                d = d.with_hint(hint);
             }
+            self.error(d);
+            return (ir::Expr::Null, Ty::Null);
         };
         let row_only = matches!(takes, Ty::Date | Ty::String);
         if row_only && row.is_none() {
@@ -1539,7 +1538,7 @@ impl<'a> Resolver<'a> {
             };
             // The second argument of contains/starts_with is the text looked for.
             let wanted = match (f, i) {
-                (F::Round, 1) => Ty::Number,
+                (Func::Round, 1) => Ty::Number,
                 _ => takes,
             };
             let ok = match wanted {
@@ -1561,7 +1560,7 @@ impl<'a> Resolver<'a> {
                     .at(arg.expr.span),
                 );
             }
-            if matches!(f, F::Contains | F::StartsWith)
+            if matches!(f, Func::Contains | Func::StartsWith)
                 && i == 1
                 && !matches!(e, ir::Expr::String(_))
             {
@@ -1573,7 +1572,7 @@ impl<'a> Resolver<'a> {
                     .at(arg.expr.span),
                 );
             }
-            if f == F::Round
+            if f == Func::Round
                 && i == 1
                 && !matches!(e, ir::Expr::Number(n) if n.fract() == 0.0 && n >= 0.0)
             {
@@ -1582,7 +1581,7 @@ impl<'a> Resolver<'a> {
                         .at(arg.expr.span),
                 );
             }
-            if f == F::Coalesce && result_ty == Ty::Null {
+            if f == Func::Coalesce && result_ty == Ty::Null {
                 result_ty = ty;
             }
             resolved.push(e);

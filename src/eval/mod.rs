@@ -87,7 +87,7 @@ pub fn evaluate(
     for (kpi, window) in program.kpis.iter().zip(&lowered.windows) {
         match evaluate_kpi(kpi, *window, &lowered.plan, &results) {
             Ok(outcome) => outcomes.push(outcome),
-            Err(d) => diagnostics.push(d.for_kpi(&kpi.name)),
+            Err(d) => diagnostics.push(d.for_kpi(&kpi.meta.name)),
         }
     }
     (outcomes, diagnostics)
@@ -219,7 +219,7 @@ fn evaluate_kpi(
         let Some((pass, column)) = plan.columns.get(&aggregate.key()) else {
             return Err(Diagnostic::internal(format!(
                 "aggregate of `{}` has no pass",
-                kpi.name
+                kpi.meta.name
             )));
         };
         let entry = used.entry(*pass).or_default();
@@ -231,7 +231,7 @@ fn evaluate_kpi(
         if let Err(message) = &results[*pass] {
             return Err(fail(format!(
                 "KPI `{}` could not be computed: {}",
-                kpi.name,
+                kpi.meta.name,
                 if message.is_empty() {
                     "its data could not be read"
                 } else {
@@ -243,7 +243,7 @@ fn evaluate_kpi(
     let polars_err = |e: PolarsError| {
         fail(format!(
             "KPI `{}` could not be computed: {}",
-            kpi.name,
+            kpi.meta.name,
             first_line(&e)
         ))
     };
@@ -510,14 +510,7 @@ fn judge(
         Status::worst(rows.iter().filter_map(|r| r.status)).or(Some(Status::NoData))
     };
     KpiOutcome {
-        name: kpi.name.clone(),
-        title: kpi.title.clone(),
-        description: kpi.description.clone(),
-        owner: kpi.owner.clone(),
-        tags: kpi.tags.clone(),
-        format: kpi.format,
-        decimals: kpi.decimals,
-        unit: kpi.unit.clone(),
+        meta: kpi.meta.clone(),
         grain: kpi.grain,
         dimensions: kpi.dims.clone(),
         location: kpi.location.clone(),

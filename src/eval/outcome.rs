@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::compile::ir::Format;
+use crate::compile::ir::KpiMeta;
 use crate::period::Grain;
 use crate::source::Location;
 
@@ -74,14 +74,8 @@ pub struct RowOutcome {
 /// One KPI: what it is, the period judged, and its rows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KpiOutcome {
-    pub name: String,
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub owner: Option<String>,
-    pub tags: Vec<String>,
-    pub format: Format,
-    pub decimals: Option<u32>,
-    pub unit: Option<String>,
+    #[serde(flatten)]
+    pub meta: KpiMeta,
     pub grain: Grain,
     pub dimensions: Vec<String>,
     pub location: Location,

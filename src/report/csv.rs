@@ -38,7 +38,7 @@ pub fn render(report: &Report<'_>) -> String {
                     _ => Default::default(),
                 };
                 let _ = writer.write_record([
-                    kpi.name.as_str(),
+                    kpi.meta.name.as_str(),
                     &dims,
                     period,
                     &number(*value),

@@ -24,7 +24,11 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
     header.extend(["change", "trend"]);
     table.set_header(header);
     for kpi in report.outcomes {
-        let title = kpi.title.clone().unwrap_or_else(|| kpi.name.clone());
+        let title = kpi
+            .meta
+            .title
+            .clone()
+            .unwrap_or_else(|| kpi.meta.name.clone());
         if kpi.rows.is_empty() {
             let mut cells = vec![Cell::new(&title), Cell::new(&kpi.period), Cell::new("—")];
             if options.judged {
@@ -44,9 +48,9 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
                 Cell::new(&kpi.period),
                 Cell::new(format_value(
                     row.value,
-                    kpi.format,
-                    kpi.decimals,
-                    kpi.unit.as_deref(),
+                    kpi.meta.format,
+                    kpi.meta.decimals,
+                    kpi.meta.unit.as_deref(),
                 )),
             ];
             if options.judged {
@@ -61,7 +65,7 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
             cells.push(Cell::new(format_change(
                 row.value,
                 row.previous,
-                kpi.format,
+                kpi.meta.format,
             )));
             cells.push(Cell::new(sparkline(&row.history)));
             table.add_row(cells);
@@ -84,7 +88,7 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
 
 /// `>= 15.0%`: the operator with the bound formatted like the value.
 fn target_text(target: &crate::eval::TargetOutcome, kpi: &crate::eval::KpiOutcome) -> String {
-    let f = |v| format_value(v, kpi.format, kpi.decimals, None);
+    let f = |v| format_value(v, kpi.meta.format, kpi.meta.decimals, None);
     if target.op == "between" {
         format!("{} – {}", f(target.value), f(target.high))
     } else {

@@ -92,6 +92,30 @@ pub struct Kpi {
     pub span: Span,
 }
 
+impl Kpi {
+    /// A KPI with only a name and a span; the parser and `kpi eval` fill in the rest.
+    pub fn new(name: Ident, span: Span) -> Kpi {
+        Kpi {
+            name,
+            title: None,
+            description: None,
+            owner: None,
+            tags: Vec::new(),
+            format: None,
+            decimals: None,
+            unit: None,
+            every: None,
+            by: Vec::new(),
+            filter: None,
+            lets: Vec::new(),
+            value: None,
+            targets: Vec::new(),
+            warns: Vec::new(),
+            span,
+        }
+    }
+}
+
 /// The condition of a `target` or `warn` line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Goal {

@@ -480,24 +480,7 @@ impl Walker {
         let span = self.span(&pair);
         let mut parts = meaningful(pair.into_inner());
         let name = self.ident(parts.next().expect("kpi name"));
-        let mut kpi = ast::Kpi {
-            name,
-            title: None,
-            description: None,
-            owner: None,
-            tags: Vec::new(),
-            format: None,
-            decimals: None,
-            unit: None,
-            every: None,
-            by: Vec::new(),
-            filter: None,
-            lets: Vec::new(),
-            value: None,
-            targets: Vec::new(),
-            warns: Vec::new(),
-            span,
-        };
+        let mut kpi = ast::Kpi::new(name, span);
         let mut seen: Vec<&'static str> = Vec::new();
         for field in parts {
             let field_span = self.span(&field);

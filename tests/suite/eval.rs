@@ -266,7 +266,7 @@ fn lookup_that_would_fan_out_is_an_error_and_others_still_evaluate() {
                 && m.contains("`anna` appears 2 times")),
         "{messages:#?}"
     );
-    assert!(run.outcomes.iter().all(|k| k.name != "by_team"));
+    assert!(run.outcomes.iter().all(|k| k.meta.name != "by_team"));
 }
 
 #[test]
@@ -338,7 +338,7 @@ fn an_unreadable_csv_names_the_dataset_and_file() {
     )
     .run("2025-03-31");
     assert_value(&run, "a", &[], Some(3.0));
-    assert!(run.outcomes.iter().all(|k| k.name != "b"));
+    assert!(run.outcomes.iter().all(|k| k.meta.name != "b"));
     let messages: Vec<&str> = run.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert!(
         messages

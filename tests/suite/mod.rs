@@ -38,7 +38,7 @@ pub fn run_project(dir: &Path, as_of: &str) -> Run {
 pub fn outcome<'a>(run: &'a Run, kpi: &str) -> &'a KpiOutcome {
     run.outcomes
         .iter()
-        .find(|k| k.name == kpi)
+        .find(|k| k.meta.name == kpi)
         .unwrap_or_else(|| panic!("no outcome for `{kpi}`; errors: {:#?}", run.diagnostics))
 }
 
