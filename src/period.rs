@@ -128,6 +128,9 @@ impl PeriodSpec {
         }
         if let Some((year, rest)) = t.split_once('-') {
             let year: i32 = year.parse().map_err(|_| bad())?;
+            if !(1..=9999).contains(&year) {
+                return Err(bad());
+            }
             if let Some(q) = rest.strip_prefix('Q').or_else(|| rest.strip_prefix('q')) {
                 let q: u32 = q.parse().map_err(|_| bad())?;
                 if !(1..=4).contains(&q) {
@@ -157,6 +160,9 @@ impl PeriodSpec {
             });
         }
         let year: i64 = t.parse().map_err(|_| bad())?;
+        if !(1..=9999).contains(&year) {
+            return Err(bad());
+        }
         Ok(PeriodSpec {
             grain: Grain::Year,
             index: year,
@@ -235,5 +241,7 @@ mod tests {
         );
         assert!(PeriodSpec::parse("2025-13").is_err());
         assert!(PeriodSpec::parse("soon").is_err());
+        assert!(PeriodSpec::parse("99999999").is_err());
+        assert!(PeriodSpec::parse("2025-W60").is_err());
     }
 }

@@ -1197,13 +1197,28 @@ impl<'a> Resolver<'a> {
         match agg {
             AggFunc::Count | AggFunc::CountDistinct => {}
             _ if !arg_ty.is_numeric() => {
+                // Name the column, the dataset and its file: the fix is often in the data.
+                let what = match &arg_expr {
+                    Some(ir::Expr::Column(column)) => {
+                        let dataset = &self.sources[source_id].dataset;
+                        let file = self
+                            .input
+                            .manifest
+                            .datasets
+                            .get(dataset)
+                            .map(|d| d.path.as_str())
+                            .unwrap_or("");
+                        format!(
+                            "column `{column}` of `{dataset}` ({file}) holds {}",
+                            arg_ty.name()
+                        )
+                    }
+                    _ => format!("this is {}", arg_ty.name()),
+                };
                 self.error(
-                    Diagnostic::error(
-                        "E0359",
-                        format!("`{name}` needs numbers, but this is {}", arg_ty.name()),
-                    )
-                    .at(arg.expr.span)
-                    .with_hint("Use `count` or `count_distinct` for text and dates."),
+                    Diagnostic::error("E0359", format!("`{name}` needs numbers, but {what}"))
+                        .at(arg.expr.span)
+                        .with_hint("Use `count` or `count_distinct` for text and dates, or fix the column's values so that they read as numbers."),
                 );
             }
             _ => {}

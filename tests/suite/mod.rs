@@ -138,3 +138,42 @@ pub const TARGETS_CSV: &str = "month,region,goal
 2025-03-01,EU,50
 2025-03-01,NA,45
 ";
+
+/// Every snapshot file belongs to a test that still exists: its module names the snapshot (or
+/// has a function of that name), and a glob snapshot's fixture file still exists.
+#[test]
+fn no_orphan_snapshots() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/suite");
+    for entry in std::fs::read_dir(root.join("snapshots")).unwrap() {
+        let file = entry.unwrap().file_name().to_string_lossy().to_string();
+        let stem = file
+            .strip_suffix(".snap")
+            .unwrap_or_else(|| panic!("stray file in snapshots/: {file}"));
+        let (name, fixture) = match stem.split_once('@') {
+            Some((name, fixture)) => (name, Some(fixture)),
+            None => (stem, None),
+        };
+        let rest = name
+            .strip_prefix("main__suite__")
+            .unwrap_or_else(|| panic!("unexpected snapshot {file}"));
+        let (module, test) = rest
+            .split_once("__")
+            .unwrap_or_else(|| panic!("unexpected snapshot {file}"));
+        let source = std::fs::read_to_string(root.join(format!("{module}.rs")))
+            .unwrap_or_else(|_| panic!("{file}: no module {module}"));
+        assert!(
+            source.contains(&format!("fn {test}(")) || source.contains(&format!("\"{test}\"")),
+            "{file} is an orphan: no test `{test}` in {module}.rs"
+        );
+        if let Some(fixture) = fixture {
+            let exists = ["ok", "err"].iter().any(|d| {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/fixtures/parse")
+                    .join(d)
+                    .join(fixture)
+                    .exists()
+            });
+            assert!(exists, "{file} is an orphan: its fixture {fixture} is gone");
+        }
+    }
+}

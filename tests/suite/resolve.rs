@@ -90,7 +90,7 @@ fn aggregates_check_types() {
     check(
         "sum_of_text",
         "kpi a { value sum(sales.region) }\n",
-        &["`sum` needs numbers, but this is text"],
+        &["`sum` needs numbers, but column `region` of `sales` (sales.csv) holds text"],
     );
     check(
         "where_not_boolean",
