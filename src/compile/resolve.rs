@@ -23,6 +23,7 @@ pub struct ResolveInput<'a> {
 /// Resolves every KPI of the parsed files.
 pub fn resolve(files: &[ast::File], input: &ResolveInput<'_>) -> (ir::Program, Vec<Diagnostic>) {
     let mut resolver = Resolver::new(files, input);
+    resolver.check_datasets();
     let mut kpis = Vec::new();
     for file in files {
         for item in &file.items {
@@ -241,6 +242,17 @@ impl<'a> Resolver<'a> {
             }
         }
         resolver
+    }
+
+    /// Checks every dataset's manifest entry against its schema, used by a KPI or not.
+    fn check_datasets(&mut self) {
+        for name in self.input.manifest.datasets.keys() {
+            let ident = Ident {
+                name: name.clone(),
+                span: Span::default(),
+            };
+            self.source_of(&ident);
+        }
     }
 
     fn error(&mut self, diagnostic: Diagnostic) {
@@ -540,6 +552,20 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
+        for (dimension, column) in &config.dimensions {
+            if schema.get(column).is_none() {
+                ok = false;
+                let mut d = Diagnostic::error(
+                    "E0325",
+                    format!("dataset `{name}`: dimension `{dimension}` maps to `{column}`, which is not a column"),
+                )
+                .with_hint(format!("Columns of `{name}`: {}.", schema.names().collect::<Vec<_>>().join(", ")));
+                if let Some(hint) = did_you_mean(column, schema.names()) {
+                    d = d.with_hint(hint);
+                }
+                self.error(d);
+            }
+        }
         if config.until.is_some() && config.time.is_none() {
             ok = false;
             self.error(Diagnostic::error(
@@ -645,6 +671,30 @@ impl<'a> Resolver<'a> {
             }
             if !ok {
                 return None;
+            }
+            let (left_ty, right_ty) = (left.schema.get(&join.key.name), right.get(&join.key.name));
+            if let (Some(l), Some(r)) = (left_ty, right_ty) {
+                let comparable = l == r
+                    || (l.is_numeric() && r.is_numeric())
+                    || (l.is_temporal() && r.is_temporal());
+                if !comparable {
+                    self.error(
+                        Diagnostic::error(
+                            "E0326",
+                            format!(
+                                "join key `{}` holds {} in `{}` but {} in `{}`",
+                                join.key.name,
+                                l.name(),
+                                left.name,
+                                r.name(),
+                                join.dataset.name
+                            ),
+                        )
+                        .at(join.key.span)
+                        .with_hint("Both sides of a join must hold the same kind of values."),
+                    );
+                    return None;
+                }
             }
             // The left side wins where both have a column of the same name.
             let mut schema = left.schema.clone();

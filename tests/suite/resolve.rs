@@ -242,3 +242,38 @@ fn split_kpi_needs_a_split_aggregate() {
         &["KPI `a` is split by region, but none of its aggregates is"],
     );
 }
+
+#[test]
+fn manifest_dimensions_and_join_keys_are_checked() {
+    let manifest = SALES_MANIFEST.replace(
+        "time = \"month\"",
+        "time = \"month\"\ndimensions = { rep = \"repp\" }",
+    );
+    let (rendered, _) = validate_with(&manifest, "kpi a { value count(sales) }\n");
+    assert!(
+        rendered
+            .contains("dataset `targets`: dimension `rep` maps to `repp`, which is not a column"),
+        "{rendered}"
+    );
+    let manifest = format!("{SALES_MANIFEST}\n[datasets.people]\npath = \"people.csv\"\n");
+    let project = TempProject::new(
+        &manifest,
+        &[
+            (
+                "defs.kpi",
+                "view x = sales join people on rep\nkpi a { value count(x) }\n",
+            ),
+            ("sales.csv", SALES_CSV),
+            ("targets.csv", TARGETS_CSV),
+            ("people.csv", "rep,team\n1,red\n2,blue\n"),
+        ],
+    );
+    let loaded = Project::load(project.path()).unwrap();
+    let (program, diagnostics) = loaded.validate();
+    let rendered = render_human(&diagnostics, &loaded.sources, false);
+    assert!(
+        rendered.contains("join key `rep` holds text in `sales` but number in `people`"),
+        "{rendered}"
+    );
+    assert!(program.kpis.is_empty());
+}
