@@ -115,7 +115,8 @@ fn open_one(
             .collect(),
     };
     let shown = files.iter().map(|f| shown_path(manifest, f)).collect();
-    Ok((frame, schema, shown))
+    // `cache` lets the passes that read this dataset share one scan of its files.
+    Ok((frame.cache(), schema, shown))
 }
 
 fn shown_path(manifest: &Manifest, file: &str) -> String {
