@@ -82,6 +82,14 @@ impl Diagnostic {
         self
     }
 
+    /// Attaches a span when there is one.
+    pub fn at_opt(mut self, span: Option<Span>) -> Self {
+        if span.is_some() {
+            self.span = span;
+        }
+        self
+    }
+
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
@@ -153,10 +161,9 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &SourceMap, color: bool
             )
             .with_code(diagnostic.code)
             .with_message(&diagnostic.message);
-        let mut label = Label::new((name.clone(), start..end));
-        if let Some(text) = &diagnostic.label {
-            label = label.with_message(text);
-        }
+        // ariadne underlines a span only when its label has a message, even an empty one.
+        let label = Label::new((name.clone(), start..end))
+            .with_message(diagnostic.label.as_deref().unwrap_or(""));
         report = report.with_label(label);
         for hint in &diagnostic.hints {
             report = report.with_help(hint);

@@ -1,6 +1,7 @@
 //! `kpi.toml`: where the data is, how it is dated, and the project's defaults.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -43,13 +44,13 @@ fn default_kpis() -> Vec<String> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDataset {
-    path: String,
+    path: toml::Spanned<String>,
     #[serde(default)]
-    time: Option<String>,
+    time: Option<toml::Spanned<String>>,
     #[serde(default)]
-    until: Option<String>,
+    until: Option<toml::Spanned<String>>,
     #[serde(default)]
-    dimensions: BTreeMap<String, String>,
+    dimensions: BTreeMap<String, toml::Spanned<String>>,
 }
 
 /// The project as the rest of the pipeline sees it: paths resolved, defaults applied.
@@ -63,6 +64,8 @@ pub struct Manifest {
     pub history: u32,
     pub as_of: Option<NaiveDate>,
     pub datasets: BTreeMap<String, DatasetConfig>,
+    /// The text of `kpi.toml`, so that errors about it can show where they are.
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +78,17 @@ pub struct DatasetConfig {
     pub until: Option<String>,
     /// Conformed dimension name -> this dataset's column.
     pub dimensions: BTreeMap<String, String>,
+    /// Where each setting is written in `kpi.toml`, as byte ranges.
+    pub spans: DatasetSpans,
+}
+
+/// Byte ranges of a dataset's settings in `kpi.toml`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DatasetSpans {
+    pub path: Range<usize>,
+    pub time: Option<Range<usize>>,
+    pub until: Option<Range<usize>>,
+    pub dimensions: BTreeMap<String, Range<usize>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,20 +164,28 @@ impl Manifest {
         };
         let mut datasets = BTreeMap::new();
         for (name, ds) in raw.datasets {
-            let path = expand_env(&ds.path, env).map_err(|var| {
+            let spans = DatasetSpans {
+                path: ds.path.span(),
+                time: ds.time.as_ref().map(|t| t.span()),
+                until: ds.until.as_ref().map(|t| t.span()),
+                dimensions: ds
+                    .dimensions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.span()))
+                    .collect(),
+            };
+            let (line, column) = line_col(text, spans.path.start);
+            let at = format!("{MANIFEST_NAME}:{line}:{column}");
+            let path = expand_env(ds.path.get_ref(), env).map_err(|var| {
                 Diagnostic::error(
                     "E0205",
-                    format!(
-                        "dataset `{name}`: environment variable `{var}` in its path is not set"
-                    ),
+                    format!("{at}: dataset `{name}`: environment variable `{var}` in its path is not set"),
                 )
             })?;
             let format = FileFormat::from_path(&path).ok_or_else(|| {
                 Diagnostic::error(
                     "E0206",
-                    format!(
-                        "dataset `{name}`: cannot tell the format of `{path}` from its extension"
-                    ),
+                    format!("{at}: dataset `{name}`: cannot tell the format of `{path}` from its extension"),
                 )
                 .with_hint("Use a path ending in .csv, .parquet, .ndjson or .jsonl.")
             })?;
@@ -173,9 +195,14 @@ impl Manifest {
                     name,
                     path,
                     format,
-                    time: ds.time,
-                    until: ds.until,
-                    dimensions: ds.dimensions,
+                    time: ds.time.map(|t| t.into_inner()),
+                    until: ds.until.map(|t| t.into_inner()),
+                    dimensions: ds
+                        .dimensions
+                        .into_iter()
+                        .map(|(k, v)| (k, v.into_inner()))
+                        .collect(),
+                    spans,
                 },
             );
         }
@@ -187,6 +214,7 @@ impl Manifest {
             history,
             as_of,
             datasets,
+            text: text.to_string(),
         })
     }
 

@@ -9,12 +9,14 @@ use crate::diagnostic::Diagnostic;
 use crate::eval::{self, data, EvalOptions, KpiOutcome};
 use crate::manifest::Manifest;
 use crate::period::PeriodSpec;
-use crate::source::{SourceFile, SourceMap};
+use crate::source::{FileId, SourceFile, SourceMap};
 use crate::syntax::{self, ast};
 
 /// A loaded project: the manifest and every parsed definition file.
 pub struct Project {
     pub manifest: Manifest,
+    /// `kpi.toml` in `sources`, for errors about datasets.
+    pub manifest_file: FileId,
     pub sources: SourceMap,
     pub files: Vec<ast::File>,
     /// Parse errors; the items that parsed are still in `files`.
@@ -53,6 +55,11 @@ impl Project {
 
     pub fn from_manifest(manifest: Manifest) -> Result<Project, Diagnostic> {
         let mut sources = SourceMap::new();
+        let manifest_file = sources.add(SourceFile::new(
+            crate::manifest::MANIFEST_NAME,
+            manifest.root.join(crate::manifest::MANIFEST_NAME),
+            manifest.text.clone(),
+        ));
         let mut files = Vec::new();
         let mut diagnostics = Vec::new();
         let paths = manifest.kpi_files()?;
@@ -83,6 +90,7 @@ impl Project {
         }
         Ok(Project {
             manifest,
+            manifest_file,
             sources,
             files,
             diagnostics,
@@ -91,7 +99,7 @@ impl Project {
 
     /// Parses and resolves against the datasets' schemas without reading rows (`kpi validate`).
     pub fn validate(&self) -> (ir::Program, Vec<Diagnostic>) {
-        let (datasets, mut diagnostics) = data::open(&self.manifest);
+        let (datasets, mut diagnostics) = data::open(&self.manifest, Some(self.manifest_file));
         diagnostics.splice(0..0, self.diagnostics.iter().cloned());
         let (program, errors) = self.resolve(&datasets);
         diagnostics.extend(errors);
@@ -103,6 +111,7 @@ impl Project {
             manifest: &self.manifest,
             schemas: &datasets.schemas,
             sources: &self.sources,
+            manifest_file: Some(self.manifest_file),
         };
         compile::resolve(&self.files, &input)
     }
@@ -120,7 +129,7 @@ impl Project {
 
     /// Evaluates and judges the selected KPIs.
     pub fn run(&self, options: &RunOptions) -> Run {
-        let (datasets, mut diagnostics) = data::open(&self.manifest);
+        let (datasets, mut diagnostics) = data::open(&self.manifest, Some(self.manifest_file));
         diagnostics.splice(0..0, self.diagnostics.iter().cloned());
         let (mut program, errors) = self.resolve(&datasets);
         diagnostics.extend(errors);
@@ -130,11 +139,12 @@ impl Project {
 
     /// Evaluates one ad hoc KPI built by the caller (`kpi eval`).
     pub fn run_adhoc(&self, kpi: &ast::Kpi, options: &RunOptions) -> Run {
-        let (datasets, mut diagnostics) = data::open(&self.manifest);
+        let (datasets, mut diagnostics) = data::open(&self.manifest, Some(self.manifest_file));
         let input = compile::ResolveInput {
             manifest: &self.manifest,
             schemas: &datasets.schemas,
             sources: &self.sources,
+            manifest_file: Some(self.manifest_file),
         };
         let (program, errors) = compile::resolve_one(&self.files, kpi, &input);
         diagnostics.extend(errors);

@@ -8,7 +8,7 @@ use super::ir::{self, AggFunc, Func, Schema, Source, SourceId, Ty};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::manifest::Manifest;
 use crate::period::{Grain, GRAINS};
-use crate::source::{SourceMap, Span};
+use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::ast::{self, Ident};
 
 /// What resolution needs besides the AST.
@@ -18,6 +18,8 @@ pub struct ResolveInput<'a> {
     /// already reported and the KPIs that read it fail quietly.
     pub schemas: &'a BTreeMap<String, Schema>,
     pub sources: &'a SourceMap,
+    /// `kpi.toml` in `sources`, if it is there, so that dataset errors can point into it.
+    pub manifest_file: Option<FileId>,
 }
 
 /// Resolves every KPI of the parsed files.
@@ -498,6 +500,12 @@ impl<'a> Resolver<'a> {
         result
     }
 
+    /// A span in `kpi.toml`, when it is in the source map.
+    fn manifest_span(&self, range: Option<&std::ops::Range<usize>>) -> Option<Span> {
+        let file = self.input.manifest_file?;
+        range.map(|r| Span::new(file, r.start, r.end))
+    }
+
     fn intern(&mut self, source: Source) -> SourceId {
         if let Some(i) = self.sources.iter().position(|s| {
             s.dataset == source.dataset
@@ -518,8 +526,13 @@ impl<'a> Resolver<'a> {
     ) -> Option<(SourceId, Vec<ir::Expr>)> {
         let schema = self.input.schemas.get(name)?.clone();
         let mut ok = true;
-        for (what, column) in [("time", &config.time), ("until", &config.until)] {
+        let spans = &config.spans;
+        for (what, column, range) in [
+            ("time", &config.time, &spans.time),
+            ("until", &config.until, &spans.until),
+        ] {
             let Some(column) = column else { continue };
+            let span = self.manifest_span(range.as_ref());
             match schema.get(column) {
                 Some(ty) if ty.is_temporal() => {}
                 Some(ty) => {
@@ -532,6 +545,7 @@ impl<'a> Resolver<'a> {
                                 ty.name()
                             ),
                         )
+                        .at_opt(span)
                         .with_hint("Dates in CSV files must be written YYYY-MM-DD (optionally with a time)."),
                     );
                 }
@@ -541,6 +555,7 @@ impl<'a> Resolver<'a> {
                         "E0321",
                         format!("dataset `{name}`: its `{what}` column `{column}` does not exist"),
                     )
+                    .at_opt(span)
                     .with_hint(format!(
                         "Columns of `{name}`: {}.",
                         schema.names().collect::<Vec<_>>().join(", ")
@@ -559,6 +574,7 @@ impl<'a> Resolver<'a> {
                     "E0325",
                     format!("dataset `{name}`: dimension `{dimension}` maps to `{column}`, which is not a column"),
                 )
+                .at_opt(self.manifest_span(spans.dimensions.get(dimension)))
                 .with_hint(format!("Columns of `{name}`: {}.", schema.names().collect::<Vec<_>>().join(", ")));
                 if let Some(hint) = did_you_mean(column, schema.names()) {
                     d = d.with_hint(hint);
@@ -568,10 +584,13 @@ impl<'a> Resolver<'a> {
         }
         if config.until.is_some() && config.time.is_none() {
             ok = false;
-            self.error(Diagnostic::error(
-                "E0322",
-                format!("dataset `{name}`: `until` needs `time` as well"),
-            ));
+            self.error(
+                Diagnostic::error(
+                    "E0322",
+                    format!("dataset `{name}`: `until` needs `time` as well"),
+                )
+                .at_opt(self.manifest_span(spans.until.as_ref())),
+            );
         }
         if !ok {
             return None;
@@ -789,7 +808,8 @@ impl<'a> Resolver<'a> {
             "E0331",
             format!("unknown column `{column}` in `{}`", source.name),
         )
-        .at(span);
+        .at(span)
+        .with_label(format!("not a column of `{}`", source.name));
         if let Some(hint) = did_you_mean(column, source.schema.names()) {
             d.message = format!("{}; {hint}", d.message);
         }
@@ -1216,9 +1236,15 @@ impl<'a> Resolver<'a> {
                     .at(head.span),
                 );
             } else {
+                let what = if self.views.contains_key(head.name.as_str()) {
+                    "view"
+                } else {
+                    "dataset"
+                };
                 self.error(
-                    Diagnostic::error("E0357", format!("view `{}` has errors", head.name))
-                        .at(head.span),
+                    Diagnostic::error("E0357", format!("{what} `{}` has errors", head.name))
+                        .at(head.span)
+                        .with_hint("Its own errors say why."),
                 );
             }
             return (ir::Expr::Null, Ty::Null);

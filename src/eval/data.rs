@@ -7,6 +7,7 @@ use polars::prelude::*;
 use crate::compile::ir::{Schema, Ty};
 use crate::diagnostic::Diagnostic;
 use crate::manifest::{DatasetConfig, FileFormat, Manifest};
+use crate::source::{FileId, Span};
 
 /// The project's datasets, opened lazily.
 pub struct Datasets {
@@ -18,7 +19,8 @@ pub struct Datasets {
 
 /// Opens every dataset of the manifest. A dataset that cannot be opened is left out with
 /// an error that names it and its file; the others are still opened.
-pub fn open(manifest: &Manifest) -> (Datasets, Vec<Diagnostic>) {
+/// Errors about a dataset point at its `path` in `kpi.toml` when `manifest_file` is given.
+pub fn open(manifest: &Manifest, manifest_file: Option<FileId>) -> (Datasets, Vec<Diagnostic>) {
     let mut datasets = Datasets {
         frames: BTreeMap::new(),
         schemas: BTreeMap::new(),
@@ -32,7 +34,11 @@ pub fn open(manifest: &Manifest) -> (Datasets, Vec<Diagnostic>) {
                 datasets.schemas.insert(name.clone(), schema);
                 datasets.files.insert(name.clone(), files);
             }
-            Err(d) => diagnostics.push(d),
+            Err(d) => {
+                let span = manifest_file
+                    .map(|f| Span::new(f, config.spans.path.start, config.spans.path.end));
+                diagnostics.push(d.at_opt(span));
+            }
         }
     }
     (datasets, diagnostics)
@@ -68,7 +74,9 @@ fn open_one(
         )
         .with_hint(format!(
             "Paths in kpi.toml are relative to the folder of kpi.toml ({}).",
-            manifest.root.display()
+            std::fs::canonicalize(&manifest.root)
+                .unwrap_or_else(|_| manifest.root.clone())
+                .display()
         )));
     }
     let mut frames = Vec::new();

@@ -489,11 +489,12 @@ fn aggregates_over_one_source_share_one_pass() {
          kpi g { value sum(targets.goal) }",
     );
     let loaded = Project::load(project.path()).unwrap();
-    let (datasets, _) = kpi::eval::data::open(&loaded.manifest);
+    let (datasets, _) = kpi::eval::data::open(&loaded.manifest, None);
     let input = ResolveInput {
         manifest: &loaded.manifest,
         schemas: &datasets.schemas,
         sources: &loaded.sources,
+        manifest_file: None,
     };
     let (program, diagnostics) = compile::resolve(&loaded.files, &input);
     assert!(diagnostics.is_empty(), "{diagnostics:#?}");
