@@ -220,6 +220,8 @@ fn manifest_time_column_must_exist() {
         "{rendered}"
     );
     assert!(rendered.contains("did you mean `day`?"), "{rendered}");
+    // The error points at the setting in kpi.toml.
+    assert!(rendered.contains("kpi.toml:9:8"), "{rendered}");
 }
 
 #[test]
