@@ -92,7 +92,11 @@ fn print_run(project: &Project, run: &Run, format: cli::Format, judged: bool) {
         color: stdout_color(),
         judged,
     };
-    print!("{}", report::render(&report, format.into(), options));
+    // An empty table says nothing that the errors do not; JSON and CSV stay whole documents.
+    let nothing_computed = run.outcomes.is_empty() && has_errors(&run.diagnostics);
+    if !(nothing_computed && matches!(format, cli::Format::Table)) {
+        print!("{}", report::render(&report, format.into(), options));
+    }
     print_diagnostics(&run.diagnostics, &project.sources);
 }
 
@@ -167,10 +171,10 @@ fn eval(mut project: Project, args: cli::EvalArgs) -> u8 {
             }
         },
     };
-    // Arguments name no place in a file: point their errors at the whole expression.
+    // `--by` and `--every` name no place in a file: point their errors at the argument.
     let whole = ast::Ident {
         name: String::new(),
-        span: kpi.name.span,
+        span: kpi::source::Span::new(id, 0, args.expr.len()),
     };
     if let Some(every) = &args.every {
         kpi.every = Some(ast::Ident {
