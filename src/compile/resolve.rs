@@ -663,13 +663,12 @@ impl<'a> Resolver<'a> {
             let right = self.input.schemas.get(&join.dataset.name)?.clone();
             let left = self.sources[id].clone();
             let mut ok = true;
-            for (side, schema, side_name) in [
-                ("left", &left.schema, left.name.as_str()),
-                ("right", &right, join.dataset.name.as_str()),
+            for (schema, side_name) in [
+                (&left.schema, left.name.as_str()),
+                (&right, join.dataset.name.as_str()),
             ] {
                 if schema.get(&join.key.name).is_none() {
                     ok = false;
-                    let _ = side;
                     let mut d = Diagnostic::error(
                         "E0324",
                         format!(

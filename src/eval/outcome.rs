@@ -36,6 +36,16 @@ impl Status {
         }
     }
 
+    /// The machine name, as in JSON and CSV: `met`, `warn`, `missed`, `no_data`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Status::Met => "met",
+            Status::Warn => "warn",
+            Status::Missed => "missed",
+            Status::NoData => "no_data",
+        }
+    }
+
     pub fn worst(statuses: impl IntoIterator<Item = Status>) -> Option<Status> {
         statuses.into_iter().max_by_key(|s| s.severity())
     }

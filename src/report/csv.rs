@@ -31,9 +31,7 @@ pub fn render(report: &Report<'_>) -> String {
                         t.text.clone(),
                         number(t.value),
                         number(t.high),
-                        row.status
-                            .map(|s| s.name().replace(' ', "_"))
-                            .unwrap_or_default(),
+                        row.status.map(|s| s.key().to_string()).unwrap_or_default(),
                     ),
                     _ => Default::default(),
                 };
