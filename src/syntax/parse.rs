@@ -107,6 +107,21 @@ fn syntax_error(error: pest::error::Error<Rule>, text: &str, file: FileId) -> Di
                     hints.push(hint);
                 }
             }
+            let next = text.get(start..).unwrap_or("");
+            if next.starts_with('=') && !next.starts_with("==") {
+                hints.push(
+                    "Comparisons are written `==`; a single `=` only names things.".to_string(),
+                );
+            }
+            let first = next.chars().next().unwrap_or(' ');
+            if expected.contains("a name")
+                && (first.is_uppercase() || (first.is_alphabetic() && !first.is_ascii()))
+            {
+                hints.push(
+                    "Plain names are lowercase letters, digits and `_`; write any other name in backticks, like `Order Date`."
+                        .to_string(),
+                );
+            }
             if expected.is_empty() {
                 format!("unexpected {}", found.0)
             } else {
