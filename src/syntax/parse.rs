@@ -248,7 +248,7 @@ fn expected_words(positives: &[Rule]) -> String {
             Rule::field_name | Rule::field_plain => "a column name",
             Rule::EOI => "end of file",
             Rule::string => "a string",
-            Rule::item | Rule::view_item | Rule::let_item | Rule::kpi_item => {
+            Rule::file | Rule::item | Rule::view_item | Rule::let_item | Rule::kpi_item => {
                 "`view`, `let` or `kpi`"
             }
             Rule::goal | Rule::goal_compare | Rule::goal_between => {
@@ -265,10 +265,15 @@ fn expected_words(positives: &[Rule]) -> String {
             Rule::assign => "`=`",
             Rule::list => "a list `[...]`",
             Rule::kw_start | Rule::kw_end => "`start` or `end`",
+            Rule::quoted_ident | Rule::quoted_inner => "a name",
+            Rule::string_inner => "a string",
             other => {
+                // Keywords are said as written; any other inner rule is left out rather
+                // than shown to users by its grammar name.
                 let name = format!("{other:?}");
-                let word = name.strip_prefix("kw_").unwrap_or(&name).to_string();
-                push(&format!("`{word}`"));
+                if let Some(word) = name.strip_prefix("kw_") {
+                    push(&format!("`{word}`"));
+                }
                 continue;
             }
         };

@@ -186,6 +186,15 @@ fn truncated_and_garbled_input_never_panics() {
             let prefix = &text[..cut];
             let id = sources.add_text("prefix.kpi", prefix);
             let (_, errors) = syntax::parse(prefix, id);
+            for e in &errors {
+                // Rule names never reach users: every expected token is said in words.
+                let expected = e.message.split(", found").next().unwrap_or("");
+                assert!(
+                    !expected.contains('_') && !expected.contains("`file`"),
+                    "a rule name leaked into {:?}",
+                    e.message
+                );
+            }
             // Rendering clamps spans to the text, including errors at the end of input.
             let _ = render_human(&errors, &sources, false);
             let _ = syntax::parse_expr(prefix, id);
