@@ -265,7 +265,7 @@ fn expected_words(positives: &[Rule]) -> String {
             Rule::assign => "`=`",
             Rule::list => "a list `[...]`",
             Rule::kw_start | Rule::kw_end => "`start` or `end`",
-            Rule::quoted_ident | Rule::quoted_inner => "a name",
+            Rule::quoted_inner => "a name",
             Rule::string_inner => "a string",
             other => {
                 // Keywords are said as written; any other inner rule is left out rather
