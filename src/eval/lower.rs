@@ -210,11 +210,17 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFram
             let grid = DataFrame::new_infer_height(vec![Column::new(PERIOD.into(), periods)])
                 .map(|df| df.lazy())
                 .unwrap_or_default();
+            // Rows not live at any period of the pass are dropped before pairing rows with periods.
             frame
                 .with_columns([
                     from.alias(LIVE_FROM),
                     to.fill_null(lit(i64::MAX)).alias(LIVE_TO),
                 ])
+                .filter(
+                    col(LIVE_FROM)
+                        .lt_eq(lit(pass.last))
+                        .and(col(LIVE_TO).gt_eq(lit(pass.first))),
+                )
                 .cross_join(grid, None)
                 .filter(
                     col(LIVE_FROM)
