@@ -39,6 +39,29 @@ fn main() {
             peak_rss_mib().map(|m| m.to_string()).unwrap_or("?".into())
         );
     }
+    // Live rows (`at start`/`at end`) pair each row with the periods it is live in.
+    std::fs::write(
+        dir.path().join("defs.kpi"),
+        "kpi retention {\n value (count(orders at end) - count(orders)) / count(orders at start)\n}\n",
+    )
+    .expect("definitions written");
+    std::fs::write(
+        dir.path().join("kpi.toml"),
+        "[project]\nname = \"bench\"\nkpis = [\"*.kpi\"]\n[datasets.orders]\npath = \"orders.parquet\"\ntime = \"day\"\nuntil = \"until\"\n",
+    )
+    .expect("manifest written");
+    let project = Project::load(dir.path()).expect("the bench project loads");
+    let start = Instant::now();
+    let run = project.run(&RunOptions {
+        as_of: chrono::NaiveDate::from_ymd_opt(2025, 12, 31),
+        ..RunOptions::default()
+    });
+    assert!(run.diagnostics.is_empty(), "{:?}", run.diagnostics);
+    println!(
+        "live rows (at start / at end), 1 KPI: {:.3} s, peak RSS {} MiB",
+        start.elapsed().as_secs_f64(),
+        peak_rss_mib().map(|m| m.to_string()).unwrap_or("?".into())
+    );
 }
 
 /// Deterministic synthetic orders over 2024-2025: a linear congruential generator, no clock.
@@ -58,8 +81,11 @@ fn write_orders(dir: &std::path::Path, rows: usize) {
     let mut channel = Vec::with_capacity(rows);
     let mut region = Vec::with_capacity(rows);
     let mut paid = Vec::with_capacity(rows);
+    let mut until: Vec<Option<chrono::NaiveDate>> = Vec::with_capacity(rows);
     for _ in 0..rows {
-        days.push(start + chrono::Duration::days((next() % 731) as i64));
+        let day = start + chrono::Duration::days((next() % 731) as i64);
+        days.push(day);
+        until.push((next() % 3 == 0).then(|| day + chrono::Duration::days((next() % 400) as i64)));
         amounts.push((next() % 100_000) as f64 / 100.0);
         channel.push(channels[(next() % 5) as usize]);
         region.push(regions[(next() % 4) as usize]);
@@ -71,6 +97,7 @@ fn write_orders(dir: &std::path::Path, rows: usize) {
         Column::new("channel".into(), channel),
         Column::new("region".into(), region),
         Column::new("paid".into(), paid),
+        Column::new("until".into(), until),
     ])
     .expect("a frame");
     let file = std::fs::File::create(dir.join("orders.parquet")).expect("a file");

@@ -211,7 +211,7 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFram
                 .map(|df| df.lazy())
                 .unwrap_or_default();
             // Rows not live at any period of the pass are dropped before pairing rows with periods.
-            frame
+            let live = frame
                 .with_columns([
                     from.alias(LIVE_FROM),
                     to.fill_null(lit(i64::MAX)).alias(LIVE_TO),
@@ -220,13 +220,37 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFram
                     col(LIVE_FROM)
                         .lt_eq(lit(pass.last))
                         .and(col(LIVE_TO).gt_eq(lit(pass.first))),
-                )
-                .cross_join(grid, None)
-                .filter(
-                    col(LIVE_FROM)
-                        .lt_eq(col(PERIOD))
-                        .and(col(PERIOD).lt_eq(col(LIVE_TO))),
-                )
+                );
+            let in_period = col(LIVE_FROM)
+                .lt_eq(col(PERIOD))
+                .and(col(PERIOD).lt_eq(col(LIVE_TO)));
+            let counts_only = pass
+                .aggregates
+                .iter()
+                .all(|(_, a)| a.func == AggFunc::Count && a.arg.is_none());
+            if counts_only {
+                // Plain counts (the usual `count(customers at start)`) need no row values: count
+                // the rows per life span and dimension values first, so that what is paired with
+                // the periods is a few spans rather than every row.
+                let mut span_keys = vec![col(LIVE_FROM), col(LIVE_TO)];
+                span_keys.extend(keys.iter().cloned());
+                let mut sums: Vec<Expr> = Vec::new();
+                for (name, _) in &pass.aggregates {
+                    sums.push(col(name.as_str()).sum().alias(name.as_str()));
+                    let n = format!("n{name}");
+                    sums.push(col(n.as_str()).sum().alias(n.as_str()));
+                }
+                let mut all_keys = vec![col(PERIOD)];
+                all_keys.extend(pass.key.dims.iter().map(|d| col(d.as_str())));
+                return live
+                    .group_by(span_keys)
+                    .agg(aggs)
+                    .cross_join(grid, None)
+                    .filter(in_period)
+                    .group_by(all_keys)
+                    .agg(sums);
+            }
+            live.cross_join(grid, None).filter(in_period)
         }
     };
     let mut all_keys = vec![col(PERIOD)];

@@ -88,7 +88,14 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
 
 /// `>= 15.0%`: the operator with the bound formatted like the value.
 fn target_text(target: &crate::eval::TargetOutcome, kpi: &crate::eval::KpiOutcome) -> String {
-    let f = |v| format_value(v, kpi.meta.format, kpi.meta.decimals, kpi.meta.unit.as_deref());
+    let f = |v| {
+        format_value(
+            v,
+            kpi.meta.format,
+            kpi.meta.decimals,
+            kpi.meta.unit.as_deref(),
+        )
+    };
     if target.op == "between" {
         format!("{} – {}", f(target.value), f(target.high))
     } else {

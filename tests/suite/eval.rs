@@ -511,3 +511,38 @@ fn aggregates_over_one_source_share_one_pass() {
     // count(sales) and mean(paid.amount where region == "EU").
     assert_eq!(lowered.plan.passes[0].aggregates.len(), 4);
 }
+
+#[test]
+fn any_aggregate_over_live_rows() {
+    let manifest = "[project]\nname = \"subs\"\nkpis = [\"*.kpi\"]\nhistory = 2\n[datasets.subs]\npath = \"subs.csv\"\ntime = \"start\"\nuntil = \"end\"\n";
+    let run = TempProject::new(
+        manifest,
+        &[
+            (
+                "defs.kpi",
+                "kpi mrr { value sum(subs.mrr at start) }
+                 kpi live { value count(subs at start) }
+                 kpi pro_at_end { value sum(subs.mrr at end where plan == \"pro\") }
+                 kpi lives_at_end { value count(subs at end) }",
+            ),
+            (
+                "subs.csv",
+                "id,start,end,mrr,plan\n1,2025-01-10,,100,pro\n2,2025-02-05,2025-03-10,50,basic\n3,2024-12-01,2025-02-01,30,basic\n",
+            ),
+        ],
+    )
+    .run("2025-03-31");
+    // Live on Jan 1: 3 (30). On Feb 1: 1 (100) and 3, whose end is Feb 1 itself (130).
+    // On Mar 1: 1 and 2 (150); 3 ended on Feb 1.
+    assert_eq!(
+        row(&run, "mrr", &[]).history,
+        vec![Some(30.0), Some(130.0), Some(150.0)]
+    );
+    assert_eq!(
+        row(&run, "live", &[]).history,
+        vec![Some(1.0), Some(2.0), Some(2.0)]
+    );
+    // Live on Apr 1 (the end of March): only 1, a pro plan; 2 ended on Mar 10.
+    assert_value(&run, "pro_at_end", &[], Some(100.0));
+    assert_value(&run, "lives_at_end", &[], Some(1.0));
+}
