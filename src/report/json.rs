@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Report;
+use super::{Report, Summary};
 use crate::diagnostic::DiagnosticJson;
 use crate::eval::{KpiOutcome, Status};
 
@@ -12,14 +12,9 @@ struct Document<'a> {
     project: &'a str,
     as_of: String,
     status: Option<Status>,
-    kpis: Vec<KpiJson<'a>>,
+    summary: Summary,
+    kpis: &'a [KpiOutcome],
     diagnostics: Vec<DiagnosticJson>,
-}
-
-#[derive(Serialize)]
-struct KpiJson<'a> {
-    #[serde(flatten)]
-    outcome: &'a KpiOutcome,
 }
 
 pub fn render(report: &Report<'_>) -> String {
@@ -28,11 +23,8 @@ pub fn render(report: &Report<'_>) -> String {
         project: report.project,
         as_of: report.as_of.to_string(),
         status: Status::worst(report.outcomes.iter().filter_map(|k| k.status)),
-        kpis: report
-            .outcomes
-            .iter()
-            .map(|outcome| KpiJson { outcome })
-            .collect(),
+        summary: report.summary(),
+        kpis: report.outcomes,
         diagnostics: report
             .diagnostics
             .iter()

@@ -8,7 +8,7 @@ mod table;
 use chrono::NaiveDate;
 
 use crate::diagnostic::Diagnostic;
-use crate::eval::KpiOutcome;
+use crate::eval::{KpiOutcome, Status};
 use crate::source::SourceMap;
 
 pub use format::format_value;
@@ -27,6 +27,43 @@ pub enum OutputFormat {
     Table,
     Json,
     Csv,
+}
+
+/// Counts for the last line of the table and the `summary` of the JSON document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub met: usize,
+    pub warn: usize,
+    pub missed: usize,
+    pub no_data: usize,
+    pub without_target: usize,
+    pub errors: usize,
+    /// KPIs that could not be computed, in the order of their first error.
+    pub failed: Vec<String>,
+}
+
+impl Report<'_> {
+    pub fn summary(&self) -> Summary {
+        let count = |s: Status| self.outcomes.iter().filter(|k| k.status == Some(s)).count();
+        let mut failed: Vec<String> = Vec::new();
+        for d in self.diagnostics.iter().filter(|d| d.is_error()) {
+            if let Some(name) = &d.kpi {
+                let computed = self.outcomes.iter().any(|k| &k.meta.name == name);
+                if !computed && !failed.contains(name) {
+                    failed.push(name.clone());
+                }
+            }
+        }
+        Summary {
+            met: count(Status::Met),
+            warn: count(Status::Warn),
+            missed: count(Status::Missed),
+            no_data: count(Status::NoData),
+            without_target: self.outcomes.iter().filter(|k| k.status.is_none()).count(),
+            errors: self.diagnostics.iter().filter(|d| d.is_error()).count(),
+            failed,
+        }
+    }
 }
 
 /// Options of the human table.

@@ -4,7 +4,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use super::format::{format_change, format_value, sparkline};
-use super::{Report, TableOptions};
+use super::{Report, Summary, TableOptions};
 use crate::eval::Status;
 
 pub fn render(report: &Report<'_>, options: TableOptions) -> String {
@@ -71,6 +71,20 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
             table.add_row(cells);
         }
     }
+    let summary = report.summary();
+    for name in &summary.failed {
+        let mut cells = vec![Cell::new(name), Cell::new(""), Cell::new("—")];
+        if options.judged {
+            cells.push(Cell::new(""));
+            let cell = Cell::new("‼ error");
+            cells.push(if options.color {
+                cell.fg(Color::Magenta)
+            } else {
+                cell
+            });
+        }
+        table.add_row(cells);
+    }
     let mut out = format!(
         "{} · as of {} · {} KPI{}\n",
         report.project,
@@ -81,7 +95,7 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
     out.push_str(&table.to_string());
     out.push('\n');
     if options.judged {
-        out.push_str(&summary(report));
+        out.push_str(&self::summary(&summary));
     }
     out
 }
@@ -121,28 +135,15 @@ fn status_cell(status: Option<Status>, color: bool) -> Cell {
     }
 }
 
-fn summary(report: &Report<'_>) -> String {
-    let count = |s: Status| {
-        report
-            .outcomes
-            .iter()
-            .filter(|k| k.status == Some(s))
-            .count()
-    };
-    let untargeted = report
-        .outcomes
-        .iter()
-        .filter(|k| k.status.is_none())
-        .count();
-    let errors = report.diagnostics.iter().filter(|d| d.is_error()).count();
+fn summary(summary: &Summary) -> String {
     format!(
         "{} met · {} warn · {} missed · {} no data · {} without target · {} error{}\n",
-        count(Status::Met),
-        count(Status::Warn),
-        count(Status::Missed),
-        count(Status::NoData),
-        untargeted,
-        errors,
-        if errors == 1 { "" } else { "s" }
+        summary.met,
+        summary.warn,
+        summary.missed,
+        summary.no_data,
+        summary.without_target,
+        summary.errors,
+        if summary.errors == 1 { "" } else { "s" }
     )
 }

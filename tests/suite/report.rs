@@ -71,6 +71,11 @@ fn table() {
     assert!(text.contains("✓ met"), "{text}");
     assert!(text.contains("! warn"), "{text}");
     assert!(text.contains("? no data"), "{text}");
+    // The KPI that could not be computed still has its line.
+    assert!(
+        text.contains("broken") && text.contains("‼ error"),
+        "{text}"
+    );
     assert!(
         !text.contains('\u{1b}'),
         "no colour codes without a terminal"
@@ -84,6 +89,10 @@ fn json() {
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(value["schema_version"], 1);
     assert_eq!(value["status"], "missed");
+    assert_eq!(
+        value["summary"],
+        serde_json::json!({"met": 1, "warn": 1, "missed": 1, "no_data": 1, "without_target": 1, "errors": 1, "failed": ["broken"]})
+    );
     let revenue = &value["kpis"][0];
     assert_eq!(revenue["name"], "revenue");
     assert_eq!(revenue["location"]["line"], 2);
