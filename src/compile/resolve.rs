@@ -272,6 +272,7 @@ impl<'a> Resolver<'a> {
 
     fn kpi(&mut self, kpi: &'a ast::Kpi) -> Option<ir::Kpi> {
         let before = self.errors();
+        let first_new = self.diagnostics.len();
         self.in_cycle = false;
         let grain = match &kpi.every {
             None => self.input.manifest.grain,
@@ -382,7 +383,21 @@ impl<'a> Resolver<'a> {
             }
         }
         if self.errors() > before {
-            for d in &mut self.diagnostics[..] {
+            if !self.diagnostics[first_new..].iter().any(|d| d.is_error()) {
+                // Its only fault is a cycle already reported with another KPI: say so once here,
+                // so that every KPI that cannot be computed has an error of its own.
+                self.error(
+                    Diagnostic::error(
+                        "E0344",
+                        format!("KPI `{}` is on a reference cycle", kpi.name.name),
+                    )
+                    .at(kpi.name.span)
+                    .with_hint(
+                        "The error that names the whole cycle is reported with another KPI on it.",
+                    ),
+                );
+            }
+            for d in &mut self.diagnostics[first_new..] {
                 if d.kpi.is_none() && d.is_error() {
                     d.kpi = Some(kpi.name.name.clone());
                 }

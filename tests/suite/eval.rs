@@ -313,6 +313,9 @@ fn a_missing_file_names_the_dataset_and_the_rest_runs() {
         messages.contains(&"dataset `ghost`: no file found at `nowhere/ghost.csv`"),
         "{messages:#?}"
     );
+    // The file's error belongs to no KPI; the KPI that reads it has an error of its own.
+    let owners: Vec<Option<&str>> = run.diagnostics.iter().map(|d| d.kpi.as_deref()).collect();
+    assert_eq!(owners, vec![None, Some("b")], "{:#?}", run.diagnostics);
 }
 
 #[test]
