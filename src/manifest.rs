@@ -51,6 +51,8 @@ struct RawDataset {
     until: Option<toml::Spanned<String>>,
     #[serde(default)]
     dimensions: BTreeMap<String, toml::Spanned<String>>,
+    #[serde(default)]
+    types: BTreeMap<String, toml::Spanned<String>>,
 }
 
 /// The project as the rest of the pipeline sees it: paths resolved, defaults applied.
@@ -78,8 +80,38 @@ pub struct DatasetConfig {
     pub until: Option<String>,
     /// Conformed dimension name -> this dataset's column.
     pub dimensions: BTreeMap<String, String>,
+    /// Column -> the type to read it as, overriding what was inferred from the file.
+    pub types: BTreeMap<String, ColumnType>,
     /// Where each setting is written in `kpi.toml`, as byte ranges.
     pub spans: DatasetSpans,
+}
+
+/// A column type that `types = { … }` can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Number,
+    Integer,
+    Text,
+    Boolean,
+    Date,
+    Timestamp,
+}
+
+impl ColumnType {
+    pub const NAMES: [&'static str; 6] =
+        ["number", "integer", "text", "boolean", "date", "timestamp"];
+
+    pub fn parse(text: &str) -> Option<ColumnType> {
+        match text {
+            "number" => Some(ColumnType::Number),
+            "integer" => Some(ColumnType::Integer),
+            "text" => Some(ColumnType::Text),
+            "boolean" => Some(ColumnType::Boolean),
+            "date" => Some(ColumnType::Date),
+            "timestamp" => Some(ColumnType::Timestamp),
+            _ => None,
+        }
+    }
 }
 
 /// Byte ranges of a dataset's settings in `kpi.toml`.
@@ -176,6 +208,21 @@ impl Manifest {
             };
             let (line, column) = line_col(text, spans.path.start);
             let at = format!("{MANIFEST_NAME}:{line}:{column}");
+            let mut types = BTreeMap::new();
+            for (column_name, ty) in &ds.types {
+                let parsed = ColumnType::parse(ty.get_ref()).ok_or_else(|| {
+                    let (line, column) = line_col(text, ty.span().start);
+                    Diagnostic::error(
+                        "E0211",
+                        format!(
+                            "{MANIFEST_NAME}:{line}:{column}: dataset `{name}`: unknown type `{}` for column `{column_name}`",
+                            ty.get_ref()
+                        ),
+                    )
+                    .with_hint(format!("Types are {}.", ColumnType::NAMES.join(", ")))
+                })?;
+                types.insert(column_name.clone(), parsed);
+            }
             let path = expand_env(ds.path.get_ref(), env).map_err(|var| {
                 Diagnostic::error(
                     "E0205",
@@ -202,6 +249,7 @@ impl Manifest {
                         .into_iter()
                         .map(|(k, v)| (k, v.into_inner()))
                         .collect(),
+                    types,
                     spans,
                 },
             );
@@ -291,6 +339,28 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_column_types_are_located() {
+        let text =
+            "[project]\nname = \"t\"\n[datasets.d]\npath = \"d.csv\"\ntypes = { a = \"float\" }\n";
+        let error = Manifest::from_str(text, Path::new(".")).unwrap_err();
+        assert_eq!(
+            error.message,
+            "kpi.toml:5:15: dataset `d`: unknown type `float` for column `a`"
+        );
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let text = "[project]\nname = \"t\"\nhistory = 100000\n";
+        let error = Manifest::from_str(text, Path::new(".")).unwrap_err();
+        assert!(
+            error.message.contains("at most 1000 periods"),
+            "{}",
+            error.message
+        );
+    }
 
     #[test]
     fn env_variables_are_expanded_and_unset_ones_named() {

@@ -6,7 +6,7 @@ use polars::prelude::*;
 
 use crate::compile::ir::{Schema, Ty};
 use crate::diagnostic::Diagnostic;
-use crate::manifest::{DatasetConfig, FileFormat, Manifest};
+use crate::manifest::{ColumnType, DatasetConfig, FileFormat, Manifest};
 use crate::source::{FileId, Span};
 
 /// The project's datasets, opened lazily.
@@ -93,9 +93,25 @@ fn open_one(
     let mut polars_schema = frame
         .collect_schema()
         .map_err(|e| read_error(name, &config.path, &e))?;
-    // JSON has no date type: parse the dating columns from text.
     let mut casts = Vec::new();
+    // Types asked for in kpi.toml win over inference: a column empty in the first rows of a
+    // CSV file, or numbers written as text, read as what the project says they are.
+    for (column, ty) in &config.types {
+        let Some(found) = polars_schema.get(column.as_str()) else {
+            let columns: Vec<String> = polars_schema.iter_names().map(|n| n.to_string()).collect();
+            return Err(Diagnostic::error(
+                "E0404",
+                format!("dataset `{name}`: `types` names `{column}`, which is not a column"),
+            )
+            .with_hint(format!("Columns of `{name}`: {}.", columns.join(", "))));
+        };
+        casts.push(cast_to(col(column.as_str()), found, *ty).alias(column.as_str()));
+    }
+    // JSON has no date type: parse the dating columns from text.
     for column in [&config.time, &config.until].into_iter().flatten() {
+        if config.types.contains_key(column) {
+            continue;
+        }
         if polars_schema.get(column.as_str()) == Some(&DataType::String) {
             casts.push(
                 col(column.as_str())
@@ -125,6 +141,38 @@ fn open_one(
     let shown = files.iter().map(|f| shown_path(manifest, f)).collect();
     // `cache` lets the passes that read this dataset share one scan of its files.
     Ok((frame.cache(), schema, shown))
+}
+
+/// The expression that reads a column as `ty`; text is parsed, other types are cast.
+fn cast_to(column: Expr, found: &DataType, ty: ColumnType) -> Expr {
+    let text = found == &DataType::String;
+    match ty {
+        ColumnType::Number => column.cast(DataType::Float64),
+        ColumnType::Integer => column.cast(DataType::Int64),
+        ColumnType::Text => column.cast(DataType::String),
+        ColumnType::Boolean if text => {
+            let lower = column.str().to_lowercase();
+            when(lower.clone().is_null())
+                .then(lit(NULL).cast(DataType::Boolean))
+                .otherwise(
+                    lower
+                        .clone()
+                        .eq(lit("true"))
+                        .or(lower.clone().eq(lit("yes")))
+                        .or(lower.eq(lit("1"))),
+                )
+        }
+        ColumnType::Boolean => column.cast(DataType::Boolean),
+        ColumnType::Date if text => column.str().to_date(StrptimeOptions::default()),
+        ColumnType::Date => column.cast(DataType::Date),
+        ColumnType::Timestamp if text => column.str().to_datetime(
+            Some(TimeUnit::Milliseconds),
+            None,
+            StrptimeOptions::default(),
+            lit("raise"),
+        ),
+        ColumnType::Timestamp => column.cast(DataType::Datetime(TimeUnit::Milliseconds, None)),
+    }
 }
 
 fn shown_path(manifest: &Manifest, file: &str) -> String {

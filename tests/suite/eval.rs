@@ -549,3 +549,29 @@ fn any_aggregate_over_live_rows() {
     assert_value(&run, "pro_at_end", &[], Some(100.0));
     assert_value(&run, "lives_at_end", &[], Some(1.0));
 }
+
+#[test]
+fn types_in_the_manifest_override_inference() {
+    let manifest = "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nhistory = 0\n[datasets.d]\npath = \"d.csv\"\ntime = \"day\"\ntypes = { score = \"number\", vip = \"boolean\", code = \"text\" }\n";
+    let run = TempProject::new(
+        manifest,
+        &[
+            (
+                "defs.kpi",
+                "kpi s { value sum(d.score) }\nkpi v { value count(d where vip) }\nkpi c { value count(d where code == \"007\") }",
+            ),
+            (
+                "d.csv",
+                "day,score,vip,code\n2025-03-01,1.5,yes,7\n2025-03-02,n/a,no,8\n2025-03-03,2,YES,7\n",
+            ),
+        ],
+    )
+    .run("2025-03-31");
+    assert!(run.diagnostics.is_empty(), "{:#?}", run.diagnostics);
+    // "n/a" is not a number and counts as missing: 1.5 + 2.
+    assert_value(&run, "s", &[], Some(3.5));
+    // "yes" and "YES" are true.
+    assert_value(&run, "v", &[], Some(2.0));
+    // Read as text, 7 is "7", not "007".
+    assert_value(&run, "c", &[], Some(0.0));
+}
