@@ -244,6 +244,14 @@ fn list_and_validate() {
         "{}",
         out.stderr
     );
+    let mut cmd = kpi(&p);
+    cmd.args(["validate", "--format", "json"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json[0]["code"], "E0331");
+    assert_eq!(json[0]["kpi"], "b");
+    assert_eq!(json[0]["location"]["line"], 6);
 }
 
 #[test]
