@@ -9,21 +9,13 @@ use kpi::eval::Status;
 use kpi::manifest::Manifest;
 use kpi::project::{Project, RunOptions};
 
-use super::{
-    assert_status, assert_value, date, outcome, row, TempProject, SALES_CSV, SALES_MANIFEST,
-    TARGETS_CSV,
-};
+use super::{assert_status, assert_value, date, outcome, row, sales_project, TempProject};
 
 fn sales(kpis: &str) -> TempProject {
-    TempProject::new(
-        SALES_MANIFEST,
-        &[
-            ("defs.kpi", kpis),
-            ("sales.csv", SALES_CSV),
-            ("targets.csv", TARGETS_CSV),
-        ],
-    )
+    sales_project(kpis, "", &[])
 }
+
+const PEOPLE: &str = "\n[datasets.people]\npath = \"people.csv\"\n";
 
 #[test]
 fn empty_groups_count_zero_and_other_aggregates_null() {
@@ -243,18 +235,10 @@ fn period_option_judges_that_period() {
 
 #[test]
 fn lookup_that_would_fan_out_is_an_error_and_others_still_evaluate() {
-    let manifest = format!("{SALES_MANIFEST}\n[datasets.people]\npath = \"people.csv\"\n");
-    let project = TempProject::new(
-        &manifest,
-        &[
-            (
-                "defs.kpi",
-                "view x = sales join people on rep\nkpi by_team { by team\n value sum(x.amount) }\nkpi fine { value count(sales) }",
-            ),
-            ("sales.csv", SALES_CSV),
-            ("targets.csv", TARGETS_CSV),
-            ("people.csv", "rep,team\nanna,red\nanna,blue\nboris,red\nchen,blue\n"),
-        ],
+    let project = sales_project(
+        "view x = sales join people on rep\nkpi by_team { by team\n value sum(x.amount) }\nkpi fine { value count(sales) }",
+        PEOPLE,
+        &[("people.csv", "rep,team\nanna,red\nanna,blue\nboris,red\nchen,blue\n")],
     );
     let run = project.run("2025-03-31");
     assert_value(&run, "fine", &[], Some(3.0));
@@ -271,18 +255,10 @@ fn lookup_that_would_fan_out_is_an_error_and_others_still_evaluate() {
 
 #[test]
 fn lookup_adds_the_right_side_columns() {
-    let manifest = format!("{SALES_MANIFEST}\n[datasets.people]\npath = \"people.csv\"\n");
-    let run = TempProject::new(
-        &manifest,
-        &[
-            (
-                "defs.kpi",
-                "view x = sales join people on rep\nkpi by_team { by team\n value sum(x.amount) }",
-            ),
-            ("sales.csv", SALES_CSV),
-            ("targets.csv", TARGETS_CSV),
-            ("people.csv", "rep,team\nanna,red\nboris,red\nchen,blue\n"),
-        ],
+    let run = sales_project(
+        "view x = sales join people on rep\nkpi by_team { by team\n value sum(x.amount) }",
+        PEOPLE,
+        &[("people.csv", "rep,team\nanna,red\nboris,red\nchen,blue\n")],
     )
     .run("2025-03-31");
     // March: anna 60 + boris 40 are red; chen's sale has no amount.
@@ -292,19 +268,10 @@ fn lookup_adds_the_right_side_columns() {
 
 #[test]
 fn a_missing_file_names_the_dataset_and_the_rest_runs() {
-    let manifest = format!(
-        "{SALES_MANIFEST}\n[datasets.ghost]\npath = \"nowhere/ghost.csv\"\ntime = \"day\"\n"
-    );
-    let run = TempProject::new(
-        &manifest,
-        &[
-            (
-                "defs.kpi",
-                "kpi a { value count(sales) }\nkpi b { value count(ghost) }",
-            ),
-            ("sales.csv", SALES_CSV),
-            ("targets.csv", TARGETS_CSV),
-        ],
+    let run = sales_project(
+        "kpi a { value count(sales) }\nkpi b { value count(ghost) }",
+        "\n[datasets.ghost]\npath = \"nowhere/ghost.csv\"\ntime = \"day\"\n",
+        &[],
     )
     .run("2025-03-31");
     assert_value(&run, "a", &[], Some(3.0));
@@ -320,24 +287,15 @@ fn a_missing_file_names_the_dataset_and_the_rest_runs() {
 
 #[test]
 fn an_unreadable_csv_names_the_dataset_and_file() {
-    let manifest =
-        format!("{SALES_MANIFEST}\n[datasets.bad]\npath = \"bad.csv\"\ntime = \"day\"\n");
     let mut rows = String::from("day,amount\n");
     for i in 1..=28 {
         rows.push_str(&format!("2025-02-{i:02},{i}\n"));
     }
     rows.push_str("2025-03-01,1,2,3,4\n");
-    let run = TempProject::new(
-        &manifest,
-        &[
-            (
-                "defs.kpi",
-                "kpi a { value count(sales) }\nkpi b { value sum(bad.amount) }",
-            ),
-            ("sales.csv", SALES_CSV),
-            ("targets.csv", TARGETS_CSV),
-            ("bad.csv", &rows),
-        ],
+    let run = sales_project(
+        "kpi a { value count(sales) }\nkpi b { value sum(bad.amount) }",
+        "\n[datasets.bad]\npath = \"bad.csv\"\ntime = \"day\"\n",
+        &[("bad.csv", &rows)],
     )
     .run("2025-03-31");
     assert_value(&run, "a", &[], Some(3.0));

@@ -124,6 +124,23 @@ path = "targets.csv"
 time = "month"
 "#;
 
+/// The `sales`/`targets` project with these definitions, plus extra manifest text (more
+/// datasets) and the files it names.
+pub fn sales_project(
+    defs: &str,
+    extra_manifest: &str,
+    extra_files: &[(&str, &str)],
+) -> TempProject {
+    let manifest = format!("{SALES_MANIFEST}{extra_manifest}");
+    let mut files = vec![
+        ("defs.kpi", defs),
+        ("sales.csv", SALES_CSV),
+        ("targets.csv", TARGETS_CSV),
+    ];
+    files.extend_from_slice(extra_files);
+    TempProject::new(&manifest, &files)
+}
+
 pub const SALES_CSV: &str = "day,region,rep,amount,status
 2025-01-05,EU,anna,100,paid
 2025-01-20,NA,boris,50,paid
