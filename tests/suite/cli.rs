@@ -267,3 +267,25 @@ fn example_report() {
     assert_eq!(out.stderr, "", "the example evaluates without errors");
     insta::assert_snapshot!(out.stdout);
 }
+
+#[test]
+fn a_glob_that_matches_nothing_is_a_warning() {
+    let p = TempProject::new(
+        "[project]\nname = \"empty\"\nkpis = [\"defs/*.kpi\"]\n",
+        &[("README", "nothing here")],
+    );
+    let mut cmd = kpi(&p);
+    cmd.arg("validate");
+    let out = run(cmd);
+    assert_eq!(out.code, 0, "a warning is not an error: {}", out.stderr);
+    assert!(
+        out.stderr.contains("no .kpi file matches"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("0 of 0 KPIs valid, 0 errors"),
+        "{}",
+        out.stdout
+    );
+}
