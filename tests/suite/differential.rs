@@ -117,3 +117,72 @@ fn revenue_cost_per_lead_and_retention_match_hand_written_polars() {
     let actual = row(&run, "sales_cycle_length", &["anna"]).value.unwrap();
     assert!((actual - expected).abs() < 1e-9, "{actual} vs {expected}");
 }
+
+#[test]
+fn lookups_targets_from_data_and_live_rows_match_hand_written_polars() {
+    let run = run_project(&example(), "2025-12-31");
+
+    // Average order value by segment: paid December orders joined with their customer's segment.
+    let aov = csv("orders.csv")
+        .filter(
+            col("status")
+                .eq(lit("paid"))
+                .and(month_of("order_date").eq(lit(202512))),
+        )
+        .join(
+            csv("customers.csv").select([col("customer_id"), col("segment")]),
+            [col("customer_id")],
+            [col("customer_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .filter(col("segment").eq(lit("enterprise")))
+        .select([(col("amount").sum() / len().cast(DataType::Float64)).alias("aov")])
+        .collect()
+        .unwrap();
+    let actual = row(&run, "average_order_value", &["enterprise"])
+        .value
+        .unwrap();
+    assert!((actual - scalar(&aov, "aov")).abs() < 1e-9);
+
+    // Revenue against plan in EU: the target is the plan's December EU line.
+    let plan = csv("plan.csv")
+        .filter(
+            col("region")
+                .eq(lit("EU"))
+                .and(month_of("month").eq(lit(202512))),
+        )
+        .select([col("revenue_target").sum()])
+        .collect()
+        .unwrap();
+    let target = row(&run, "revenue_vs_plan", &["EU"])
+        .target
+        .clone()
+        .unwrap();
+    assert_eq!(target.value, Some(scalar(&plan, "revenue_target")));
+
+    // Churn: customers whose churn_date is in December over those live on December 1st.
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 12, 1).unwrap();
+    let counts = csv("customers.csv")
+        .select([
+            month_of("churn_date")
+                .eq(lit(202512))
+                .cast(DataType::Int64)
+                .sum()
+                .alias("churned"),
+            col("signup_date")
+                .lt(lit(start))
+                .and(
+                    col("churn_date")
+                        .is_null()
+                        .or(col("churn_date").gt_eq(lit(start))),
+                )
+                .cast(DataType::Int64)
+                .sum()
+                .alias("start"),
+        ])
+        .collect()
+        .unwrap();
+    let expected = scalar(&counts, "churned") / scalar(&counts, "start");
+    let actual = row(&run, "churn_rate", &[]).value.unwrap();
+    assert!((actual - expected).abs() < 1e-12, "{actual} vs {expected}");
+}
