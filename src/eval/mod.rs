@@ -290,6 +290,43 @@ fn evaluate_kpi(
         }
     }
 
+    // History starts where the KPI's data starts: periods before the first row of any of its
+    // dated aggregates would only show zeros that mean "no data yet".
+    let mut first_with_rows: Option<i64> = None;
+    for (pass_index, columns) in &used {
+        let pass = &plan.passes[*pass_index];
+        if pass.timeless {
+            continue;
+        }
+        let df = results[*pass_index].as_ref().expect("checked above");
+        let any_rows = columns
+            .iter()
+            .map(|(c, _)| col(format!("n{c}").as_str()).gt(lit(0)))
+            .reduce(|a, b| a.or(b))
+            .unwrap_or(lit(true));
+        let first = df
+            .clone()
+            .lazy()
+            .filter(any_rows)
+            .select([col(PERIOD).min()])
+            .collect()
+            .map_err(polars_err)?;
+        if let Some(p) = first
+            .column(PERIOD)
+            .ok()
+            .and_then(|c| c.i64().ok().and_then(|c| c.get(0)))
+        {
+            first_with_rows = Some(first_with_rows.map_or(p, |f| f.min(p)));
+        }
+    }
+    let window = match first_with_rows {
+        Some(first) => Window {
+            first_reported: window.first_reported.max(first).min(window.evaluated),
+            ..window
+        },
+        None => window,
+    };
+
     // The grid: every period x every dimension tuple, sorted by tuple then period so that
     // `previous` can shift within each tuple.
     let periods: Vec<i64> = (window.first_computed..=window.evaluated).collect();

@@ -533,3 +533,15 @@ fn types_in_the_manifest_override_inference() {
     // Read as text, 7 is "7", not "007".
     assert_value(&run, "c", &[], Some(0.0));
 }
+
+#[test]
+fn history_starts_where_the_data_starts() {
+    let run = sales("kpi q { every quarter\n value sum(sales.amount) }").run("2025-06-30");
+    // Two quarters of history were asked for (2024-Q4 to 2025-Q2), but the data starts in
+    // 2025-Q1: 2024-Q4 would only be a zero meaning "no data yet".
+    let q = outcome(&run, "q");
+    assert_eq!(q.history_periods, vec!["2025-Q1", "2025-Q2"]);
+    assert_eq!(q.rows[0].history, vec![Some(350.0), Some(0.0)]);
+    // The previous period is still the quarter before, whatever the history shows.
+    assert_eq!(q.rows[0].previous, Some(350.0));
+}
