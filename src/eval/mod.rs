@@ -259,11 +259,7 @@ fn evaluate_kpi(
                 continue;
             }
             let df = results[*pass_index].as_ref().expect("checked above");
-            let any_rows = columns
-                .iter()
-                .map(|(c, _)| col(format!("n{c}").as_str()).gt(lit(0)))
-                .reduce(|a, b| a.or(b))
-                .unwrap_or(lit(true));
+            let any_rows = has_rows(columns);
             let in_window = if pass.timeless {
                 lit(true)
             } else {
@@ -299,11 +295,7 @@ fn evaluate_kpi(
             continue;
         }
         let df = results[*pass_index].as_ref().expect("checked above");
-        let any_rows = columns
-            .iter()
-            .map(|(c, _)| col(format!("n{c}").as_str()).gt(lit(0)))
-            .reduce(|a, b| a.or(b))
-            .unwrap_or(lit(true));
+        let any_rows = has_rows(columns);
         let first = df
             .clone()
             .lazy()
@@ -417,6 +409,15 @@ fn evaluate_kpi(
     }
     let df = frame.collect().map_err(polars_err)?;
     Ok(judge(kpi, window, &tuples, &df))
+}
+
+/// True on the pass rows where any of these aggregates read at least one row.
+fn has_rows(columns: &[(String, bool)]) -> Expr {
+    columns
+        .iter()
+        .map(|(c, _)| col(format!("n{c}").as_str()).gt(lit(0)))
+        .reduce(|a, b| a.or(b))
+        .unwrap_or(lit(true))
 }
 
 fn f64_column(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
