@@ -203,22 +203,20 @@ mod tests {
 
     #[test]
     fn last_complete_period_counts_the_as_of_day_as_done() {
-        assert_eq!(
-            Grain::Month.label(Grain::Month.last_complete(d("2025-12-31"))),
-            "2025-12"
-        );
-        assert_eq!(
-            Grain::Month.label(Grain::Month.last_complete(d("2025-12-30"))),
-            "2025-11"
-        );
-        assert_eq!(
-            Grain::Year.label(Grain::Year.last_complete(d("2025-12-31"))),
-            "2025"
-        );
-        assert_eq!(
-            Grain::Quarter.label(Grain::Quarter.last_complete(d("2025-11-30"))),
-            "2025-Q3"
-        );
+        for (grain, as_of, judged) in [
+            (Grain::Month, "2025-12-31", "2025-12"),
+            (Grain::Month, "2025-12-30", "2025-11"),
+            (Grain::Year, "2025-12-31", "2025"),
+            (Grain::Quarter, "2025-11-30", "2025-Q3"),
+            (Grain::Week, "2025-02-16", "2025-W07"),
+            (Grain::Day, "2025-02-16", "2025-02-16"),
+        ] {
+            assert_eq!(
+                grain.label(grain.last_complete(d(as_of))),
+                judged,
+                "{grain:?} as of {as_of}"
+            );
+        }
     }
 
     #[test]
