@@ -80,6 +80,8 @@ struct Resolver<'a> {
     sources: Vec<Source>,
     /// View or dataset name -> its source and filters, once resolved.
     resolved_views: HashMap<String, Option<(SourceId, Vec<ir::Expr>)>>,
+    /// Views being resolved, to find views built on themselves.
+    view_stack: Vec<String>,
     diagnostics: Vec<Diagnostic>,
     /// Errors so far, counting failures already reported elsewhere (a cycle is reported once).
     failures: usize,
@@ -194,6 +196,7 @@ impl<'a> Resolver<'a> {
             kpis: HashMap::new(),
             sources: Vec::new(),
             resolved_views: HashMap::new(),
+            view_stack: Vec::new(),
             diagnostics: Vec::new(),
             failures: 0,
             in_cycle: false,
@@ -501,8 +504,20 @@ impl<'a> Resolver<'a> {
         if let Some(done) = self.resolved_views.get(&name.name) {
             return done.clone();
         }
-        // Mark as in progress so that a view that reaches itself stops.
-        self.resolved_views.insert(name.name.clone(), None);
+        if let Some(start) = self.view_stack.iter().position(|v| v == &name.name) {
+            let mut cycle = self.view_stack[start..].to_vec();
+            cycle.push(name.name.clone());
+            self.error(
+                Diagnostic::error("E0344", format!("view cycle: {}", cycle.join(" -> ")))
+                    .at(name.span)
+                    .with_label("this reference closes the cycle")
+                    .with_hint(
+                        "A view cannot be built on itself, directly or through other views.",
+                    ),
+            );
+            return None;
+        }
+        self.view_stack.push(name.name.clone());
         let result = if let Some(config) = self.input.manifest.datasets.get(&name.name) {
             self.dataset_source(&name.name, config)
         } else if let Some(view) = self.views.get(name.name.as_str()).copied() {
@@ -510,6 +525,7 @@ impl<'a> Resolver<'a> {
         } else {
             None
         };
+        self.view_stack.pop();
         self.resolved_views
             .insert(name.name.clone(), result.clone());
         result
@@ -795,6 +811,24 @@ impl<'a> Resolver<'a> {
             whole: false,
             stack: Vec::new(),
         }
+    }
+
+    /// Why a dataset or view named in an expression gave no source.
+    fn unusable_source(&self, name: &Ident) -> Diagnostic {
+        let is_view = self.views.contains_key(name.name.as_str());
+        let is_dataset = self.input.manifest.datasets.contains_key(&name.name);
+        let message = if is_view {
+            format!("view `{}` has errors", name.name)
+        } else if !is_dataset {
+            return self.unknown_dataset(name);
+        } else if !self.input.schemas.contains_key(&name.name) {
+            format!("dataset `{}` could not be opened", name.name)
+        } else {
+            format!("dataset `{}` has errors in kpi.toml", name.name)
+        };
+        Diagnostic::error("E0357", message)
+            .at(name.span)
+            .with_hint("Its own errors say why.")
     }
 
     fn unknown_dataset(&self, name: &Ident) -> Diagnostic {
@@ -1235,32 +1269,8 @@ impl<'a> Resolver<'a> {
             }
         };
         let Some((source_id, mut filters)) = self.source_of(head) else {
-            if !self.input.manifest.datasets.contains_key(&head.name)
-                && !self.views.contains_key(head.name.as_str())
-            {
-                let d = self.unknown_dataset(head);
-                self.error(d);
-            } else if !self.input.schemas.contains_key(&head.name) {
-                // The dataset could not be opened: its own error says why.
-                self.error(
-                    Diagnostic::error(
-                        "E0357",
-                        format!("dataset `{}` could not be opened", head.name),
-                    )
-                    .at(head.span),
-                );
-            } else {
-                let what = if self.views.contains_key(head.name.as_str()) {
-                    "view"
-                } else {
-                    "dataset"
-                };
-                self.error(
-                    Diagnostic::error("E0357", format!("{what} `{}` has errors", head.name))
-                        .at(head.span)
-                        .with_hint("Its own errors say why."),
-                );
-            }
+            let d = self.unusable_source(head);
+            self.error(d);
             return (ir::Expr::Null, Ty::Null);
         };
         let row = Row {

@@ -270,3 +270,12 @@ fn manifest_dimensions_and_join_keys_are_checked() {
     );
     assert_eq!(resolved, 0);
 }
+
+#[test]
+fn views_built_on_themselves_are_a_cycle() {
+    check(
+        "view_cycle",
+        "view a = b where amount > 1\nview b = a\nkpi k { value count(a) }\n",
+        &["view cycle: a -> b -> a", "view `a` has errors"],
+    );
+}
