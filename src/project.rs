@@ -99,21 +99,31 @@ impl Project {
 
     /// Parses and resolves against the datasets' schemas without reading rows (`kpi validate`).
     pub fn validate(&self) -> (ir::Program, Vec<Diagnostic>) {
-        let (datasets, mut diagnostics) = data::open(&self.manifest, Some(self.manifest_file));
-        diagnostics.splice(0..0, self.diagnostics.iter().cloned());
-        let (program, errors) = self.resolve(&datasets);
-        diagnostics.extend(errors);
+        let (_, program, diagnostics) = self.resolve();
         (program, diagnostics)
     }
 
-    fn resolve(&self, datasets: &data::Datasets) -> (ir::Program, Vec<Diagnostic>) {
-        let input = compile::ResolveInput {
+    /// Opens the datasets and resolves every definition: parse, data and resolve errors in order.
+    fn resolve(&self) -> (data::Datasets, ir::Program, Vec<Diagnostic>) {
+        let (datasets, mut diagnostics) = self.open();
+        diagnostics.splice(0..0, self.diagnostics.iter().cloned());
+        let (program, errors) = compile::resolve(&self.files, &self.resolve_input(&datasets));
+        diagnostics.extend(errors);
+        (datasets, program, diagnostics)
+    }
+
+    /// Opens the datasets lazily; their errors point into `kpi.toml`.
+    fn open(&self) -> (data::Datasets, Vec<Diagnostic>) {
+        data::open(&self.manifest, Some(self.manifest_file))
+    }
+
+    fn resolve_input<'a>(&'a self, datasets: &'a data::Datasets) -> compile::ResolveInput<'a> {
+        compile::ResolveInput {
             manifest: &self.manifest,
             schemas: &datasets.schemas,
             sources: &self.sources,
             manifest_file: Some(self.manifest_file),
-        };
-        compile::resolve(&self.files, &input)
+        }
     }
 
     /// The evaluation date: `--period`, then `--as-of`, then the manifest, then yesterday.
@@ -129,24 +139,16 @@ impl Project {
 
     /// Evaluates and judges the selected KPIs.
     pub fn run(&self, options: &RunOptions) -> Run {
-        let (datasets, mut diagnostics) = data::open(&self.manifest, Some(self.manifest_file));
-        diagnostics.splice(0..0, self.diagnostics.iter().cloned());
-        let (mut program, errors) = self.resolve(&datasets);
-        diagnostics.extend(errors);
+        let (datasets, mut program, mut diagnostics) = self.resolve();
         self.select(&mut program, options, &mut diagnostics);
         self.evaluate(program, datasets, options, diagnostics)
     }
 
     /// Evaluates one ad hoc KPI built by the caller (`kpi eval`).
     pub fn run_adhoc(&self, kpi: &ast::Kpi, options: &RunOptions) -> Run {
-        let (datasets, mut diagnostics) = data::open(&self.manifest, Some(self.manifest_file));
-        let input = compile::ResolveInput {
-            manifest: &self.manifest,
-            schemas: &datasets.schemas,
-            sources: &self.sources,
-            manifest_file: Some(self.manifest_file),
-        };
-        let (program, errors) = compile::resolve_one(&self.files, kpi, &input);
+        let (datasets, mut diagnostics) = self.open();
+        let (program, errors) =
+            compile::resolve_one(&self.files, kpi, &self.resolve_input(&datasets));
         diagnostics.extend(errors);
         self.evaluate(program, datasets, options, diagnostics)
     }
@@ -180,55 +182,30 @@ impl Project {
         options: &RunOptions,
         diagnostics: &mut Vec<Diagnostic>,
     ) {
-        let defined: Vec<String> = self
-            .files
-            .iter()
-            .flat_map(|f| f.items.iter())
-            .filter_map(|i| match i {
-                ast::Item::Kpi(k) => Some(k.name.name.clone()),
-                _ => None,
-            })
-            .collect();
         for name in &options.names {
-            if !defined.contains(name) {
+            if self.kpis().all(|k| &k.name.name != name) {
                 let mut d = Diagnostic::error("E0209", format!("no KPI named `{name}`"));
-                if let Some(hint) =
-                    crate::diagnostic::did_you_mean(name, defined.iter().map(|s| s.as_str()))
-                {
+                let defined = self.kpis().map(|k| k.name.name.as_str());
+                if let Some(hint) = crate::diagnostic::did_you_mean(name, defined) {
                     d = d.with_hint(hint);
                 }
                 diagnostics.push(d);
             }
         }
-        let wanted = |kpi: &ir::Kpi| {
-            (options.names.is_empty() || options.names.contains(&kpi.meta.name))
+        // One rule for the KPIs to evaluate and for the errors that concern this run: chosen by
+        // name (when names are given) and by tag (when tags are given).
+        let wanted = |name: &str| {
+            let tags: Vec<&str> = self
+                .kpis()
+                .find(|k| k.name.name == name)
+                .map(|k| k.tags.iter().map(|t| t.name.as_str()).collect())
+                .unwrap_or_default();
+            (options.names.is_empty() || options.names.iter().any(|n| n == name))
                 && (options.tags.is_empty()
-                    || kpi.meta.tags.iter().any(|t| options.tags.contains(t)))
+                    || tags.iter().any(|t| options.tags.iter().any(|o| o == t)))
         };
-        program.kpis.retain(|k| wanted(k));
-        if !options.names.is_empty() || !options.tags.is_empty() {
-            // Errors of KPIs that were not asked for do not concern this run.
-            diagnostics.retain(|d| match &d.kpi {
-                Some(name) => {
-                    options.names.is_empty() && options.tags.is_empty()
-                        || options.names.contains(name)
-                        || self.has_tag(name, &options.tags)
-                }
-                None => true,
-            });
-        }
-    }
-
-    fn has_tag(&self, kpi: &str, tags: &[String]) -> bool {
-        self.files
-            .iter()
-            .flat_map(|f| f.items.iter())
-            .any(|i| match i {
-                ast::Item::Kpi(k) => {
-                    k.name.name == kpi && k.tags.iter().any(|t| tags.contains(&t.name))
-                }
-                _ => false,
-            })
+        program.kpis.retain(|k| wanted(&k.meta.name));
+        diagnostics.retain(|d| d.kpi.as_deref().is_none_or(wanted));
     }
 
     /// Every KPI definition, for `kpi list`.

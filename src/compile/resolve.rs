@@ -30,21 +30,11 @@ pub fn resolve(files: &[ast::File], input: &ResolveInput<'_>) -> (ir::Program, V
     for file in files {
         for item in &file.items {
             if let ast::Item::Kpi(kpi) = item {
-                if let Some(resolved) = resolver.kpi(kpi) {
-                    kpis.push(resolved);
-                }
+                kpis.extend(resolver.kpi(kpi));
             }
         }
     }
-    let mut diagnostics = resolver.diagnostics;
-    dedup(&mut diagnostics);
-    (
-        ir::Program {
-            sources: resolver.sources,
-            kpis,
-        },
-        diagnostics,
-    )
+    resolver.finish(kpis)
 }
 
 /// Resolves one extra KPI (as built by `kpi eval`) in the context of the project's files.
@@ -54,22 +44,8 @@ pub fn resolve_one(
     input: &ResolveInput<'_>,
 ) -> (ir::Program, Vec<Diagnostic>) {
     let mut resolver = Resolver::new(files, input);
-    let resolved = resolver.kpi(kpi);
-    let mut diagnostics = resolver.diagnostics;
-    dedup(&mut diagnostics);
-    (
-        ir::Program {
-            sources: resolver.sources,
-            kpis: resolved.into_iter().collect(),
-        },
-        diagnostics,
-    )
-}
-
-fn dedup(diagnostics: &mut Vec<Diagnostic>) {
-    let mut seen = HashSet::new();
-    diagnostics
-        .retain(|d| seen.insert((d.span.map(|s| (s.file, s.start, s.end)), d.message.clone())));
+    let kpis = resolver.kpi(kpi).into_iter().collect();
+    resolver.finish(kpis)
 }
 
 struct Resolver<'a> {
@@ -247,6 +223,20 @@ impl<'a> Resolver<'a> {
             }
         }
         resolver
+    }
+
+    /// The program and every diagnostic, each once (a KPI's `where` is resolved once per
+    /// aggregate, so its errors can repeat).
+    fn finish(self, kpis: Vec<ir::Kpi>) -> (ir::Program, Vec<Diagnostic>) {
+        let mut diagnostics = self.diagnostics;
+        let mut seen = HashSet::new();
+        diagnostics
+            .retain(|d| seen.insert((d.span.map(|s| (s.file, s.start, s.end)), d.message.clone())));
+        let program = ir::Program {
+            sources: self.sources,
+            kpis,
+        };
+        (program, diagnostics)
     }
 
     /// Checks every dataset's manifest entry against its schema, used by a KPI or not.

@@ -106,6 +106,11 @@ fn errors_exit_2_and_the_rest_is_still_reported() {
         "{}",
         out.stderr
     );
+    // Asking for the good KPI alone leaves the broken one's error out of the run.
+    let mut cmd = kpi(&p);
+    cmd.args(["check", "good"]);
+    let out = run(cmd);
+    assert_eq!((out.code, out.stderr.as_str()), (1, ""), "{}", out.stdout);
 }
 
 #[test]
