@@ -248,69 +248,10 @@ fn evaluate_kpi(
         ))
     };
 
-    // The dimension values: those with rows in the reported periods, in any full-`by` aggregate.
-    let mut tuples: BTreeSet<Vec<String>> = BTreeSet::new();
-    if kpi.dims.is_empty() {
-        tuples.insert(Vec::new());
-    } else {
-        for (pass_index, columns) in &used {
-            let pass = &plan.passes[*pass_index];
-            if pass.key.dims != kpi.dims {
-                continue;
-            }
-            let df = results[*pass_index].as_ref().expect("checked above");
-            let any_rows = has_rows(columns);
-            let in_window = if pass.timeless {
-                lit(true)
-            } else {
-                col(PERIOD)
-                    .gt_eq(lit(window.first_reported))
-                    .and(col(PERIOD).lt_eq(lit(window.evaluated)))
-            };
-            let dims: Vec<Expr> = kpi.dims.iter().map(|d| col(d.as_str())).collect();
-            let found = df
-                .clone()
-                .lazy()
-                .filter(any_rows.and(in_window))
-                .select(dims)
-                .collect()
-                .map_err(polars_err)?;
-            for row in 0..found.height() {
-                let tuple = kpi
-                    .dims
-                    .iter()
-                    .map(|d| string_at(&found, d, row).unwrap_or_default())
-                    .collect();
-                tuples.insert(tuple);
-            }
-        }
-    }
-
+    let (tuples, first_with_rows) =
+        rows_seen(kpi, window, &used, plan, results).map_err(polars_err)?;
     // History starts where the KPI's data starts: periods before the first row of any of its
     // dated aggregates would only show zeros that mean "no data yet".
-    let mut first_with_rows: Option<i64> = None;
-    for (pass_index, columns) in &used {
-        let pass = &plan.passes[*pass_index];
-        if pass.timeless {
-            continue;
-        }
-        let df = results[*pass_index].as_ref().expect("checked above");
-        let any_rows = has_rows(columns);
-        let first = df
-            .clone()
-            .lazy()
-            .filter(any_rows)
-            .select([col(PERIOD).min()])
-            .collect()
-            .map_err(polars_err)?;
-        if let Some(p) = first
-            .column(PERIOD)
-            .ok()
-            .and_then(|c| c.i64().ok().and_then(|c| c.get(0)))
-        {
-            first_with_rows = Some(first_with_rows.map_or(p, |f| f.min(p)));
-        }
-    }
     let window = match first_with_rows {
         Some(first) => Window {
             first_reported: window.first_reported.max(first).min(window.evaluated),
@@ -409,6 +350,66 @@ fn evaluate_kpi(
     }
     let df = frame.collect().map_err(polars_err)?;
     Ok(judge(kpi, window, &tuples, &df))
+}
+
+/// What the pass results say about a KPI's rows: the dimension tuples with rows in the reported
+/// periods (from the aggregates split by all the KPI's dimensions), and the first period in
+/// which any of its dated aggregates has a row.
+fn rows_seen(
+    kpi: &ir::Kpi,
+    window: Window,
+    used: &BTreeMap<usize, Vec<(String, bool)>>,
+    plan: &PassPlan,
+    results: &PassResults,
+) -> PolarsResult<(BTreeSet<Vec<String>>, Option<i64>)> {
+    let mut tuples = BTreeSet::new();
+    if kpi.dims.is_empty() {
+        tuples.insert(Vec::new());
+    }
+    let mut first_with_rows: Option<i64> = None;
+    for (pass_index, columns) in used {
+        let pass = &plan.passes[*pass_index];
+        let full_dims = !kpi.dims.is_empty() && pass.key.dims == kpi.dims;
+        if pass.timeless && !full_dims {
+            continue;
+        }
+        let Ok(df) = &results[*pass_index] else {
+            continue;
+        };
+        let mut keep: Vec<Expr> = Vec::new();
+        if !pass.timeless {
+            keep.push(col(PERIOD));
+        }
+        if full_dims {
+            keep.extend(kpi.dims.iter().map(|d| col(d.as_str())));
+        }
+        let seen = df
+            .clone()
+            .lazy()
+            .filter(has_rows(columns))
+            .select(keep)
+            .collect()?;
+        let periods: Vec<Option<i64>> = match seen.column(PERIOD) {
+            Ok(c) => c.i64()?.iter().collect(),
+            Err(_) => vec![None; seen.height()],
+        };
+        for (row, period) in periods.iter().enumerate() {
+            if let Some(p) = period {
+                first_with_rows = Some(first_with_rows.map_or(*p, |f| f.min(*p)));
+            }
+            let in_window =
+                period.is_none_or(|p| window.first_reported <= p && p <= window.evaluated);
+            if full_dims && in_window {
+                let tuple = kpi
+                    .dims
+                    .iter()
+                    .map(|d| string_at(&seen, d, row).unwrap_or_default())
+                    .collect();
+                tuples.insert(tuple);
+            }
+        }
+    }
+    Ok((tuples, first_with_rows))
 }
 
 /// True on the pass rows where any of these aggregates read at least one row.
