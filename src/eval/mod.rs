@@ -102,7 +102,9 @@ fn run_passes(
     plan: &PassPlan,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> PassResults {
-    let mut results: PassResults = vec![Err(String::new()); plan.passes.len()];
+    // Every pass gets its result or its reason below; this one is never left standing.
+    let mut results: PassResults =
+        vec![Err("its data could not be read".to_string()); plan.passes.len()];
     let mut frames = Vec::new();
     let mut checked_joins: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
     for (i, pass) in plan.passes.iter().enumerate() {
@@ -158,7 +160,7 @@ fn run_passes(
     let mut reported = BTreeSet::new();
     for result in &results {
         if let Err(message) = result {
-            if !message.is_empty() && reported.insert(message.clone()) {
+            if reported.insert(message.clone()) {
                 diagnostics.push(Diagnostic::error("E0410", message.clone()));
             }
         }
@@ -230,13 +232,8 @@ fn evaluate_kpi(
     for pass in used.keys() {
         if let Err(message) = &results[*pass] {
             return Err(fail(format!(
-                "KPI `{}` could not be computed: {}",
-                kpi.meta.name,
-                if message.is_empty() {
-                    "its data could not be read"
-                } else {
-                    message
-                }
+                "KPI `{}` could not be computed: {message}",
+                kpi.meta.name
             )));
         }
     }
