@@ -15,11 +15,11 @@ use clap::Parser;
 use cli::{Cli, Command, FailOn, ListFormat};
 use kpi::diagnostic::{render_human, Diagnostic, DiagnosticJson};
 use kpi::eval::Status;
-use kpi::period::PeriodSpec;
+use kpi::period::{day_range, PeriodSpec};
 use kpi::project::{Project, Run, RunOptions};
 use kpi::report::{self, Report, TableOptions};
 use kpi::source::SourceMap;
-use kpi::syntax::{self, ast};
+use kpi::syntax::ast;
 
 const EXIT_OK: u8 = 0;
 const EXIT_FAILED: u8 = 1;
@@ -128,72 +128,19 @@ fn eval(mut project: Project, args: cli::EvalArgs) -> u8 {
         Ok(o) => o,
         Err(message) => return argument_error(message),
     };
-    let range = (|| -> Result<Option<(NaiveDate, NaiveDate)>, String> {
-        let from = args.from.as_deref().map(PeriodSpec::parse).transpose()?;
-        let to = args.to.as_deref().map(PeriodSpec::parse).transpose()?;
-        let as_of = project.as_of(&options);
-        Ok(match (from, to) {
-            (None, None) => None,
-            (from, to) => {
-                let start = from
-                    .map(|f| f.grain.start(f.index))
-                    .unwrap_or_else(|| to.map(|t| t.grain.start(t.index)).unwrap_or(as_of));
-                let end = to.map(|t| t.last_day()).unwrap_or(as_of);
-                Some((start, end))
-            }
-        })
-    })();
-    match range {
-        Ok(r) => options.range = r,
-        Err(message) => return argument_error(message),
+    let from = args.from.as_deref().map(PeriodSpec::parse).transpose();
+    let to = args.to.as_deref().map(PeriodSpec::parse).transpose();
+    match (from, to) {
+        (Ok(from), Ok(to)) => options.range = day_range(from, to, project.as_of(&options)),
+        (Err(message), _) | (_, Err(message)) => return argument_error(message),
     }
-    let existing = project.kpis().find(|k| k.name.name == args.expr).cloned();
-    let id = project.sources.add_text("<eval>", &args.expr);
-    let mut kpi = match existing {
-        Some(kpi) => kpi,
-        None => match syntax::parse_expr(&args.expr, id) {
-            Ok(expr) => {
-                let name = ast::Ident {
-                    name: "eval".into(),
-                    span: expr.span,
-                };
-                let mut kpi = ast::Kpi::new(name, expr.span);
-                kpi.title = Some(ast::Spanned {
-                    node: args.expr.clone(),
-                    span: expr.span,
-                });
-                kpi.value = Some(expr);
-                kpi
-            }
-            Err(errors) => {
-                print_diagnostics(&errors, &project.sources);
-                return EXIT_ERROR;
-            }
-        },
+    let kpi = match project.adhoc_kpi(&args.expr, &args.by, args.every.as_deref()) {
+        Ok(kpi) => kpi,
+        Err(errors) => {
+            print_diagnostics(&errors, &project.sources);
+            return EXIT_ERROR;
+        }
     };
-    // `--by` and `--every` name no place in a file: point their errors at the argument.
-    let whole = ast::Ident {
-        name: String::new(),
-        span: kpi::source::Span::new(id, 0, args.expr.len()),
-    };
-    if let Some(every) = &args.every {
-        kpi.every = Some(ast::Ident {
-            name: every.clone(),
-            ..whole.clone()
-        });
-    }
-    if !args.by.is_empty() {
-        kpi.by = args
-            .by
-            .iter()
-            .map(|b| ast::Ident {
-                name: b.trim().to_string(),
-                ..whole.clone()
-            })
-            .collect();
-    }
-    kpi.targets.clear();
-    kpi.warns.clear();
     let run = project.run_adhoc(&kpi, &options);
     print_run(&project, &run, args.format, false);
     if has_errors(&run.diagnostics) {
@@ -204,18 +151,12 @@ fn eval(mut project: Project, args: cli::EvalArgs) -> u8 {
 }
 
 fn goal_texts(kpi: &ast::Kpi, sources: &SourceMap) -> String {
-    kpi.targets
+    let texts: Vec<String> = kpi
+        .targets
         .iter()
-        .map(|g| {
-            let text = &sources.get(g.span.file).text;
-            text.get(g.span.start..g.span.end)
-                .unwrap_or("")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+        .map(|g| sources.one_line(g.span))
+        .collect();
+    texts.join("; ")
 }
 
 fn list(project: Project, format: ListFormat) -> u8 {

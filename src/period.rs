@@ -175,6 +175,21 @@ impl PeriodSpec {
     }
 }
 
+/// The days from the start of `from` to the end of `to` (`kpi eval --from/--to`); a missing end
+/// is taken from the other one, or is `as_of`.
+pub fn day_range(
+    from: Option<PeriodSpec>,
+    to: Option<PeriodSpec>,
+    as_of: NaiveDate,
+) -> Option<(NaiveDate, NaiveDate)> {
+    if from.is_none() && to.is_none() {
+        return None;
+    }
+    let first = from.or(to).map(|p| p.grain.start(p.index)).unwrap_or(as_of);
+    let last = to.map(|p| p.last_day()).unwrap_or(as_of);
+    Some((first, last))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +232,25 @@ mod tests {
                 "{grain:?} as of {as_of}"
             );
         }
+    }
+
+    #[test]
+    fn eval_ranges() {
+        let p = |s| Some(PeriodSpec::parse(s).unwrap());
+        let as_of = d("2025-12-31");
+        assert_eq!(day_range(None, None, as_of), None);
+        assert_eq!(
+            day_range(p("2025-Q1"), p("2025-02"), as_of),
+            Some((d("2025-01-01"), d("2025-02-28")))
+        );
+        assert_eq!(
+            day_range(p("2025-11"), None, as_of),
+            Some((d("2025-11-01"), as_of))
+        );
+        assert_eq!(
+            day_range(None, p("2025-W07"), as_of),
+            Some((d("2025-02-10"), d("2025-02-16")))
+        );
     }
 
     #[test]

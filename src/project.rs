@@ -144,6 +144,51 @@ impl Project {
         self.evaluate(program, datasets, options, diagnostics)
     }
 
+    /// The KPI `kpi eval` evaluates: a KPI of the project by name, or an expression, with
+    /// `by` and `every` overridden when given and no targets. The expression is added to the
+    /// source map as `<eval>`, so that its errors point into it.
+    pub fn adhoc_kpi(
+        &mut self,
+        expr_or_name: &str,
+        by: &[String],
+        every: Option<&str>,
+    ) -> Result<ast::Kpi, Vec<Diagnostic>> {
+        let existing = self.kpis().find(|k| k.name.name == expr_or_name).cloned();
+        let id = self.sources.add_text("<eval>", expr_or_name);
+        let whole = crate::source::Span::new(id, 0, expr_or_name.len());
+        let mut kpi = match existing {
+            Some(kpi) => kpi,
+            None => {
+                let expr = syntax::parse_expr(expr_or_name, id)?;
+                let name = ast::Ident {
+                    name: "eval".into(),
+                    span: whole,
+                };
+                let mut kpi = ast::Kpi::new(name, whole);
+                kpi.title = Some(ast::Spanned {
+                    node: expr_or_name.to_string(),
+                    span: whole,
+                });
+                kpi.value = Some(expr);
+                kpi
+            }
+        };
+        // `--by` and `--every` name no place in a file: their errors point at the argument.
+        let ident = |name: &str| ast::Ident {
+            name: name.trim().to_string(),
+            span: whole,
+        };
+        if let Some(every) = every {
+            kpi.every = Some(ident(every));
+        }
+        if !by.is_empty() {
+            kpi.by = by.iter().map(|b| ident(b)).collect();
+        }
+        kpi.targets.clear();
+        kpi.warns.clear();
+        Ok(kpi)
+    }
+
     /// Evaluates one ad hoc KPI built by the caller (`kpi eval`).
     pub fn run_adhoc(&self, kpi: &ast::Kpi, options: &RunOptions) -> Run {
         let (datasets, mut diagnostics) = self.open();

@@ -101,6 +101,16 @@ impl SourceMap {
             .map(|(i, f)| (FileId(i as u32), f))
     }
 
+    /// The text of a span on one line, its runs of white space folded: `>= 15%`.
+    pub fn one_line(&self, span: Span) -> String {
+        let text = self
+            .get(span.file)
+            .text
+            .get(span.start..span.end)
+            .unwrap_or("");
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
     /// `file:line:column` of the start of a span.
     pub fn location(&self, span: Span) -> Location {
         let file = self.get(span.file);

@@ -451,9 +451,7 @@ impl<'a> Resolver<'a> {
             self.expect_bool(ty, c.span, "the condition of a target");
             expr
         });
-        let file = self.input.sources.get(goal.span.file);
-        let text = file.text.get(goal.span.start..goal.span.end).unwrap_or("");
-        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = self.input.sources.one_line(goal.span);
         ir::Goal {
             test,
             condition,
