@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
+use super::data::Datasets;
 use crate::compile::ir::{self, AggFunc, BinaryOp, CompareOp, Func, LiveEdge, UnaryOp};
 use crate::period::Grain;
 
@@ -121,38 +122,20 @@ fn millis(time: Expr) -> Expr {
 }
 
 /// The rows of a source: its dataset with its lookups joined on.
-pub fn source_frame(
-    source: &ir::Source,
-    frames: &BTreeMap<String, LazyFrame>,
-) -> Option<LazyFrame> {
-    let mut frame = frames.get(&source.dataset)?.clone();
-    let mut present: Vec<String> = frames
-        .get(&source.dataset)?
-        .clone()
-        .collect_schema()
-        .ok()?
-        .iter_names()
-        .map(|n| n.to_string())
-        .collect();
+pub fn source_frame(source: &ir::Source, datasets: &Datasets) -> Option<LazyFrame> {
+    let mut frame = datasets.frames.get(&source.dataset)?.clone();
+    let mut present: Vec<&str> = datasets.schemas.get(&source.dataset)?.names().collect();
     for (dataset, key) in &source.joins {
-        let mut right = frames.get(dataset)?.clone();
-        let right_names: Vec<String> = right
-            .collect_schema()
-            .ok()?
-            .iter_names()
-            .map(|n| n.to_string())
-            .collect();
+        let right = datasets.frames.get(dataset)?.clone();
         // The left side wins where both sides have a column: take only the new ones.
-        let keep: Vec<Expr> = right_names
-            .iter()
-            .filter(|n| *n == key || !present.contains(n))
-            .map(|n| col(n.as_str()))
+        let new: Vec<&str> = datasets
+            .schemas
+            .get(dataset)?
+            .names()
+            .filter(|n| n == key || !present.contains(n))
             .collect();
-        for n in right_names {
-            if !present.contains(&n) {
-                present.push(n);
-            }
-        }
+        let keep: Vec<Expr> = new.iter().map(|n| col(*n)).collect();
+        present.extend(new.into_iter().filter(|n| n != key));
         frame = frame.left_join(right.select(keep), col(key.as_str()), col(key.as_str()));
     }
     Some(frame)

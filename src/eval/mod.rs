@@ -122,7 +122,7 @@ fn run_passes(
             results[i] = Err(message);
             continue;
         }
-        match lower::source_frame(source, &datasets.frames) {
+        match lower::source_frame(source, datasets) {
             Some(frame) => frames.push((i, lower::pass_plan(pass, source, frame))),
             None => {
                 results[i] = Err(format!("dataset `{}` could not be opened", source.dataset));
