@@ -37,16 +37,6 @@ impl Grain {
         }
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Grain::Day => "day",
-            Grain::Week => "week",
-            Grain::Month => "month",
-            Grain::Quarter => "quarter",
-            Grain::Year => "year",
-        }
-    }
-
     /// The index of the period that contains `date`.
     pub fn index_of(self, date: NaiveDate) -> i64 {
         let days = (date - epoch()).num_days();

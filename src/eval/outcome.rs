@@ -27,15 +27,6 @@ impl Status {
         }
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Met => "met",
-            Status::Warn => "warn",
-            Status::Missed => "missed",
-            Status::NoData => "no data",
-        }
-    }
-
     /// The machine name, as in JSON and CSV: `met`, `warn`, `missed`, `no_data`.
     pub fn key(self) -> &'static str {
         match self {
