@@ -53,6 +53,8 @@ struct RawDataset {
     dimensions: BTreeMap<String, toml::Spanned<String>>,
     #[serde(default)]
     types: BTreeMap<String, toml::Spanned<String>>,
+    #[serde(default)]
+    fresh: Option<toml::Spanned<String>>,
 }
 
 /// The project as the rest of the pipeline sees it: paths resolved, defaults applied.
@@ -82,8 +84,47 @@ pub struct DatasetConfig {
     pub dimensions: BTreeMap<String, String>,
     /// Column -> the type to read it as, overriding what was inferred from the file.
     pub types: BTreeMap<String, ColumnType>,
+    /// How late the data may be: a period is judged when the latest `time` plus this reaches
+    /// the period's last day (LANGUAGE 5.4). None: no later than the period's last day.
+    pub fresh: Option<Lateness>,
     /// Where each setting is written in `kpi.toml`, as byte ranges.
     pub spans: DatasetSpans,
+}
+
+/// `fresh = "2 days"`: how far behind the judged period's last day a dataset's latest row may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lateness {
+    Days(u32),
+    Months(u32),
+}
+
+impl Lateness {
+    /// `"2 days"`, `"1 week"`, `"1 month"`, `"1 year"`, `"0 days"`.
+    pub fn parse(text: &str) -> Option<Lateness> {
+        let mut words = text.split_whitespace();
+        let count: u32 = words.next()?.parse().ok()?;
+        let unit = words.next()?;
+        if words.next().is_some() || count > 10_000 {
+            return None;
+        }
+        match unit.strip_suffix('s').unwrap_or(unit) {
+            "day" => Some(Lateness::Days(count)),
+            "week" => Some(Lateness::Days(count * 7)),
+            "month" => Some(Lateness::Months(count)),
+            "year" => Some(Lateness::Months(count * 12)),
+            _ => None,
+        }
+    }
+
+    /// The last day that data reaching `latest` covers.
+    pub fn covers_through(self, latest: NaiveDate) -> NaiveDate {
+        match self {
+            Lateness::Days(n) => latest + chrono::Duration::days(n.into()),
+            Lateness::Months(n) => latest
+                .checked_add_months(chrono::Months::new(n))
+                .unwrap_or(NaiveDate::MAX),
+        }
+    }
 }
 
 /// A column type that `types = { … }` can ask for.
@@ -223,6 +264,19 @@ impl Manifest {
                 })?;
                 types.insert(column_name.clone(), parsed);
             }
+            let fresh = match &ds.fresh {
+                None => None,
+                Some(value) => Some(Lateness::parse(value.get_ref()).ok_or_else(|| {
+                    let (line, column) = line_col(text, value.span().start);
+                    Diagnostic::error(
+                        "E0212",
+                        format!(
+                            "{MANIFEST_NAME}:{line}:{column}: dataset `{name}`: `fresh` must be a number of days, weeks or months such as \"2 days\", not `{}`",
+                            value.get_ref()
+                        ),
+                    )
+                })?),
+            };
             let path = expand_env(ds.path.get_ref(), env).map_err(|var| {
                 Diagnostic::error(
                     "E0205",
@@ -250,6 +304,7 @@ impl Manifest {
                         .map(|(k, v)| (k, v.into_inner()))
                         .collect(),
                     types,
+                    fresh,
                     spans,
                 },
             );

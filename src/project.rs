@@ -206,10 +206,26 @@ impl Project {
         mut diagnostics: Vec<Diagnostic>,
     ) -> Run {
         let as_of = self.as_of(options);
+        let freshness = self
+            .manifest
+            .datasets
+            .iter()
+            .filter_map(|(name, config)| {
+                let time = config.time.clone()?;
+                Some((
+                    name.clone(),
+                    eval::Freshness {
+                        time,
+                        lateness: config.fresh,
+                    },
+                ))
+            })
+            .collect();
         let eval_options = EvalOptions {
             as_of,
             history: self.manifest.history,
             range: options.range,
+            freshness,
         };
         let (outcomes, errors) = eval::evaluate(&program, &datasets, &eval_options);
         diagnostics.extend(errors);

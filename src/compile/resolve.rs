@@ -53,6 +53,8 @@ struct Resolver<'a> {
     views: HashMap<&'a str, &'a ast::View>,
     lets: HashMap<&'a str, &'a ast::Let>,
     kpis: HashMap<&'a str, &'a ast::Kpi>,
+    /// Items left out for their own errors, by name: what uses them fails with a pointer there.
+    broken: HashMap<&'a str, &'a ast::Broken>,
     sources: Vec<Source>,
     /// View or dataset name -> its source and filters, once resolved.
     resolved_views: HashMap<String, Option<(SourceId, Vec<ir::Expr>)>>,
@@ -80,7 +82,7 @@ struct Ctx<'a> {
     locals: &'a [ast::Let],
     /// Inside `target`/`warn`: bare `previous` is the KPI's own previous value.
     in_goal: bool,
-    /// Inside a goal's `where`: bare names are dimensions.
+    /// Inside a goal's `when`: bare names are dimensions.
     dims_only: bool,
     /// Inside `total()`: every aggregate is taken whole, without dimensions.
     whole: bool,
@@ -170,6 +172,7 @@ impl<'a> Resolver<'a> {
             views: HashMap::new(),
             lets: HashMap::new(),
             kpis: HashMap::new(),
+            broken: HashMap::new(),
             sources: Vec::new(),
             resolved_views: HashMap::new(),
             view_stack: Vec::new(),
@@ -179,6 +182,11 @@ impl<'a> Resolver<'a> {
             reported_cycles: HashSet::new(),
         };
         let mut seen: HashMap<String, Span> = HashMap::new();
+        for broken in files.iter().flat_map(|f| &f.broken) {
+            if let Some(name) = &broken.name {
+                resolver.broken.entry(&name.name).or_insert(broken);
+            }
+        }
         for file in files {
             for item in &file.items {
                 let name = match item {
@@ -341,12 +349,34 @@ impl<'a> Resolver<'a> {
             in_goal: true,
             ..ctx.clone()
         };
-        let targets = kpi
+        let targets: Vec<ir::Goal> = kpi
             .targets
             .iter()
             .map(|g| self.goal(g, &goal_ctx))
             .collect();
-        let warns = kpi.warns.iter().map(|g| self.goal(g, &goal_ctx)).collect();
+        let warns: Vec<ir::Goal> = kpi.warns.iter().map(|g| self.goal(g, &goal_ctx)).collect();
+        for (keyword, goals) in [("target", &kpi.targets), ("warn", &kpi.warns)] {
+            let defaults: Vec<&ast::Goal> =
+                goals.iter().filter(|g| g.condition.is_none()).collect();
+            if let [first, second, ..] = defaults[..] {
+                let first = self.input.sources.location(first.span);
+                self.error(
+                    Diagnostic::error(
+                        "E0307",
+                        format!(
+                            "KPI `{}` has two `{keyword}` lines without `when`",
+                            kpi.name.name
+                        ),
+                    )
+                    .at(second.span)
+                    .with_label("second default")
+                    .with_hint(format!("The line without `when` is the default, used where no `when` line holds; the first one is at {first}.")),
+                );
+            }
+        }
+        if self.errors() == before {
+            self.check_dimension_types(kpi, &value, &targets, &warns);
+        }
         if kpi.targets.is_empty() && !kpi.warns.is_empty() {
             self.error(
                 Diagnostic::error(
@@ -416,6 +446,66 @@ impl<'a> Resolver<'a> {
             location: self.input.sources.location(kpi.name.span),
             span: kpi.span,
         })
+    }
+
+    /// Every dataset a KPI splits by a dimension must hold the same kind of value in it, so that
+    /// rows from different datasets meet: `1` in one and `"1"` or `1.0` in another would not.
+    fn check_dimension_types(
+        &mut self,
+        kpi: &ast::Kpi,
+        value: &ir::Expr,
+        targets: &[ir::Goal],
+        warns: &[ir::Goal],
+    ) {
+        let mut aggregates = Vec::new();
+        value.collect_aggregates(&mut aggregates);
+        for goal in targets.iter().chain(warns) {
+            for e in goal.exprs() {
+                e.collect_aggregates(&mut aggregates);
+            }
+        }
+        let mut first: BTreeMap<&str, (&'static str, String)> = BTreeMap::new();
+        for aggregate in aggregates {
+            let source = &self.sources[aggregate.source];
+            for dim in &aggregate.dims {
+                let Some(ty) = source
+                    .dimension_column(dim)
+                    .and_then(|c| source.schema.get(&c))
+                else {
+                    continue;
+                };
+                let kind = match ty {
+                    Ty::Number => "numbers",
+                    Ty::Bool => "true/false values",
+                    Ty::String => "text",
+                    Ty::Date | Ty::Datetime => "dates",
+                    Ty::Null | Ty::Other => continue,
+                };
+                let (first_kind, first_dataset) = first
+                    .entry(dim.as_str())
+                    .or_insert_with(|| (kind, source.dataset.clone()))
+                    .clone();
+                if first_kind != kind {
+                    let span = kpi
+                        .by
+                        .iter()
+                        .find(|b| &b.name == dim)
+                        .map_or(kpi.name.span, |b| b.span);
+                    self.error(
+                        Diagnostic::error(
+                            "E0362",
+                            format!(
+                                "dimension `{dim}` holds {first_kind} in `{first_dataset}` but {kind} in `{}`",
+                                source.dataset
+                            ),
+                        )
+                        .at(span)
+                        .with_hint("Rows of different datasets meet on their dimension values, which must be of one kind; set the column's type with `types = { ... }` in kpi.toml."),
+                    );
+                    return;
+                }
+            }
+        }
     }
 
     fn goal(&mut self, goal: &'a ast::Goal, ctx: &Ctx<'a>) -> ir::Goal {
@@ -631,7 +721,7 @@ impl<'a> Resolver<'a> {
             if !self.input.manifest.datasets.contains_key(&view.source.name)
                 && !self.views.contains_key(view.source.name.as_str())
             {
-                let d = self.unknown_dataset(&view.source);
+                let d = self.unusable_source(&view.source);
                 self.error(d);
             }
             return None;
@@ -740,11 +830,13 @@ impl<'a> Resolver<'a> {
                     schema.columns.push((column.clone(), *ty));
                 }
             }
+            // The left side wins for dimensions as for columns: a mapping of the lookup applies
+            // only to dimensions the left side has neither a mapping nor a column for.
             let mut dimensions = left.dimensions.clone();
             for (dim, column) in &config.dimensions {
-                dimensions
-                    .entry(dim.clone())
-                    .or_insert_with(|| column.clone());
+                if left.dimension_column(dim).is_none() {
+                    dimensions.insert(dim.clone(), column.clone());
+                }
             }
             let mut joins = left.joins.clone();
             joins.push((join.dataset.name.clone(), join.key.name.clone()));
@@ -801,8 +893,33 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// A use of an item that was left out for its own errors.
+    fn broken_use(&self, ident: &Ident, broken: &ast::Broken, user: &str) -> Diagnostic {
+        let what = match broken.keyword {
+            Some("kpi") => "KPI",
+            Some(other) => other,
+            None => "item",
+        };
+        let at = self.input.sources.location(broken.span);
+        let message = if user.is_empty() {
+            format!("{what} `{}` has errors", ident.name)
+        } else {
+            format!("`{user}` uses {what} `{}`, which has errors", ident.name)
+        };
+        Diagnostic::error("E0346", message)
+            .at(ident.span)
+            .with_hint(format!("Its errors are reported at {at}."))
+    }
+
     /// Why a dataset or view named in an expression gave no source.
     fn unusable_source(&self, name: &Ident) -> Diagnostic {
+        if !self.views.contains_key(name.name.as_str())
+            && !self.input.manifest.datasets.contains_key(&name.name)
+        {
+            if let Some(broken) = self.broken.get(name.name.as_str()) {
+                return self.broken_use(name, broken, "");
+            }
+        }
         let is_view = self.views.contains_key(name.name.as_str());
         let is_dataset = self.input.manifest.datasets.contains_key(&name.name);
         let message = if is_view {
@@ -903,10 +1020,10 @@ impl<'a> Resolver<'a> {
             )
             .at(ident.span)
             .with_hint(if ctx.dims.is_empty() {
-                "A target's `where` chooses dimension values; this KPI has no `by`.".to_string()
+                "A target's `when` chooses dimension values; this KPI has no `by`.".to_string()
             } else {
                 format!(
-                    "A target's `where` can use the KPI's dimensions: {}.",
+                    "A target's `when` can use the KPI's dimensions: {}.",
                     ctx.dims.join(", ")
                 )
             });
@@ -917,7 +1034,14 @@ impl<'a> Resolver<'a> {
             return self.expand_let(local, ctx);
         }
         if let Some(global) = self.lets.get(name).copied() {
-            return self.expand_let(global, ctx);
+            // Scoping is lexical: a shared `let` sees shared names only, never the locals of
+            // the KPI that uses it, and a bare `previous` in it is not that KPI's own value.
+            let shared = Ctx {
+                locals: &[],
+                in_goal: false,
+                ..ctx.clone()
+            };
+            return self.expand_let(global, &shared);
         }
         if let Some(kpi) = self.kpis.get(name).copied() {
             return self.inline_kpi(kpi, ident, ctx);
@@ -927,6 +1051,11 @@ impl<'a> Resolver<'a> {
                 ir::Expr::Previous(Box::new(ir::Expr::SelfValue), 1),
                 Ty::Number,
             );
+        }
+        if let Some(broken) = self.broken.get(name).copied() {
+            let d = self.broken_use(ident, broken, ctx.kpi_name);
+            self.error(d);
+            return (ir::Expr::Null, Ty::Null);
         }
         if self.input.manifest.datasets.contains_key(name) || self.views.contains_key(name) {
             self.error(
@@ -949,7 +1078,7 @@ impl<'a> Resolver<'a> {
             d = d.with_hint(hint);
         }
         if ctx.dims.iter().any(|d| d == name) {
-            d = d.with_hint("Dimensions can be used in a target's `where`, not in a value.");
+            d = d.with_hint("Dimensions can be used in a target's `when`, not in a value.");
         }
         self.error(d);
         (ir::Expr::Null, Ty::Null)

@@ -146,12 +146,8 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFram
     let mut keys: Vec<Expr> = Vec::new();
     for dim in &pass.key.dims {
         let column = source.dimension_column(dim).unwrap_or_else(|| dim.clone());
-        keys.push(
-            col(column.as_str())
-                .cast(DataType::String)
-                .fill_null(lit("(none)"))
-                .alias(dim.as_str()),
-        );
+        let ty = source.schema.get(&column);
+        keys.push(dimension_text(col(column.as_str()), ty).alias(dim.as_str()));
     }
     let mut aggs = Vec::new();
     for (name, aggregate) in &pass.aggregates {
@@ -239,6 +235,25 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFram
     let mut all_keys = vec![col(PERIOD)];
     all_keys.extend(keys);
     dated.group_by(all_keys).agg(aggs)
+}
+
+/// A dimension value as text, the same for equal numbers of any type (`1`, never `1.0`), so
+/// that the rows of datasets that store a key as an integer and as a float meet.
+fn dimension_text(column: Expr, ty: Option<ir::Ty>) -> Expr {
+    let text = match ty {
+        Some(ir::Ty::Number) => {
+            let x = column.cast(DataType::Float64);
+            let whole = x
+                .clone()
+                .eq(x.clone().floor())
+                .and(x.clone().abs().lt(lit(9.0e15)));
+            when(whole)
+                .then(x.clone().cast(DataType::Int64).cast(DataType::String))
+                .otherwise(x.cast(DataType::String))
+        }
+        _ => column.cast(DataType::String),
+    };
+    text.fill_null(lit("(none)"))
 }
 
 fn aggregate_expr(aggregate: &ir::Aggregate, mask: Option<Expr>) -> Expr {
@@ -387,8 +402,19 @@ fn function(f: Func, args: &[ir::Expr], recurse: &dyn Fn(&ir::Expr) -> Expr) -> 
         }
         Func::Floor => num(0).floor(),
         Func::Ceil => num(0).ceil(),
-        Func::Least => when(num(0).lt_eq(num(1))).then(num(0)).otherwise(num(1)),
-        Func::Greatest => when(num(0).gt_eq(num(1))).then(num(0)).otherwise(num(1)),
+        // Null on either side gives null, as in arithmetic, whichever side it is on.
+        Func::Least | Func::Greatest => {
+            let first_wins = if f == Func::Least {
+                num(0).lt_eq(num(1))
+            } else {
+                num(0).gt_eq(num(1))
+            };
+            when(num(0).is_null().or(num(1).is_null()))
+                .then(lit(NULL).cast(DataType::Float64))
+                .when(first_wins)
+                .then(num(0))
+                .otherwise(num(1))
+        }
         Func::Coalesce => coalesce(&args.iter().map(recurse).collect::<Vec<_>>()),
         Func::Sqrt => num(0).sqrt(),
         Func::Ln => num(0).log(lit(std::f64::consts::E)),

@@ -11,6 +11,7 @@ use polars::prelude::*;
 
 use crate::compile::ir;
 use crate::diagnostic::Diagnostic;
+use crate::manifest::Lateness;
 use data::{first_line, Datasets};
 use lower::{ExprLowering, PassPlan, PERIOD, VALUE};
 pub use outcome::{KpiOutcome, RowOutcome, Status, TargetOutcome};
@@ -24,6 +25,18 @@ pub struct EvalOptions {
     pub history: u32,
     /// Instead of `as_of` and `history`: the days whose periods to report (`kpi eval --from/--to`).
     pub range: Option<(NaiveDate, NaiveDate)>,
+    /// Dated datasets: the column that dates their rows and how late their data may be
+    /// (LANGUAGE 5.4). A period is judged only when every dataset a KPI reads covers it.
+    pub freshness: BTreeMap<String, Freshness>,
+}
+
+/// How to tell how far a dataset's data reaches.
+#[derive(Debug, Clone)]
+pub struct Freshness {
+    /// The dataset's own `time` column (not a view's `on`): the date of its latest row is how
+    /// far the extract reaches.
+    pub time: String,
+    pub lateness: Option<Lateness>,
 }
 
 /// The periods one KPI needs: computed from `first_computed` (to serve `previous`), reported
@@ -33,6 +46,8 @@ struct Window {
     first_computed: i64,
     first_reported: i64,
     evaluated: i64,
+    /// The periods were named by the user (`kpi eval --from/--to`), not derived from history.
+    explicit: bool,
 }
 
 fn window(kpi: &ir::Kpi, options: &EvalOptions) -> Window {
@@ -49,6 +64,7 @@ fn window(kpi: &ir::Kpi, options: &EvalOptions) -> Window {
         first_computed: first_reported - kpi.max_lag() as i64 - 1,
         first_reported,
         evaluated,
+        explicit: options.range.is_some(),
     }
 }
 
@@ -82,10 +98,11 @@ pub fn evaluate(
 ) -> (Vec<KpiOutcome>, Vec<Diagnostic>) {
     let lowered = lower(program, options);
     let mut diagnostics = Vec::new();
-    let results = run_passes(program, datasets, &lowered.plan, &mut diagnostics);
+    let (results, latest) = run_passes(program, datasets, options, &lowered.plan, &mut diagnostics);
     let mut outcomes = Vec::new();
     for (kpi, window) in program.kpis.iter().zip(&lowered.windows) {
-        match evaluate_kpi(kpi, *window, &lowered.plan, &results) {
+        let coverage = coverage(program, kpi, options, &latest);
+        match evaluate_kpi(kpi, *window, &coverage, &lowered.plan, &results) {
             Ok(outcome) => outcomes.push(outcome),
             Err(d) => diagnostics.push(d.for_kpi(&kpi.meta.name)),
         }
@@ -93,15 +110,70 @@ pub fn evaluate(
     (outcomes, diagnostics)
 }
 
+/// How far the data a KPI reads reaches: for each dated dataset it reads, the last day its
+/// data covers (its latest row's date plus the lateness allowed), earliest first.
+struct Coverage {
+    limits: Vec<(NaiveDate, String)>,
+}
+
+impl Coverage {
+    /// Why a period ending on `last_day` cannot be judged, if it cannot.
+    fn gap(&self, last_day: NaiveDate) -> Option<String> {
+        let short: Vec<&str> = self
+            .limits
+            .iter()
+            .filter(|(through, _)| *through < last_day)
+            .map(|(_, why)| why.as_str())
+            .collect();
+        (!short.is_empty()).then(|| short.join("; "))
+    }
+}
+
+fn coverage(
+    program: &ir::Program,
+    kpi: &ir::Kpi,
+    options: &EvalOptions,
+    latest: &BTreeMap<String, Option<NaiveDate>>,
+) -> Coverage {
+    let datasets: BTreeSet<&str> = kpi
+        .aggregates()
+        .iter()
+        .map(|a| program.sources[a.source].dataset.as_str())
+        .collect();
+    let mut limits = Vec::new();
+    for dataset in datasets {
+        let Some(freshness) = options.freshness.get(dataset) else {
+            continue;
+        };
+        let Some(last) = latest.get(dataset) else {
+            continue;
+        };
+        let (through, why) = match last {
+            Some(day) => {
+                let through = freshness.lateness.map_or(*day, |l| l.covers_through(*day));
+                (through, format!("`{dataset}` has data only through {day}"))
+            }
+            None => (NaiveDate::MIN, format!("`{dataset}` has no dated rows")),
+        };
+        limits.push((through, why));
+    }
+    limits.sort();
+    Coverage { limits }
+}
+
 /// Pass index -> its result, or the reason it has none.
 type PassResults = Vec<Result<DataFrame, String>>;
+
+/// The date of each dated dataset's latest row (None: it has no dated rows).
+type Latest = BTreeMap<String, Option<NaiveDate>>;
 
 fn run_passes(
     program: &ir::Program,
     datasets: &Datasets,
+    options: &EvalOptions,
     plan: &PassPlan,
     diagnostics: &mut Vec<Diagnostic>,
-) -> PassResults {
+) -> (PassResults, Latest) {
     // Every pass gets its result or its reason below; this one is never left standing.
     let mut results: PassResults =
         vec![Err("its data could not be read".to_string()); plan.passes.len()];
@@ -129,17 +201,48 @@ fn run_passes(
             }
         }
     }
+    // How far each dataset that a pass reads reaches: its latest `time`.
+    let mut latest_frames = Vec::new();
+    let read: BTreeSet<&str> = plan
+        .passes
+        .iter()
+        .map(|p| program.sources[p.key.source].dataset.as_str())
+        .collect();
+    for dataset in read {
+        if let (Some(freshness), Some(frame)) =
+            (options.freshness.get(dataset), datasets.frames.get(dataset))
+        {
+            let latest = frame
+                .clone()
+                .select([col(freshness.time.as_str()).max().cast(DataType::Date)]);
+            latest_frames.push((dataset.to_string(), latest));
+        }
+    }
     // All passes in one go, so that polars can share scans; if that fails, run them one by
     // one to find which data is at fault and keep the rest.
-    let plans: Vec<DslPlan> = frames.iter().map(|(_, f)| f.clone().logical_plan).collect();
+    let plans: Vec<DslPlan> = frames
+        .iter()
+        .map(|(_, f)| f.clone().logical_plan)
+        .chain(latest_frames.iter().map(|(_, f)| f.clone().logical_plan))
+        .collect();
     let all = LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default());
+    let mut latest = Latest::new();
     match all {
-        Ok(dfs) if dfs.len() == frames.len() => {
+        Ok(mut dfs) if dfs.len() == frames.len() + latest_frames.len() => {
+            let latest_dfs = dfs.split_off(frames.len());
             for ((i, _), df) in frames.iter().zip(dfs) {
                 results[*i] = Ok(df);
             }
+            for ((dataset, _), df) in latest_frames.iter().zip(latest_dfs) {
+                latest.insert(dataset.clone(), first_date(&df));
+            }
         }
         _ => {
+            for (dataset, frame) in latest_frames {
+                if let Ok(df) = frame.collect() {
+                    latest.insert(dataset, first_date(&df));
+                }
+            }
             for (i, frame) in frames {
                 results[i] = frame.collect().map_err(|e| {
                     let source = &program.sources[plan.passes[i].key.source];
@@ -165,7 +268,14 @@ fn run_passes(
             }
         }
     }
-    results
+    (results, latest)
+}
+
+/// The date in the first column of a one-row frame.
+fn first_date(df: &DataFrame) -> Option<NaiveDate> {
+    let column = df.columns().first()?;
+    let days = column.cast(&DataType::Int32).ok()?.i32().ok()?.get(0)?;
+    NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(days.into()))
 }
 
 /// A lookup must not fan out: every key appears at most once on the right side.
@@ -211,6 +321,7 @@ fn string_at(df: &DataFrame, column: &str, row: usize) -> Option<String> {
 fn evaluate_kpi(
     kpi: &ir::Kpi,
     window: Window,
+    coverage: &Coverage,
     plan: &PassPlan,
     results: &PassResults,
 ) -> Result<KpiOutcome, Diagnostic> {
@@ -248,13 +359,14 @@ fn evaluate_kpi(
     let (tuples, first_with_rows) =
         rows_seen(kpi, window, &used, plan, results).map_err(polars_err)?;
     // History starts where the KPI's data starts: periods before the first row of any of its
-    // dated aggregates would only show zeros that mean "no data yet".
+    // dated aggregates would only show zeros that mean "no data yet". Periods asked for by
+    // name (`kpi eval --from`) are all reported: a count of 0 there is a value.
     let window = match first_with_rows {
-        Some(first) => Window {
+        Some(first) if !window.explicit => Window {
             first_reported: window.first_reported.max(first).min(window.evaluated),
             ..window
         },
-        None => window,
+        _ => window,
     };
 
     // The grid: every period x every dimension tuple, sorted by tuple then period so that
@@ -346,7 +458,7 @@ fn evaluate_kpi(
         frame = frame.with_columns(goal_columns);
     }
     let df = frame.collect().map_err(polars_err)?;
-    Ok(judge(kpi, window, &tuples, &df))
+    judge(kpi, window, coverage, &tuples, &df).map_err(polars_err)
 }
 
 /// What the pass results say about a KPI's rows: the dimension tuples with rows in the reported
@@ -489,41 +601,84 @@ fn goal_columns<'a>(df: &DataFrame, prefix: &str, goals: &'a [ir::Goal]) -> Vec<
         .collect()
 }
 
+/// The line that applies to a row (section 5): the first `when` line whose condition holds,
+/// else the default line (the one without `when`), wherever it is written.
+fn applicable<'g, 'a>(goals: &'g [GoalColumns<'a>], row: usize) -> Option<&'g GoalColumns<'a>> {
+    goals
+        .iter()
+        .find(|g| g.goal.condition.is_some() && g.applies.get(row).copied().unwrap_or(false))
+        .or_else(|| goals.iter().find(|g| g.goal.condition.is_none()))
+}
+
+/// Where each (dimension values, period) landed in the KPI frame, read from the frame's own
+/// key columns rather than from the order its rows are expected to be in.
+fn row_index(kpi: &ir::Kpi, df: &DataFrame) -> PolarsResult<BTreeMap<(Vec<String>, i64), usize>> {
+    let periods = df.column(PERIOD)?.i64()?.clone();
+    let dims = kpi
+        .dims
+        .iter()
+        .map(|d| Ok(df.column(d)?.str()?.clone()))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let mut index = BTreeMap::new();
+    for row in 0..df.height() {
+        let Some(period) = periods.get(row) else {
+            continue;
+        };
+        let tuple = dims
+            .iter()
+            .map(|c| c.get(row).unwrap_or_default().to_string())
+            .collect();
+        index.insert((tuple, period), row);
+    }
+    Ok(index)
+}
+
 /// Reads the KPI frame back and judges the evaluated period of every row (section 5.1).
 fn judge(
     kpi: &ir::Kpi,
     window: Window,
+    coverage: &Coverage,
     tuples: &BTreeSet<Vec<String>>,
     df: &DataFrame,
-) -> KpiOutcome {
+) -> PolarsResult<KpiOutcome> {
+    // A period that the data does not cover yet has no value: never a partial month that
+    // looks like a drop, nor a zero that misses a target.
+    let gap = |p: i64| coverage.gap(kpi.grain.end(p).pred_opt().unwrap_or(NaiveDate::MIN));
+    let reason = gap(window.evaluated);
     let values = f64_column(df, VALUE);
     let targets = goal_columns(df, "t", &kpi.targets);
     let warns = goal_columns(df, "w", &kpi.warns);
-    let per_tuple = (window.evaluated - window.first_computed + 1) as usize;
-    let offset = |p: i64| (p - window.first_computed) as usize;
+    let index = row_index(kpi, df)?;
     let mut rows = Vec::new();
-    for (t, tuple) in tuples.iter().enumerate() {
-        let base = t * per_tuple;
-        let at = base + offset(window.evaluated);
-        let value = values.get(at).copied().flatten();
-        let previous = values.get(at.wrapping_sub(1)).copied().flatten();
+    for tuple in tuples {
+        let row_of = |p: i64| index.get(&(tuple.clone(), p)).copied();
+        let value_of = |p: i64| {
+            if gap(p).is_some() {
+                return None;
+            }
+            row_of(p).and_then(|r| values.get(r).copied().flatten())
+        };
+        let value = value_of(window.evaluated);
+        let previous = value_of(window.evaluated - 1);
         let history = (window.first_reported..=window.evaluated)
-            .map(|p| values.get(base + offset(p)).copied().flatten())
+            .map(value_of)
             .collect();
-        let target = targets
-            .iter()
-            .find(|g| g.applies.get(at).copied().unwrap_or(false));
-        let warn = warns
-            .iter()
-            .find(|g| g.applies.get(at).copied().unwrap_or(false));
-        let status = target.map(|target| match target.holds(at, value) {
-            None => Status::NoData,
-            Some(true) => Status::Met,
-            Some(false) => match warn.and_then(|w| w.holds(at, value)) {
-                Some(true) => Status::Warn,
-                _ => Status::Missed,
-            },
-        });
+        let at = row_of(window.evaluated);
+        let target = at.and_then(|at| applicable(&targets, at));
+        let warn = at.and_then(|at| applicable(&warns, at));
+        // A row that no target line applies to (only `when` lines, none holding) has no status.
+        let status = match (target, at) {
+            (Some(target), Some(at)) => Some(match target.holds(at, value) {
+                None => Status::NoData,
+                Some(true) => Status::Met,
+                Some(false) => match warn.and_then(|w| w.holds(at, value)) {
+                    Some(true) => Status::Warn,
+                    _ => Status::Missed,
+                },
+            }),
+            (Some(_), None) => Some(Status::NoData),
+            (None, _) => None,
+        };
         rows.push(RowOutcome {
             dimensions: kpi
                 .dims
@@ -534,9 +689,10 @@ fn judge(
             value,
             previous,
             change: value.zip(previous).map(|(v, p)| v - p),
-            target: target.map(|g| g.outcome(at)),
-            warn: warn.map(|g| g.outcome(at)),
+            target: target.zip(at).map(|(g, at)| g.outcome(at)),
+            warn: warn.zip(at).map(|(g, at)| g.outcome(at)),
             status,
+            reason: reason.clone(),
             history,
         });
     }
@@ -545,7 +701,7 @@ fn judge(
     } else {
         Status::worst(rows.iter().filter_map(|r| r.status)).or(Some(Status::NoData))
     };
-    KpiOutcome {
+    Ok(KpiOutcome {
         meta: kpi.meta.clone(),
         grain: kpi.grain,
         dimensions: kpi.dims.clone(),
@@ -557,5 +713,5 @@ fn judge(
             .collect(),
         status,
         rows,
-    }
+    })
 }

@@ -68,6 +68,9 @@ pub struct RowOutcome {
     pub target: Option<TargetOutcome>,
     pub warn: Option<TargetOutcome>,
     pub status: Option<Status>,
+    /// Why the row has no value or status although it has a target: the data it reads does not
+    /// cover the evaluated period (`` `orders` has data only through 2025-12-20 ``).
+    pub reason: Option<String>,
     /// Values of the history periods, oldest first, ending with the evaluated period.
     pub history: Vec<Option<f64>>,
 }

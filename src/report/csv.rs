@@ -14,6 +14,7 @@ pub fn render(report: &Report<'_>) -> String {
         "target_value",
         "target_high",
         "status",
+        "reason",
     ]);
     for kpi in report.outcomes {
         for row in &kpi.rows {
@@ -26,6 +27,11 @@ pub fn render(report: &Report<'_>) -> String {
             for (period, value) in kpi.history_periods.iter().zip(&row.history) {
                 let evaluated = *period == kpi.period;
                 let number = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+                let reason = if evaluated {
+                    row.reason.as_deref().unwrap_or("")
+                } else {
+                    ""
+                };
                 let (target, low, high, status) = match (&row.target, evaluated) {
                     (Some(t), true) => (
                         t.text.clone(),
@@ -45,6 +51,7 @@ pub fn render(report: &Report<'_>) -> String {
                     &low,
                     &high,
                     &status,
+                    reason,
                 ]);
             }
         }

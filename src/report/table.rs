@@ -94,10 +94,42 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
     );
     out.push_str(&table.to_string());
     out.push('\n');
+    out.push_str(&reasons(report));
     if options.judged {
         out.push_str(&self::summary(&summary));
     }
     out
+}
+
+/// One line per reason that rows have no value, naming the rows: `? `orders` has data only
+/// through 2025-12-20: Revenue, AOV · EU`.
+fn reasons(report: &Report<'_>) -> String {
+    let mut grouped: Vec<(&str, Vec<String>)> = Vec::new();
+    for kpi in report.outcomes {
+        let title = kpi.meta.title.as_deref().unwrap_or(&kpi.meta.name);
+        for row in &kpi.rows {
+            let Some(reason) = row.reason.as_deref() else {
+                continue;
+            };
+            let mut name = title.to_string();
+            for (_, value) in &row.dimensions {
+                name = format!("{name} · {value}");
+            }
+            match grouped.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, names)) => names.push(name),
+                None => grouped.push((reason, vec![name])),
+            }
+        }
+    }
+    grouped
+        .iter()
+        .map(|(reason, names)| {
+            format!(
+                "? {reason}, so these have no value yet: {}\n",
+                names.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// `>= 15.0%`: the operator with the bound formatted like the value.

@@ -20,7 +20,21 @@ pub struct Spanned<T> {
 /// One parsed file.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct File {
+    /// The items that parsed without any error.
     pub items: Vec<Item>,
+    /// The items with an error: left out whole, never evaluated on a guess. Their names are kept
+    /// so that what uses them can say so, and a broken KPI is reported as failed.
+    pub broken: Vec<Broken>,
+}
+
+/// An item that did not parse, or parsed with an error in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Broken {
+    /// `kpi`, `view`, `let`, `funnel` or `cohort`; `None` when the text did not start with one.
+    pub keyword: Option<&'static str>,
+    /// Its name, when the text got that far.
+    pub name: Option<Ident>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +42,25 @@ pub enum Item {
     View(View),
     Let(Let),
     Kpi(Kpi),
+}
+
+impl Item {
+    pub fn name(&self) -> &Ident {
+        match self {
+            Item::View(v) => &v.name,
+            Item::Let(l) => &l.name,
+            Item::Kpi(k) => &k.name,
+        }
+    }
+
+    /// The keyword that starts it: `view`, `let` or `kpi`.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Item::View(_) => "view",
+            Item::Let(_) => "let",
+            Item::Kpi(_) => "kpi",
+        }
+    }
 }
 
 /// `view NAME = SOURCE [on COLUMN] [join OTHER on KEY]... [where COND] [per KEYS { NAME = AGG, ... }]`
@@ -122,7 +155,7 @@ pub struct Goal {
     pub kind: GoalKind,
     /// `by 2025-12-31`: a time-bound target (section 5.2 of the design; not evaluated yet).
     pub deadline: Option<Spanned<NaiveDate>>,
-    /// `where region == "EU"`: the line applies to these dimension values only.
+    /// `when region == "EU"`: the line applies to these dimension values only.
     pub condition: Option<Expr>,
     pub span: Span,
 }

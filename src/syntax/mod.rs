@@ -2,5 +2,6 @@
 
 pub mod ast;
 mod parse;
+pub mod scan;
 
 pub use parse::{parse, parse_expr};

@@ -9,6 +9,7 @@ use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest::Parser;
 
 use super::ast::{self, Ident, Spanned};
+use super::scan;
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, Span};
 
@@ -38,29 +39,155 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
 });
 
 /// Parses one `.kpi` file. Returns the AST of everything that parsed and every error found.
+///
+/// The file is read item by item. An item with any error, of syntax or in its literals, is left
+/// out whole and recorded in [`ast::File::broken`]; after a syntax error the parser picks up at
+/// the next line that starts an item, so one typo loses one item, not the file.
 pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
     let mut walker = Walker {
         file,
+        base: 0,
+        text,
         errors: Vec::new(),
     };
-    match KpiParser::parse(Rule::file, text) {
-        Ok(mut pairs) => {
-            let file_pair = pairs.next().expect("the file rule always yields one pair");
-            let items = file_pair
-                .into_inner()
-                .filter(|p| p.as_rule() != Rule::EOI)
-                .filter_map(|p| walker.item(p))
-                .collect();
-            (ast::File { items }, walker.errors)
+    let mut out = ast::File::default();
+    let mut offset = 0;
+    while offset < text.len() {
+        let start = scan::skip_trivia(text, offset);
+        if start >= text.len() {
+            break;
         }
-        Err(error) => (ast::File::default(), vec![syntax_error(error, text, file)]),
+        let resume = scan::next_item_start(text, start);
+        // The nesting bound covers the item up to where the parser could resume, and the line
+        // there: pest never reads further into the next item than that.
+        let bound_end = resume.map_or(text.len(), |r| {
+            text[r..].find('\n').map_or(text.len(), |n| r + n)
+        });
+        if let Some(at) = scan::too_deep(text, start, bound_end) {
+            walker.errors.push(too_deep_error(text, at, file));
+            out.broken.push(broken_header(text, start, resume, file));
+            match resume {
+                Some(next) => offset = next,
+                None => break,
+            }
+            continue;
+        }
+        match KpiParser::parse(Rule::next_item, &text[start..]) {
+            Ok(mut pairs) => {
+                let Some(item) = pairs
+                    .next()
+                    .and_then(|p| p.into_inner().find(|p| p.as_rule() != Rule::EOI))
+                else {
+                    break;
+                };
+                walker.base = start;
+                let end = start + item.as_span().end();
+                let errors_before = walker.errors.len();
+                let parsed = walker.item(item);
+                match parsed {
+                    Some(item) if walker.errors.len() == errors_before => out.items.push(item),
+                    Some(item) => {
+                        let name = item.name().clone();
+                        let keyword = item.keyword();
+                        for error in &mut walker.errors[errors_before..] {
+                            if keyword == "kpi" {
+                                error.kpi.get_or_insert_with(|| name.name.clone());
+                            }
+                        }
+                        out.broken.push(ast::Broken {
+                            keyword: Some(keyword),
+                            name: Some(name),
+                            span: Span::new(file, start, end),
+                        });
+                    }
+                    None => {}
+                }
+                offset = end.max(start + 1);
+            }
+            Err(error) => {
+                let mut diagnostic = syntax_error(error, &text[start..], start, file);
+                let broken = broken_header(text, start, resume, file);
+                if let Some(next) = resume {
+                    let error_at = diagnostic.span.map_or(0, |s| s.start);
+                    if error_at >= next {
+                        let (line, _) = line_col(text, next);
+                        diagnostic = diagnostic.with_hint(format!(
+                            "The next item starts on line {line}; is something missing before it, such as a closing `}}`?"
+                        ));
+                    }
+                }
+                if broken.keyword == Some("kpi") {
+                    if let Some(name) = &broken.name {
+                        diagnostic = diagnostic.for_kpi(&name.name);
+                    }
+                }
+                walker.errors.push(diagnostic);
+                out.broken.push(broken);
+                match resume {
+                    Some(next) => offset = next,
+                    None => break,
+                }
+            }
+        }
     }
+    (out, walker.errors)
+}
+
+/// One-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// A broken item as far as its first words tell: `kpi NAME`, `view NAME`, ...
+fn broken_header(text: &str, start: usize, resume: Option<usize>, file: FileId) -> ast::Broken {
+    let end = resume.unwrap_or(text.len());
+    let end = start + text[start..end].trim_end().len();
+    let keyword = scan::item_keyword_at(text, start);
+    let name = keyword.and_then(|kw| {
+        let at = start + kw.len();
+        let name_start = at + (text[at..].len() - text[at..].trim_start_matches([' ', '\t']).len());
+        let len = text[name_start..]
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .count();
+        (len > 0 && name_start > at).then(|| Ident {
+            name: text[name_start..name_start + len].to_string(),
+            span: Span::new(file, name_start, name_start + len),
+        })
+    });
+    ast::Broken {
+        keyword,
+        name,
+        span: Span::new(file, start, end.max(start)),
+    }
+}
+
+fn too_deep_error(text: &str, at: usize, file: FileId) -> Diagnostic {
+    let len = describe_found(text, at).1.max(1);
+    Diagnostic::error(
+        "E0005",
+        format!(
+            "this expression nests too deeply (more than {} levels)",
+            scan::MAX_NESTING
+        ),
+    )
+    .at(Span::new(file, at, at + len))
+    .with_label("too deep here")
+    .with_hint("Each bracket and each operator is a level; name parts of the expression with `let` to flatten it.")
 }
 
 /// Parses a lone expression, as given to `kpi eval`.
 pub fn parse_expr(text: &str, file: FileId) -> Result<ast::Expr, Vec<Diagnostic>> {
+    if let Some(at) = scan::too_deep(text, 0, text.len()) {
+        return Err(vec![too_deep_error(text, at, file)]);
+    }
     let mut walker = Walker {
         file,
+        base: 0,
+        text,
         errors: Vec::new(),
     };
     match KpiParser::parse(Rule::lone_expr, text) {
@@ -74,12 +201,18 @@ pub fn parse_expr(text: &str, file: FileId) -> Result<ast::Expr, Vec<Diagnostic>
                 Err(walker.errors)
             }
         }
-        Err(error) => Err(vec![syntax_error(error, text, file)]),
+        Err(error) => Err(vec![syntax_error(error, text, 0, file)]),
     }
 }
 
-/// Turns a pest error into a diagnostic that names what was expected in words.
-fn syntax_error(error: pest::error::Error<Rule>, text: &str, file: FileId) -> Diagnostic {
+/// Turns a pest error into a diagnostic that names what was expected in words. `text` is what
+/// pest read, which starts at byte `base` of the file.
+fn syntax_error(
+    error: pest::error::Error<Rule>,
+    text: &str,
+    base: usize,
+    file: FileId,
+) -> Diagnostic {
     let (start, end) = match error.location {
         InputLocation::Pos(p) => (p, p),
         InputLocation::Span((s, e)) => (s, e),
@@ -93,7 +226,11 @@ fn syntax_error(error: pest::error::Error<Rule>, text: &str, file: FileId) -> Di
     let rest_of_line = text.get(start..).unwrap_or("").lines().next().unwrap_or("");
     if rest_of_line.starts_with('"') && !rest_of_line[1..].contains('"') {
         return Diagnostic::error("E0001", "this string is not closed")
-            .at(Span::new(file, start, start + rest_of_line.len()))
+            .at(Span::new(
+                file,
+                base + start,
+                base + start + rest_of_line.len(),
+            ))
             .with_label("no closing `\"` on this line")
             .with_hint("Strings end on the line they start; write `\\\"` for a quote inside one.");
     }
@@ -131,7 +268,7 @@ fn syntax_error(error: pest::error::Error<Rule>, text: &str, file: FileId) -> Di
         ErrorVariant::CustomError { message } => message.clone(),
     };
     let mut diagnostic = Diagnostic::error("E0001", message)
-        .at(Span::new(file, start, end))
+        .at(Span::new(file, base + start, base + end))
         .with_label("here");
     diagnostic.hints = hints;
     diagnostic
@@ -299,8 +436,12 @@ fn expected_words(positives: &[Rule]) -> String {
     }
 }
 
-struct Walker {
+struct Walker<'t> {
     file: FileId,
+    /// Where the text pest was given starts in the file: pest's positions are relative to it.
+    base: usize,
+    /// The whole file.
+    text: &'t str,
     errors: Vec<Diagnostic>,
 }
 
@@ -322,10 +463,10 @@ fn meaningful(pairs: Pairs<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
     })
 }
 
-impl Walker {
+impl Walker<'_> {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, s.start(), s.end())
+        Span::new(self.file, self.base + s.start(), self.base + s.end())
     }
 
     fn ident(&mut self, pair: Pair<'_, Rule>) -> Ident {
@@ -502,9 +643,29 @@ impl Walker {
         let name = self.ident(parts.next().expect("kpi name"));
         let mut kpi = ast::Kpi::new(name, span);
         let mut seen: Vec<&'static str> = Vec::new();
+        // Where the last field ended, if it was a `target` or `warn` line.
+        let mut goal_end: Option<usize> = None;
         for field in parts {
             let field_span = self.span(&field);
             let rule = field.as_rule();
+            if rule == Rule::where_field {
+                if let Some(end) = goal_end {
+                    let between = self.text.get(end..field_span.start).unwrap_or("");
+                    if !between.contains('\n') {
+                        self.errors.push(
+                            Diagnostic::error(
+                                "E0103",
+                                "`where` after a target filters the whole KPI, not that target",
+                            )
+                            .at(Span::new(self.file, field_span.start, field_span.start + 5))
+                            .with_label("a KPI filter on the target's line")
+                            .with_hint("A target for some dimension values is written with `when`: `target >= 60_000 when region == \"EU\"`.")
+                            .with_hint("To filter the KPI, put `where` on a line of its own."),
+                        );
+                    }
+                }
+            }
+            goal_end = None;
             let once = match rule {
                 Rule::title_field => Some("title"),
                 Rule::description_field => Some("description"),
@@ -568,10 +729,12 @@ impl Walker {
                 }
                 Rule::target_field => {
                     let goal = self.goal(inner.next().expect("goal"));
+                    goal_end = Some(goal.span.end);
                     kpi.targets.push(goal);
                 }
                 Rule::warn_field => {
                     let goal = self.goal(inner.next().expect("goal"));
+                    goal_end = Some(goal.span.end);
                     kpi.warns.push(goal);
                 }
                 _ => {}
@@ -614,18 +777,30 @@ impl Walker {
                         span: date_span,
                     });
                 }
-                Rule::goal_where => {
+                Rule::goal_when => {
                     condition =
                         Some(self.expr(meaningful(part.into_inner()).next().expect("cond")));
                 }
                 _ => {}
             }
         }
+        let kind = kind.expect("the grammar requires a comparison or between");
+        // pest's span of the goal takes in the white space and comments after it: end the
+        // goal at its last part, so that its text and "same line" are what was written.
+        let last = match &kind {
+            ast::GoalKind::Compare(_, e) | ast::GoalKind::Between(_, e) => e.span.end,
+        };
+        let end = [Some(last), deadline.as_ref().map(|d| d.span.end)]
+            .into_iter()
+            .chain([condition.as_ref().map(|c| c.span.end)])
+            .flatten()
+            .max()
+            .unwrap_or(span.end);
         ast::Goal {
-            kind: kind.expect("the grammar requires a comparison or between"),
+            kind,
             deadline,
             condition,
-            span,
+            span: Span { end, ..span },
         }
     }
 
@@ -635,12 +810,12 @@ impl Walker {
             Rule::expr | Rule::arith => {}
             _ => return self.operand(pair),
         }
-        let file = self.file;
+        let (file, base) = (self.file, self.base);
         let walker = std::cell::RefCell::new(self);
         let result = PRATT
             .map_primary(|p| walker.borrow_mut().operand(p))
             .map_prefix(|op, rhs| {
-                let span = Span::new(file, op.as_span().start(), rhs.span.end);
+                let span = Span::new(file, base + op.as_span().start(), rhs.span.end);
                 let op = match op.as_rule() {
                     Rule::op_neg => ast::UnaryOp::Neg,
                     _ => ast::UnaryOp::Not,
@@ -654,7 +829,7 @@ impl Walker {
                 }
             })
             .map_postfix(|lhs, op| {
-                let span = Span::new(file, lhs.span.start, op.as_span().end());
+                let span = Span::new(file, lhs.span.start, base + op.as_span().end());
                 let rule = op.as_rule();
                 let mut inner = meaningful(op.into_inner());
                 let kind = match rule {

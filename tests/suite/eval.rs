@@ -85,8 +85,8 @@ fn per_dimension_targets_first_match_wins() {
         "kpi s {
             by region
             value sum(sales.amount)
-            target >= 50 where region == \"EU\"
-            target >= 1000 where region == \"EU\"
+            target >= 50 when region == \"EU\"
+            target >= 1000 when region == \"EU\"
             target >= 45
             warn >= 35
         }",
@@ -165,11 +165,19 @@ fn kpi_references_broadcast_and_keep_their_own_where() {
 
 #[test]
 fn every_grain() {
-    let project = sales(
-        "kpi q { every quarter\n value sum(sales.amount) }
+    // The sales may be a year late here, so that the yearly KPI can judge 2025 on 2025-12-31.
+    let manifest = super::SALES_MANIFEST.replacen("fresh = \"1 month\"", "fresh = \"1 year\"", 1);
+    let defs = "kpi q { every quarter\n value sum(sales.amount) }
          kpi w { every week\n value count(sales) }
          kpi d { every day\n value sum(sales.amount) }
-         kpi y { every year\n value count(sales) }",
+         kpi y { every year\n value count(sales) }";
+    let project = TempProject::new(
+        &manifest,
+        &[
+            ("defs.kpi", defs),
+            ("sales.csv", super::SALES_CSV),
+            ("targets.csv", super::TARGETS_CSV),
+        ],
     );
     let run = project.run("2025-03-31");
     // Q1: 100 + 50 + 30 + 70 + 40 + 60.
@@ -332,7 +340,7 @@ fn parquet_files_globs_and_environment_variables() {
         ParquetWriter::new(f).finish(&mut df).unwrap();
     }
     std::fs::write(dir.path().join("defs.kpi"), "kpi s { value sum(p.amount) }").unwrap();
-    let manifest_text = "[project]\nname = \"p\"\nkpis = [\"*.kpi\"]\n[datasets.p]\npath = \"${PARTS}/*.parquet\"\ntime = \"day\"\n";
+    let manifest_text = "[project]\nname = \"p\"\nkpis = [\"*.kpi\"]\n[datasets.p]\npath = \"${PARTS}/*.parquet\"\ntime = \"day\"\nfresh = \"1 month\"\n";
     let env = |name: &str| (name == "PARTS").then(|| "parts".to_string());
     let manifest = Manifest::from_str_with_env(manifest_text, dir.path(), &env).unwrap();
     let project = Project::from_manifest(manifest).unwrap();
@@ -375,13 +383,13 @@ fn reports_are_deterministic() {
 
 #[test]
 fn cyrillic_columns_and_values() {
-    let manifest = "[project]\nname = \"кириллица\"\nkpis = [\"*.kpi\"]\nhistory = 1\n[datasets.\"продажи\"]\npath = \"продажи.csv\"\ntime = \"дата\"\n";
+    let manifest = "[project]\nname = \"кириллица\"\nkpis = [\"*.kpi\"]\nhistory = 1\n[datasets.\"продажи\"]\npath = \"продажи.csv\"\ntime = \"дата\"\nfresh = \"1 month\"\n";
     let project = TempProject::new(
         manifest,
         &[
             (
                 "defs.kpi",
-                "kpi regions {\n title \"Выручка по регионам\"\n by `Регион`\n value sum(`продажи`.`Сумма, руб`)\n target >= 100 where `Регион` == \"Европа\"\n}",
+                "kpi regions {\n title \"Выручка по регионам\"\n by `Регион`\n value sum(`продажи`.`Сумма, руб`)\n target >= 100 when `Регион` == \"Европа\"\n}",
             ),
             ("продажи.csv", "дата,Регион,\"Сумма, руб\"\n2025-03-02,Европа,120\n2025-03-09,Азия,80\n"),
         ],
@@ -463,6 +471,7 @@ fn aggregates_over_one_source_share_one_pass() {
         as_of: date("2025-03-31"),
         history: 2,
         range: None,
+        freshness: Default::default(),
     };
     let lowered = kpi::eval::lower(&program, &options);
     // a, b and c read `sales` by month without dimensions (the view's filter travels with the
@@ -475,7 +484,7 @@ fn aggregates_over_one_source_share_one_pass() {
 
 #[test]
 fn any_aggregate_over_live_rows() {
-    let manifest = "[project]\nname = \"subs\"\nkpis = [\"*.kpi\"]\nhistory = 2\n[datasets.subs]\npath = \"subs.csv\"\ntime = \"start\"\nuntil = \"end\"\n";
+    let manifest = "[project]\nname = \"subs\"\nkpis = [\"*.kpi\"]\nhistory = 2\n[datasets.subs]\npath = \"subs.csv\"\ntime = \"start\"\nuntil = \"end\"\nfresh = \"2 months\"\n";
     let run = TempProject::new(
         manifest,
         &[
@@ -510,7 +519,7 @@ fn any_aggregate_over_live_rows() {
 
 #[test]
 fn types_in_the_manifest_override_inference() {
-    let manifest = "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nhistory = 0\n[datasets.d]\npath = \"d.csv\"\ntime = \"day\"\ntypes = { score = \"number\", vip = \"boolean\", code = \"text\" }\n";
+    let manifest = "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nhistory = 0\n[datasets.d]\npath = \"d.csv\"\ntime = \"day\"\nfresh = \"1 month\"\ntypes = { score = \"number\", vip = \"boolean\", code = \"text\" }\n";
     let run = TempProject::new(
         manifest,
         &[
@@ -541,7 +550,9 @@ fn history_starts_where_the_data_starts() {
     // 2025-Q1: 2024-Q4 would only be a zero meaning "no data yet".
     let q = outcome(&run, "q");
     assert_eq!(q.history_periods, vec!["2025-Q1", "2025-Q2"]);
-    assert_eq!(q.rows[0].history, vec![Some(350.0), Some(0.0)]);
+    // The sales stop on 2025-03-20 and may be a month late: 2025-Q2 is not covered, so it has
+    // no value rather than a zero.
+    assert_eq!(q.rows[0].history, vec![Some(350.0), None]);
     // The previous period is still the quarter before, whatever the history shows.
     assert_eq!(q.rows[0].previous, Some(350.0));
 }

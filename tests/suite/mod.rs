@@ -5,6 +5,7 @@ mod parse;
 mod report;
 mod resolve;
 mod stdlib;
+mod traps;
 
 use std::path::{Path, PathBuf};
 
@@ -118,10 +119,13 @@ history = 2
 [datasets.sales]
 path = "sales.csv"
 time = "day"
+# The few rows of the tests stop before the month ends; they are complete all the same.
+fresh = "1 month"
 
 [datasets.targets]
 path = "targets.csv"
 time = "month"
+fresh = "1 month"
 "#;
 
 /// The `sales`/`targets` project with these definitions, plus extra manifest text (more

@@ -108,10 +108,10 @@ fn json() {
 fn csv() {
     let text = rendered(OutputFormat::Csv);
     assert!(text.starts_with(
-        "kpi,dimensions,period,value,evaluated,target,target_value,target_high,status\n"
+        "kpi,dimensions,period,value,evaluated,target,target_value,target_high,status,reason\n"
     ));
     assert!(
-        text.contains("by_region,region=NA,2025-03,40,true,>= sum(targets.goal),45,,warn\n"),
+        text.contains("by_region,region=NA,2025-03,40,true,>= sum(targets.goal),45,,warn,\n"),
         "{text}"
     );
     insta::assert_snapshot!(text);

@@ -139,8 +139,8 @@ fn live_rows_need_until() {
 #[test]
 fn target_conditions_use_dimensions() {
     check(
-        "target_where_not_dimension",
-        "kpi a {\n    by region\n    value sum(sales.amount)\n    target >= 10 where rep == \"anna\"\n}\n",
+        "target_when_not_dimension",
+        "kpi a {\n    by region\n    value sum(sales.amount)\n    target >= 10 when rep == \"anna\"\n}\n",
         &["`rep` is not a dimension of KPI `a`", "can use the KPI's dimensions: region"],
     );
 }
