@@ -229,7 +229,7 @@ fn validate(project: Project, format: ListFormat) -> u8 {
         }
         ListFormat::Table => {
             print_diagnostics(&diagnostics, &project.sources);
-            let total = project.kpis().count();
+            let total = project.kpi_names().count();
             println!(
                 "{} of {total} KPIs valid, {errors} error{}",
                 program.kpis.len(),

@@ -244,9 +244,9 @@ impl Project {
         diagnostics: &mut Vec<Diagnostic>,
     ) {
         for name in &options.names {
-            if self.kpis().all(|k| &k.name.name != name) {
+            if self.kpi_names().all(|k| k != name) {
                 let mut d = Diagnostic::error("E0209", format!("no KPI named `{name}`"));
-                let defined = self.kpis().map(|k| k.name.name.as_str());
+                let defined = self.kpi_names();
                 if let Some(hint) = crate::diagnostic::did_you_mean(name, defined) {
                     d = d.with_hint(hint);
                 }
@@ -254,22 +254,35 @@ impl Project {
             }
         }
         // One rule for the KPIs to evaluate and for the errors that concern this run: chosen by
-        // name (when names are given) and by tag (when tags are given).
+        // name (when names are given) and by tag (when tags are given). A KPI whose text did not
+        // parse has no tags to read: its error is kept under any tag, never hidden by a filter.
         let wanted = |name: &str| {
-            let tags: Vec<&str> = self
+            let tags: Option<Vec<&str>> = self
                 .kpis()
                 .find(|k| k.name.name == name)
-                .map(|k| k.tags.iter().map(|t| t.name.as_str()).collect())
-                .unwrap_or_default();
+                .map(|k| k.tags.iter().map(|t| t.name.as_str()).collect());
             (options.names.is_empty() || options.names.iter().any(|n| n == name))
                 && (options.tags.is_empty()
-                    || tags.iter().any(|t| options.tags.iter().any(|o| o == t)))
+                    || tags.is_none_or(|tags| {
+                        tags.iter().any(|t| options.tags.iter().any(|o| o == t))
+                    }))
         };
         program.kpis.retain(|k| wanted(&k.meta.name));
         diagnostics.retain(|d| d.kpi.as_deref().is_none_or(wanted));
     }
 
-    /// Every KPI definition, for `kpi list`.
+    /// The names of every KPI defined, including those left out for errors in their text.
+    pub fn kpi_names(&self) -> impl Iterator<Item = &str> {
+        let broken = self.files.iter().flat_map(|f| &f.broken).filter_map(|b| {
+            (b.keyword == Some("kpi"))
+                .then_some(b.name.as_ref())
+                .flatten()
+                .map(|n| n.name.as_str())
+        });
+        self.kpis().map(|k| k.name.name.as_str()).chain(broken)
+    }
+
+    /// Every KPI definition that parsed, for `kpi list`.
     pub fn kpis(&self) -> impl Iterator<Item = &ast::Kpi> {
         self.files
             .iter()

@@ -294,3 +294,60 @@ fn a_glob_that_matches_nothing_is_a_warning() {
         out.stdout
     );
 }
+
+#[test]
+fn a_kpi_whose_text_is_broken_is_known_by_name_and_never_hidden_by_a_tag() {
+    let p = project(
+        "kpi good { tags [sales]\n value count(sales)\n target >= 1 }\nkpi typo { tags [sales]\n value count(sales\n}\n",
+    );
+    // Asked for by name: its own syntax error, not "no KPI named".
+    let mut cmd = kpi(&p);
+    cmd.args(["check", "typo"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("defs.kpi:6:1"), "{}", out.stderr);
+    assert!(!out.stderr.contains("no KPI named"), "{}", out.stderr);
+    // Chosen by a tag: its tags could not be read, so its error stays and fails the run.
+    let mut cmd = kpi(&p);
+    cmd.args(["check", "--tag", "sales"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stdout.contains("good"), "{}", out.stdout);
+    // `validate` counts it among the KPIs.
+    let mut cmd = kpi(&p);
+    cmd.arg("validate");
+    let out = run(cmd);
+    assert!(
+        out.stdout.contains("1 of 2 KPIs valid, 1 error"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// The same definitions and data give the same bytes: across runs and whatever the number of
+/// threads polars uses (the thread pool is sized once per process, so each run is a process).
+#[test]
+fn the_same_input_gives_the_same_bytes() {
+    let json = |threads: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
+        cmd.arg("-p")
+            .arg(example())
+            .args(["check", "--format", "json"]);
+        if let Some(threads) = threads {
+            cmd.env("POLARS_MAX_THREADS", threads);
+        }
+        let out = run(cmd);
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        out.stdout
+    };
+    let first = json(None);
+    for _ in 0..4 {
+        assert!(json(None) == first, "two runs differ");
+    }
+    for threads in ["1", "2"] {
+        assert!(
+            json(Some(threads)) == first,
+            "POLARS_MAX_THREADS={threads} changes the report"
+        );
+    }
+}
