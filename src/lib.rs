@@ -28,3 +28,12 @@ pub mod project;
 pub mod report;
 pub mod source;
 pub mod syntax;
+
+/// Runs a step of a recursion over nested expressions, growing the stack first when little is
+/// left. The nesting is bounded (see [`syntax::scan::MAX_NESTING`]); this makes the bound safe on
+/// any thread, whatever its stack size and however large a debug build's frames are.
+pub(crate) fn deep<R>(step: impl FnOnce() -> R) -> R {
+    const RED_ZONE: usize = 128 * 1024;
+    const SEGMENT: usize = 4 * 1024 * 1024;
+    stacker::maybe_grow(RED_ZONE, SEGMENT, step)
+}

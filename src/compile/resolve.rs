@@ -66,7 +66,19 @@ struct Resolver<'a> {
     /// Set when a cycle was met, so that the KPIs on it do not also report "uses a KPI with errors".
     in_cycle: bool,
     reported_cycles: HashSet<Vec<String>>,
+    /// The KPIs and lets being expanded, outermost first, to find cycles.
+    expanding: Vec<String>,
+    /// How deeply the expression being resolved nests, through the lets and KPIs it expands.
+    depth: u32,
+    /// "Too deep" is reported once per KPI; its other places fail quietly.
+    too_deep_reported: bool,
 }
+
+/// The deepest an expression may nest once lets and KPIs are expanded into it.
+const MAX_EXPANDED_DEPTH: u32 = crate::syntax::scan::MAX_NESTING;
+
+/// The longest chain of views built on views.
+const MAX_VIEW_DEPTH: usize = 64;
 
 /// Where an expression is being resolved.
 #[derive(Clone)]
@@ -86,8 +98,6 @@ struct Ctx<'a> {
     dims_only: bool,
     /// Inside `total()`: every aggregate is taken whole, without dimensions.
     whole: bool,
-    /// KPIs and lets being expanded, to find cycles.
-    stack: Vec<String>,
 }
 
 /// Inside an aggregate: the source whose columns bare names refer to.
@@ -180,6 +190,9 @@ impl<'a> Resolver<'a> {
             failures: 0,
             in_cycle: false,
             reported_cycles: HashSet::new(),
+            expanding: Vec::new(),
+            depth: 0,
+            too_deep_reported: false,
         };
         let mut seen: HashMap<String, Span> = HashMap::new();
         for broken in files.iter().flat_map(|f| &f.broken) {
@@ -275,6 +288,7 @@ impl<'a> Resolver<'a> {
         let before = self.errors();
         let first_new = self.diagnostics.len();
         self.in_cycle = false;
+        self.too_deep_reported = false;
         let grain = match &kpi.every {
             None => self.input.manifest.grain,
             Some(every) => Grain::parse(&every.name).unwrap_or_else(|| {
@@ -337,8 +351,8 @@ impl<'a> Resolver<'a> {
             in_goal: false,
             dims_only: false,
             whole: false,
-            stack: vec![kpi.name.name.clone()],
         };
+        self.expanding = vec![kpi.name.name.clone()];
         let mut value = ir::Expr::Null;
         if let Some(expr) = &kpi.value {
             let (resolved, ty) = self.expr(expr, &ctx, None);
@@ -592,6 +606,17 @@ impl<'a> Resolver<'a> {
                     .with_hint(
                         "A view cannot be built on itself, directly or through other views.",
                     ),
+            );
+            return None;
+        }
+        if self.view_stack.len() >= MAX_VIEW_DEPTH {
+            self.error(
+                Diagnostic::error(
+                    "E0349",
+                    format!("views are built on one another more than {MAX_VIEW_DEPTH} deep here"),
+                )
+                .at(name.span)
+                .with_hint("Build this view on a dataset or on a view nearer to one."),
             );
             return None;
         }
@@ -889,7 +914,6 @@ impl<'a> Resolver<'a> {
             in_goal: false,
             dims_only: false,
             whole: false,
-            stack: Vec::new(),
         }
     }
 
@@ -977,6 +1001,36 @@ impl<'a> Resolver<'a> {
 
     /// Resolves an expression at KPI level (`row` is `None`) or inside an aggregate.
     fn expr(&mut self, expr: &'a ast::Expr, ctx: &Ctx<'a>, row: Option<Row<'a>>) -> (ir::Expr, Ty) {
+        // The parser bounds how deeply one item nests; lets, KPIs and views expanded into one
+        // another can nest deeper still, and everything after resolution recurses on the result.
+        if self.depth >= MAX_EXPANDED_DEPTH {
+            if !self.too_deep_reported {
+                self.too_deep_reported = true;
+                self.error(
+                    Diagnostic::error(
+                        "E0348",
+                        format!("this expression nests more than {MAX_EXPANDED_DEPTH} levels deep once the lets and KPIs it uses are expanded"),
+                    )
+                    .at(expr.span)
+                    .with_hint("Each `let` and KPI is expanded where it is used; a long chain of them that build on one another nests as deep as all of them together."),
+                );
+            } else {
+                self.failures += 1;
+            }
+            return (ir::Expr::Null, Ty::Null);
+        }
+        self.depth += 1;
+        let result = crate::deep(|| self.expr_at_depth(expr, ctx, row));
+        self.depth -= 1;
+        result
+    }
+
+    fn expr_at_depth(
+        &mut self,
+        expr: &'a ast::Expr,
+        ctx: &Ctx<'a>,
+        row: Option<Row<'a>>,
+    ) -> (ir::Expr, Ty) {
         if let Some(row) = row {
             return self.row_expr(expr, ctx, row);
         }
@@ -1086,20 +1140,21 @@ impl<'a> Resolver<'a> {
 
     fn expand_let(&mut self, item: &'a ast::Let, ctx: &Ctx<'a>) -> (ir::Expr, Ty) {
         let key = format!("let {}", item.name.name);
-        if !self.enter(&key, item.name.span, ctx) {
+        if !self.enter(&key, item.name.span) {
             return (ir::Expr::Null, Ty::Null);
         }
-        let mut inner = ctx.clone();
-        inner.stack.push(key);
-        self.expr(&item.expr, &inner, None)
+        self.expanding.push(key);
+        let result = self.expr(&item.expr, ctx, None);
+        self.expanding.pop();
+        result
     }
 
     /// Checks for a cycle before expanding `key`; reports it once, naming the whole cycle.
-    fn enter(&mut self, key: &str, span: Span, ctx: &Ctx<'a>) -> bool {
-        let Some(start) = ctx.stack.iter().position(|k| k == key) else {
+    fn enter(&mut self, key: &str, span: Span) -> bool {
+        let Some(start) = self.expanding.iter().position(|k| k == key) else {
             return true;
         };
-        let mut cycle: Vec<String> = ctx.stack[start..].to_vec();
+        let mut cycle: Vec<String> = self.expanding[start..].to_vec();
         cycle.push(key.to_string());
         let mut canonical = cycle[..cycle.len() - 1].to_vec();
         canonical.sort();
@@ -1124,7 +1179,7 @@ impl<'a> Resolver<'a> {
     /// at the using KPI's grain. A KPI without `by` is broadcast over the user's dimensions.
     fn inline_kpi(&mut self, kpi: &'a ast::Kpi, ident: &'a Ident, ctx: &Ctx<'a>) -> (ir::Expr, Ty) {
         let key = kpi.name.name.clone();
-        if !self.enter(&key, ident.span, ctx) {
+        if !self.enter(&key, ident.span) {
             return (ir::Expr::Null, Ty::Null);
         }
         let Some(value) = &kpi.value else {
@@ -1151,7 +1206,7 @@ impl<'a> Resolver<'a> {
             }
             own
         };
-        let mut inner = Ctx {
+        let inner = Ctx {
             kpi_name: ctx.kpi_name,
             dims,
             by_idents: &kpi.by,
@@ -1161,12 +1216,13 @@ impl<'a> Resolver<'a> {
             in_goal: false,
             dims_only: false,
             whole: ctx.whole,
-            stack: ctx.stack.clone(),
         };
-        inner.stack.push(key);
+        self.expanding.push(key);
         let before = self.errors();
         let result = self.expr(value, &inner, None);
-        if self.errors() > before && !self.in_cycle {
+        self.expanding.pop();
+        // Said of a KPI's direct uses only: a KPI used further down reports its own errors.
+        if self.errors() > before && !self.in_cycle && self.expanding.len() == 1 {
             self.error(
                 Diagnostic::error(
                     "E0346",

@@ -322,6 +322,10 @@ pub fn lower_expr(expr: &ir::Expr) -> Expr {
 
 /// The cases shared by both levels; `recurse` lowers children.
 fn lower_with(expr: &ir::Expr, recurse: &dyn Fn(&ir::Expr) -> Expr) -> Expr {
+    crate::deep(|| lower_one(expr, recurse))
+}
+
+fn lower_one(expr: &ir::Expr, recurse: &dyn Fn(&ir::Expr) -> Expr) -> Expr {
     let num = |e: &ir::Expr| recurse(e).cast(DataType::Float64);
     match expr {
         ir::Expr::Number(n) => lit(*n),

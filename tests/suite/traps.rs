@@ -6,6 +6,8 @@
 //!   Feb: EU anna 30 paid, EU chen 70 refunded
 //!   Mar: NA boris 40 paid, EU anna 60 paid, EU chen (no amount) paid
 
+use std::collections::BTreeSet;
+
 use kpi::diagnostic::render_human;
 use kpi::eval::Status;
 use kpi::project::{Project, RunOptions};
@@ -470,22 +472,49 @@ fn deep_nesting_is_a_located_error_not_a_crash() {
 
 #[test]
 fn nesting_just_under_the_limit_computes() {
-    // 200 parentheses around `count(sales)` and a chain of 200 additions: still a value,
-    // through parse, resolve, lowering and polars.
+    // 250 parentheses around `count(sales)`, a chain of 250 additions and 250 `not`s: still
+    // values, through parse, resolve, lowering and polars.
     let parens = format!(
         "kpi p {{ value {}count(sales){} }}\n",
-        "(".repeat(200),
-        ")".repeat(200)
+        "(".repeat(250),
+        ")".repeat(250)
     );
-    let chain = format!("kpi c {{ value 0{} }}\n", " + 1".repeat(200));
+    let chain = format!("kpi c {{ value 0{} }}\n", " + 1".repeat(250));
     let nots = format!(
         "kpi n {{ value count(sales where {}true) }}\n",
-        "not ".repeat(200)
+        "not ".repeat(250)
     );
     let run = sales(&(parens + &chain + &nots)).run("2025-03-31");
     assert!(errors(&run).is_empty(), "{:?}", errors(&run));
     assert_value(&run, "p", &[], Some(3.0));
-    assert_value(&run, "c", &[], Some(200.0));
-    // 200 `not`s cancel out.
+    assert_value(&run, "c", &[], Some(250.0));
+    // 250 `not`s cancel out.
     assert_value(&run, "n", &[], Some(3.0));
+}
+
+#[test]
+fn long_chains_of_lets_kpis_and_views_are_errors_not_crashes() {
+    let mut lets = String::from("let l0 = count(sales)\n");
+    let mut kpis = String::from("kpi k0 { value count(sales) }\n");
+    let mut views = String::from("view v0 = sales where amount > 0\n");
+    for i in 1..5000 {
+        lets.push_str(&format!("let l{i} = l{} + 1\n", i - 1));
+        kpis.push_str(&format!("kpi k{i} {{ value k{} + 1 }}\n", i - 1));
+        views.push_str(&format!("view v{i} = v{} where amount > 0\n", i - 1));
+    }
+    let defs = format!(
+        "{lets}{kpis}{views}
+        kpi via_let {{ value l4999 }}
+        kpi via_view {{ value count(v4999) }}
+        kpi short {{ value l100 + count(v50) }}"
+    );
+    let run = sales(&defs).run("2025-03-31");
+    let codes: BTreeSet<&str> = run.diagnostics.iter().map(|d| d.code).collect();
+    assert!(codes.contains("E0348"), "{codes:?}");
+    assert!(codes.contains("E0349"), "{codes:?}");
+    assert!(run.outcomes.iter().all(|k| k.meta.name != "via_let"));
+    assert!(run.outcomes.iter().all(|k| k.meta.name != "via_view"));
+    // Short chains compute: 3 rows in March plus 100, and 2 of March's 3 rows have an amount.
+    assert_value(&run, "short", &[], Some(103.0 + 2.0));
+    assert_value(&run, "k100", &[], Some(103.0));
 }
