@@ -117,6 +117,14 @@ struct Coverage {
 }
 
 impl Coverage {
+    /// Whether the data reach a period ending on `last_day`.
+    fn covers(&self, last_day: NaiveDate) -> bool {
+        // Sorted: the first limit is the earliest.
+        self.limits
+            .first()
+            .is_none_or(|(through, _)| *through >= last_day)
+    }
+
     /// Why a period ending on `last_day` cannot be judged, if it cannot.
     fn gap(&self, last_day: NaiveDate) -> Option<String> {
         let short: Vec<&str> = self
@@ -643,8 +651,8 @@ fn judge(
 ) -> PolarsResult<KpiOutcome> {
     // A period that the data does not cover yet has no value: never a partial month that
     // looks like a drop, nor a zero that misses a target.
-    let gap = |p: i64| coverage.gap(kpi.grain.end(p).pred_opt().unwrap_or(NaiveDate::MIN));
-    let reason = gap(window.evaluated);
+    let last_day = |p: i64| kpi.grain.end(p).pred_opt().unwrap_or(NaiveDate::MIN);
+    let reason = coverage.gap(last_day(window.evaluated));
     let values = f64_column(df, VALUE);
     let targets = goal_columns(df, "t", &kpi.targets);
     let warns = goal_columns(df, "w", &kpi.warns);
@@ -653,7 +661,7 @@ fn judge(
     for tuple in tuples {
         let row_of = |p: i64| index.get(&(tuple.clone(), p)).copied();
         let value_of = |p: i64| {
-            if gap(p).is_some() {
+            if !coverage.covers(last_day(p)) {
                 return None;
             }
             row_of(p).and_then(|r| values.get(r).copied().flatten())

@@ -125,7 +125,7 @@ fn reasons(report: &Report<'_>) -> String {
         .iter()
         .map(|(reason, names)| {
             format!(
-                "? {reason}, so these have no value yet: {}\n",
+                "? {reason}, so these have no value yet: {}\n  (if those data are complete, say how late they may be with `fresh` in kpi.toml)\n",
                 names.join(", ")
             )
         })
