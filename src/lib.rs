@@ -18,6 +18,7 @@
 
 pub mod compile;
 pub mod diagnostic;
+pub mod error;
 #[cfg(feature = "engine")]
 pub mod eval;
 pub mod manifest;

@@ -29,8 +29,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let project = match Project::load(&cli.project) {
         Ok(p) => p,
-        Err(d) => {
-            eprint!("{}", render_human(&[d], &SourceMap::new(), stderr_color()));
+        Err(error) => {
+            // kpi.toml cannot be read or is not TOML: nothing can be reported.
+            print_diagnostics(&[error.diagnostic], &error.sources);
             return ExitCode::from(EXIT_ERROR);
         }
     };

@@ -1,13 +1,19 @@
 //! `kpi.toml`: where the data is, how it is dated, and the project's defaults.
+//!
+//! The file is read in two steps: the TOML text is parsed (a syntax error is the only error that
+//! stops a project from loading), then every setting is checked on its own. A wrong project
+//! setting is reported and takes its default; a wrong dataset entry fails that dataset alone,
+//! so that the KPIs over the other datasets are still computed.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
 
-use crate::diagnostic::Diagnostic;
+use crate::error::ManifestError;
 use crate::period::Grain;
 
 pub const MANIFEST_NAME: &str = "kpi.toml";
@@ -15,47 +21,9 @@ pub const MANIFEST_NAME: &str = "kpi.toml";
 /// More history than this is a typo, and would make every KPI's grid needlessly large.
 pub const MAX_HISTORY: u32 = 1000;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawManifest {
-    project: RawProject,
-    #[serde(default)]
-    datasets: BTreeMap<String, RawDataset>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawProject {
-    name: String,
-    #[serde(default = "default_kpis")]
-    kpis: Vec<String>,
-    #[serde(default)]
-    grain: Option<String>,
-    #[serde(default)]
-    history: Option<u32>,
-    #[serde(default)]
-    as_of: Option<toml::Value>,
-}
-
-fn default_kpis() -> Vec<String> {
-    vec!["kpis/*.kpi".to_string()]
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDataset {
-    path: toml::Spanned<String>,
-    #[serde(default)]
-    time: Option<toml::Spanned<String>>,
-    #[serde(default)]
-    until: Option<toml::Spanned<String>>,
-    #[serde(default)]
-    dimensions: BTreeMap<String, toml::Spanned<String>>,
-    #[serde(default)]
-    types: BTreeMap<String, toml::Spanned<String>>,
-    #[serde(default)]
-    fresh: Option<toml::Spanned<String>>,
-}
+const TOP_KEYS: &[&str] = &["project", "datasets"];
+const PROJECT_KEYS: &[&str] = &["name", "kpis", "grain", "history", "as_of", "data_roots"];
+const DATASET_KEYS: &[&str] = &["path", "time", "until", "dimensions", "types", "fresh"];
 
 /// The project as the rest of the pipeline sees it: paths resolved, defaults applied.
 #[derive(Debug, Clone)]
@@ -64,12 +32,30 @@ pub struct Manifest {
     /// The folder of `kpi.toml`; every relative path is taken from here.
     pub root: PathBuf,
     pub kpi_globs: Vec<String>,
+    /// Where each of `kpi_globs` is written in `kpi.toml` (none for the default).
+    pub kpi_glob_spans: Vec<Option<Range<usize>>>,
     pub grain: Grain,
     pub history: u32,
     pub as_of: Option<NaiveDate>,
+    /// Folders outside the project that datasets may read from (`data_roots`), `${ENV}`
+    /// expanded and joined to the project folder; the project folder itself is always allowed.
+    pub data_roots: Vec<DataRoot>,
     pub datasets: BTreeMap<String, DatasetConfig>,
+    /// Problems with project settings (each setting took its default). A dataset's problems
+    /// are in its [`DatasetConfig::problems`].
+    pub errors: Vec<ManifestError>,
     /// The text of `kpi.toml`, so that errors about it can show where they are.
     pub text: String,
+}
+
+/// An entry of `data_roots`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataRoot {
+    /// As written in `kpi.toml`.
+    pub written: String,
+    /// Expanded and joined to the project folder; not yet resolved (symlinks, `..`).
+    pub path: PathBuf,
+    pub span: Range<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +75,9 @@ pub struct DatasetConfig {
     pub fresh: Option<Lateness>,
     /// Where each setting is written in `kpi.toml`, as byte ranges.
     pub spans: DatasetSpans,
+    /// What is wrong with this entry; a dataset with problems is not opened, and the KPIs
+    /// that read it fail.
+    pub problems: Vec<ManifestError>,
 }
 
 /// `fresh = "2 days"`: how far behind the judged period's last day a dataset's latest row may be.
@@ -172,164 +161,202 @@ pub enum FileFormat {
 }
 
 impl Manifest {
-    /// Reads `kpi.toml` from a project folder.
-    pub fn load(dir: &Path) -> Result<Manifest, Diagnostic> {
-        let path = dir.join(MANIFEST_NAME);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Diagnostic::error("E0201", format!("cannot read `{}`: {e}", path.display())).with_hint(
-                "Run kpi in a project folder (one with kpi.toml) or point at one with `-p DIR`.",
-            )
-        })?;
-        Manifest::from_str(&text, dir)
-    }
-
     /// Parses a manifest text whose relative paths are taken from `root`.
-    pub fn from_str(text: &str, root: &Path) -> Result<Manifest, Diagnostic> {
+    pub fn from_str(text: &str, root: &Path) -> Result<Manifest, ManifestError> {
         Self::from_str_with_env(text, root, &|name| std::env::var(name).ok())
     }
 
+    /// Parses a manifest text, taking `${NAME}` from `env`. Fails only when the text is not
+    /// TOML; every other problem is in [`Manifest::errors`] or a dataset's `problems`.
     pub fn from_str_with_env(
         text: &str,
         root: &Path,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Manifest, Diagnostic> {
-        let raw: RawManifest = toml::from_str(text).map_err(|e| {
-            let mut message = e.message().to_string();
-            if let Some(span) = e.span() {
-                let (line, column) = line_col(text, span.start);
-                message = format!("{MANIFEST_NAME}:{line}:{column}: {message}");
-            }
-            Diagnostic::error("E0202", format!("invalid {MANIFEST_NAME}: {message}"))
+    ) -> Result<Manifest, ManifestError> {
+        let document = DeTable::parse(text).map_err(|e| ManifestError::Syntax {
+            message: e.message().to_string(),
+            span: e.span(),
         })?;
-        let grain = match raw.project.grain.as_deref() {
-            None => Grain::Month,
-            Some(g) => Grain::parse(g).ok_or_else(|| {
-                Diagnostic::error(
-                    "E0203",
-                    format!("invalid {MANIFEST_NAME}: unknown grain `{g}`"),
-                )
-                .with_hint("Grains are day, week, month, quarter and year.")
-            })?,
-        };
-        let history = raw.project.history.unwrap_or(12);
-        if history > MAX_HISTORY {
-            return Err(Diagnostic::error(
-                "E0210",
-                format!("invalid {MANIFEST_NAME}: `history` is {history}; at most {MAX_HISTORY} periods are reported"),
-            ));
-        }
-        let as_of = match raw.project.as_of {
-            None => None,
-            Some(value) => {
-                // Both `as_of = 2025-12-31` and `as_of = "2025-12-31"` are accepted.
-                let text = match &value {
-                    toml::Value::String(s) => s.clone(),
-                    toml::Value::Datetime(d) => d.to_string(),
-                    other => other.to_string(),
-                };
-                Some(NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-                    Diagnostic::error(
-                        "E0204",
-                        format!("invalid {MANIFEST_NAME}: `as_of` must be a date such as 2025-12-31, not `{text}`"),
-                    )
-                })?)
-            }
-        };
-        let mut datasets = BTreeMap::new();
-        for (name, ds) in raw.datasets {
-            let spans = DatasetSpans {
-                path: ds.path.span(),
-                time: ds.time.as_ref().map(|t| t.span()),
-                until: ds.until.as_ref().map(|t| t.span()),
-                dimensions: ds
-                    .dimensions
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.span()))
-                    .collect(),
-            };
-            let (line, column) = line_col(text, spans.path.start);
-            let at = format!("{MANIFEST_NAME}:{line}:{column}");
-            let mut types = BTreeMap::new();
-            for (column_name, ty) in &ds.types {
-                let parsed = ColumnType::parse(ty.get_ref()).ok_or_else(|| {
-                    let (line, column) = line_col(text, ty.span().start);
-                    Diagnostic::error(
-                        "E0211",
-                        format!(
-                            "{MANIFEST_NAME}:{line}:{column}: dataset `{name}`: unknown type `{}` for column `{column_name}`",
-                            ty.get_ref()
-                        ),
-                    )
-                    .with_hint(format!("Types are {}.", ColumnType::NAMES.join(", ")))
-                })?;
-                types.insert(column_name.clone(), parsed);
-            }
-            let fresh = match &ds.fresh {
-                None => None,
-                Some(value) => Some(Lateness::parse(value.get_ref()).ok_or_else(|| {
-                    let (line, column) = line_col(text, value.span().start);
-                    Diagnostic::error(
-                        "E0212",
-                        format!(
-                            "{MANIFEST_NAME}:{line}:{column}: dataset `{name}`: `fresh` must be a number of days, weeks or months such as \"2 days\", not `{}`",
-                            value.get_ref()
-                        ),
-                    )
-                })?),
-            };
-            let path = expand_env(ds.path.get_ref(), env).map_err(|var| {
-                Diagnostic::error(
-                    "E0205",
-                    format!("{at}: dataset `{name}`: environment variable `{var}` in its path is not set"),
-                )
-            })?;
-            let format = FileFormat::from_path(&path).ok_or_else(|| {
-                Diagnostic::error(
-                    "E0206",
-                    format!("{at}: dataset `{name}`: cannot tell the format of `{path}` from its extension"),
-                )
-                .with_hint("Use a path ending in .csv, .parquet, .ndjson or .jsonl.")
-            })?;
-            datasets.insert(
-                name.clone(),
-                DatasetConfig {
-                    name,
-                    path,
-                    format,
-                    time: ds.time.map(|t| t.into_inner()),
-                    until: ds.until.map(|t| t.into_inner()),
-                    dimensions: ds
-                        .dimensions
-                        .into_iter()
-                        .map(|(k, v)| (k, v.into_inner()))
-                        .collect(),
-                    types,
-                    fresh,
-                    spans,
-                },
-            );
-        }
-        Ok(Manifest {
-            name: raw.project.name,
+        let mut manifest = Manifest {
+            name: String::new(),
             root: root.to_path_buf(),
-            kpi_globs: raw.project.kpis,
-            grain,
-            history,
-            as_of,
-            datasets,
+            kpi_globs: default_kpis(),
+            kpi_glob_spans: vec![None],
+            grain: Grain::Month,
+            history: 12,
+            as_of: None,
+            data_roots: Vec::new(),
+            datasets: BTreeMap::new(),
+            errors: Vec::new(),
             text: text.to_string(),
-        })
+        };
+        let mut project = None;
+        for (key, value) in document.get_ref().iter() {
+            match key.get_ref().as_ref() {
+                "project" => project = Some(value),
+                "datasets" => manifest.read_datasets(value, env),
+                other => manifest.errors.push(ManifestError::UnknownKey {
+                    table: MANIFEST_NAME.into(),
+                    key: other.to_string(),
+                    known: TOP_KEYS,
+                    span: key.span(),
+                }),
+            }
+        }
+        match project {
+            Some(project) => manifest.read_project(project, env),
+            None => manifest.errors.push(ManifestError::MissingKey {
+                table: MANIFEST_NAME.into(),
+                key: "[project]",
+                span: 0..0,
+            }),
+        }
+        Ok(manifest)
     }
 
-    /// The `.kpi` files the globs name, sorted, as (display name, path).
-    pub fn kpi_files(&self) -> Result<Vec<(String, PathBuf)>, Diagnostic> {
+    fn read_project(&mut self, project: &Spanned<DeValue>, env: &dyn Fn(&str) -> Option<String>) {
+        let Some(table) = self.table("project", project) else {
+            return;
+        };
+        let mut named = false;
+        for (key, value) in table.iter() {
+            let errors = &mut self.errors;
+            match key.get_ref().as_ref() {
+                "name" => {
+                    if let Some(name) = string("name", value, errors) {
+                        self.name = name.into_inner();
+                        named = true;
+                    }
+                }
+                "kpis" => {
+                    if let Some(globs) = strings("kpis", value, errors) {
+                        self.kpi_glob_spans = globs.iter().map(|g| Some(g.span())).collect();
+                        self.kpi_globs = globs.into_iter().map(Spanned::into_inner).collect();
+                    }
+                }
+                "grain" => {
+                    if let Some(grain) = string("grain", value, errors) {
+                        match Grain::parse(grain.get_ref()) {
+                            Some(g) => self.grain = g,
+                            None => errors.push(ManifestError::UnknownGrain {
+                                grain: grain.get_ref().clone(),
+                                span: grain.span(),
+                            }),
+                        }
+                    }
+                }
+                "history" => match integer(value) {
+                    Some(n) if (0..=i64::from(MAX_HISTORY)).contains(&n) => self.history = n as u32,
+                    Some(n) if n > 0 => errors.push(ManifestError::HistoryTooLong {
+                        history: n,
+                        max: MAX_HISTORY,
+                        span: value.span(),
+                    }),
+                    _ => errors.push(wrong_type(
+                        "history",
+                        "a whole number from 0 to 1000",
+                        value,
+                    )),
+                },
+                "as_of" => {
+                    // Both `as_of = 2025-12-31` and `as_of = "2025-12-31"` are accepted.
+                    let written = match value.get_ref() {
+                        DeValue::String(s) => s.to_string(),
+                        DeValue::Datetime(d) => d.to_string(),
+                        other => {
+                            errors.push(ManifestError::BadAsOf {
+                                text: scalar_text(other),
+                                span: value.span(),
+                            });
+                            continue;
+                        }
+                    };
+                    match NaiveDate::parse_from_str(written.trim(), "%Y-%m-%d") {
+                        Ok(day) => self.as_of = Some(day),
+                        Err(_) => errors.push(ManifestError::BadAsOf {
+                            text: written,
+                            span: value.span(),
+                        }),
+                    }
+                }
+                "data_roots" => {
+                    for root in strings("data_roots", value, errors).unwrap_or_default() {
+                        match expand_env(root.get_ref(), env) {
+                            Ok(expanded) => self.data_roots.push(DataRoot {
+                                written: root.get_ref().clone(),
+                                path: self.root.join(expanded),
+                                span: root.span(),
+                            }),
+                            Err(var) => errors.push(ManifestError::UnsetEnv {
+                                var,
+                                dataset: None,
+                                span: root.span(),
+                            }),
+                        }
+                    }
+                }
+                other => errors.push(ManifestError::UnknownKey {
+                    table: "[project]".into(),
+                    key: other.to_string(),
+                    known: PROJECT_KEYS,
+                    span: key.span(),
+                }),
+            }
+        }
+        if !named {
+            self.errors.push(ManifestError::MissingKey {
+                table: "[project]".into(),
+                key: "name",
+                span: project.span(),
+            });
+        }
+    }
+
+    fn read_datasets(&mut self, datasets: &Spanned<DeValue>, env: &dyn Fn(&str) -> Option<String>) {
+        let Some(table) = self.table("datasets", datasets) else {
+            return;
+        };
+        for (key, value) in table.iter() {
+            let name = key.get_ref().to_string();
+            let config = read_dataset(&name, key.span(), value, env);
+            self.datasets.insert(name, config);
+        }
+    }
+
+    /// A value that must be a table, or an error.
+    fn table<'a, 'i>(
+        &mut self,
+        key: &str,
+        value: &'a Spanned<DeValue<'i>>,
+    ) -> Option<&'a DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => {
+                self.errors.push(wrong_type(key, "a table", value));
+                None
+            }
+        }
+    }
+
+    /// The `.kpi` files the globs name, sorted, as (display name, path), and the globs that
+    /// are not valid. Definition files are not data: they may be anywhere.
+    pub fn kpi_files(&self) -> (Vec<(String, PathBuf)>, Vec<ManifestError>) {
         let mut files = Vec::new();
-        for pattern in &self.kpi_globs {
+        let mut errors = Vec::new();
+        for (i, pattern) in self.kpi_globs.iter().enumerate() {
             let full = self.root.join(pattern);
             let full = full.to_string_lossy();
-            let paths = glob::glob(&full).map_err(|e| {
-                Diagnostic::error("E0207", format!("invalid glob `{pattern}` in `kpis`: {e}"))
-            })?;
+            let paths = match glob::glob(&full) {
+                Ok(paths) => paths,
+                Err(e) => {
+                    errors.push(ManifestError::BadKpiGlob {
+                        pattern: pattern.clone(),
+                        message: e.msg.to_string(),
+                        span: self.kpi_glob_spans.get(i).cloned().flatten(),
+                    });
+                    continue;
+                }
+            };
             for path in paths.flatten() {
                 let display = path
                     .strip_prefix(&self.root)
@@ -341,8 +368,245 @@ impl Manifest {
         }
         files.sort();
         files.dedup();
-        Ok(files)
+        (files, errors)
     }
+}
+
+fn default_kpis() -> Vec<String> {
+    vec!["kpis/*.kpi".to_string()]
+}
+
+/// One `[datasets.NAME]` entry. Its problems are kept in the config, so that the dataset is
+/// known (KPIs that read it fail with "could not be opened", not "unknown dataset").
+fn read_dataset(
+    name: &str,
+    key_span: Range<usize>,
+    value: &Spanned<DeValue>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> DatasetConfig {
+    let mut problems = Vec::new();
+    let mut config = DatasetConfig {
+        name: name.to_string(),
+        path: String::new(),
+        format: FileFormat::Csv,
+        time: None,
+        until: None,
+        dimensions: BTreeMap::new(),
+        types: BTreeMap::new(),
+        fresh: None,
+        spans: DatasetSpans {
+            path: key_span.clone(),
+            ..DatasetSpans::default()
+        },
+        problems: Vec::new(),
+    };
+    let table = match value.get_ref() {
+        DeValue::Table(t) => t,
+        _ => {
+            config
+                .problems
+                .push(wrong_type(&format!("datasets.{name}"), "a table", value));
+            return config;
+        }
+    };
+    let mut path = None;
+    for (key, value) in table.iter() {
+        let errors = &mut problems;
+        let key_name = key.get_ref().as_ref();
+        let qualified = format!("datasets.{name}.{key_name}");
+        match key_name {
+            "path" => path = string(&qualified, value, errors),
+            "time" => {
+                if let Some(time) = string(&qualified, value, errors) {
+                    config.spans.time = Some(time.span());
+                    config.time = Some(time.into_inner());
+                }
+            }
+            "until" => {
+                if let Some(until) = string(&qualified, value, errors) {
+                    config.spans.until = Some(until.span());
+                    config.until = Some(until.into_inner());
+                }
+            }
+            "dimensions" => {
+                for (dimension, column) in string_table(&qualified, value, errors) {
+                    config
+                        .spans
+                        .dimensions
+                        .insert(dimension.clone(), column.span());
+                    config.dimensions.insert(dimension, column.into_inner());
+                }
+            }
+            "types" => {
+                for (column, ty) in string_table(&qualified, value, errors) {
+                    match ColumnType::parse(ty.get_ref()) {
+                        Some(parsed) => {
+                            config.types.insert(column, parsed);
+                        }
+                        None => errors.push(ManifestError::UnknownType {
+                            dataset: name.to_string(),
+                            column,
+                            ty: ty.get_ref().clone(),
+                            span: ty.span(),
+                        }),
+                    }
+                }
+            }
+            "fresh" => {
+                if let Some(fresh) = string(&qualified, value, errors) {
+                    match Lateness::parse(fresh.get_ref()) {
+                        Some(lateness) => config.fresh = Some(lateness),
+                        None => errors.push(ManifestError::BadFresh {
+                            dataset: name.to_string(),
+                            text: fresh.get_ref().clone(),
+                            span: fresh.span(),
+                        }),
+                    }
+                }
+            }
+            other => errors.push(ManifestError::UnknownKey {
+                table: format!("dataset `{name}`"),
+                key: other.to_string(),
+                known: DATASET_KEYS,
+                span: key.span(),
+            }),
+        }
+    }
+    match path {
+        None => {
+            // A `path` of the wrong type was reported by `string`.
+            if !table.iter().any(|(k, _)| k.get_ref() == "path") {
+                problems.push(ManifestError::MissingKey {
+                    table: format!("dataset `{name}`"),
+                    key: "path",
+                    span: key_span,
+                });
+            }
+        }
+        Some(path) => {
+            config.spans.path = path.span();
+            match expand_env(path.get_ref(), env) {
+                Ok(expanded) => {
+                    match FileFormat::from_path(&expanded) {
+                        Some(format) => config.format = format,
+                        None => problems.push(ManifestError::UnknownExtension {
+                            dataset: name.to_string(),
+                            path: expanded.clone(),
+                            span: path.span(),
+                        }),
+                    }
+                    config.path = expanded;
+                }
+                Err(var) => {
+                    config.path = path.get_ref().clone();
+                    problems.push(ManifestError::UnsetEnv {
+                        var,
+                        dataset: Some(name.to_string()),
+                        span: path.span(),
+                    });
+                }
+            }
+        }
+    }
+    config.problems = problems;
+    config
+}
+
+/// "a string", "a number", …: how a TOML value is named in messages.
+fn type_name(value: &DeValue) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) | DeValue::Float(_) => "a number",
+        DeValue::Boolean(_) => "true or false",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn scalar_text(value: &DeValue) -> String {
+    match value {
+        DeValue::String(s) => s.to_string(),
+        DeValue::Integer(i) => i.to_string(),
+        DeValue::Float(f) => f.to_string(),
+        DeValue::Boolean(b) => b.to_string(),
+        DeValue::Datetime(d) => d.to_string(),
+        DeValue::Array(_) => "a list".into(),
+        DeValue::Table(_) => "a table".into(),
+    }
+}
+
+fn wrong_type(key: &str, expected: &'static str, value: &Spanned<DeValue>) -> ManifestError {
+    ManifestError::WrongType {
+        key: key.to_string(),
+        expected,
+        found: type_name(value.get_ref()),
+        span: value.span(),
+    }
+}
+
+fn integer(value: &Spanned<DeValue>) -> Option<i64> {
+    match value.get_ref() {
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+        _ => None,
+    }
+}
+
+fn string(
+    key: &str,
+    value: &Spanned<DeValue>,
+    errors: &mut Vec<ManifestError>,
+) -> Option<Spanned<String>> {
+    match value.get_ref() {
+        DeValue::String(s) => Some(Spanned::new(value.span(), s.to_string())),
+        _ => {
+            errors.push(wrong_type(key, "a string", value));
+            None
+        }
+    }
+}
+
+/// A list of strings; a single string is taken as a list of one.
+fn strings(
+    key: &str,
+    value: &Spanned<DeValue>,
+    errors: &mut Vec<ManifestError>,
+) -> Option<Vec<Spanned<String>>> {
+    match value.get_ref() {
+        DeValue::String(s) => Some(vec![Spanned::new(value.span(), s.to_string())]),
+        DeValue::Array(items) => {
+            let mut out = Vec::new();
+            for item in items.iter() {
+                out.extend(string(key, item, errors));
+            }
+            Some(out)
+        }
+        _ => {
+            errors.push(wrong_type(key, "a list of strings", value));
+            None
+        }
+    }
+}
+
+/// `{ key = "text", … }`, sorted by key.
+fn string_table(
+    key: &str,
+    value: &Spanned<DeValue>,
+    errors: &mut Vec<ManifestError>,
+) -> Vec<(String, Spanned<String>)> {
+    let DeValue::Table(table) = value.get_ref() else {
+        errors.push(wrong_type(key, "a table of strings", value));
+        return Vec::new();
+    };
+    let mut out: Vec<(String, Spanned<String>)> = table
+        .iter()
+        .filter_map(|(k, v)| {
+            let qualified = format!("{key}.{}", k.get_ref());
+            string(&qualified, v, errors).map(|s| (k.get_ref().to_string(), s))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }
 
 impl FileFormat {
@@ -379,41 +643,64 @@ fn expand_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String
     Ok(out)
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, column)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> Manifest {
+        Manifest::from_str_with_env(text, Path::new("."), &|_| None).unwrap()
+    }
+
+    fn at(text: &str, span: Option<Range<usize>>) -> &str {
+        &text[span.expect("a span")]
+    }
+
     #[test]
-    fn unknown_column_types_are_located() {
-        let text =
-            "[project]\nname = \"t\"\n[datasets.d]\npath = \"d.csv\"\ntypes = { a = \"float\" }\n";
-        let error = Manifest::from_str(text, Path::new(".")).unwrap_err();
+    fn unknown_column_types_fail_their_dataset_only() {
+        let text = "[project]\nname = \"t\"\n[datasets.d]\npath = \"d.csv\"\ntypes = { a = \"float\" }\n[datasets.e]\npath = \"e.csv\"\n";
+        let manifest = parse(text);
+        assert!(manifest.errors.is_empty(), "{:?}", manifest.errors);
+        let problems = &manifest.datasets["d"].problems;
         assert_eq!(
-            error.message,
-            "kpi.toml:5:15: dataset `d`: unknown type `float` for column `a`"
+            problems[0].to_string(),
+            "dataset `d`: unknown type `float` for column `a`"
         );
+        assert_eq!(at(text, problems[0].span()), "\"float\"");
+        assert!(manifest.datasets["e"].problems.is_empty());
     }
 
     #[test]
     fn history_is_bounded() {
         let text = "[project]\nname = \"t\"\nhistory = 100000\n";
-        let error = Manifest::from_str(text, Path::new(".")).unwrap_err();
+        let manifest = parse(text);
+        assert_eq!(manifest.history, 12, "the default is kept");
         assert!(
-            error.message.contains("at most 1000 periods"),
-            "{}",
-            error.message
+            manifest.errors[0]
+                .to_string()
+                .contains("at most 1000 periods"),
+            "{:?}",
+            manifest.errors
+        );
+        assert_eq!(at(text, manifest.errors[0].span()), "100000");
+    }
+
+    #[test]
+    fn only_a_syntax_error_stops_loading() {
+        let error = Manifest::from_str("[project\nname = 1", Path::new(".")).unwrap_err();
+        assert_eq!(error.code(), "E0202");
+        assert!(error.span().is_some());
+        let text = "[project]\nname = 1\ngrian = \"week\"\nas_of = \"soon\"\n[extra]\n";
+        let manifest = parse(text);
+        let errors: Vec<String> = manifest.errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            errors,
+            [
+                "unknown setting `extra` in kpi.toml",
+                "`as_of` must be a date such as 2025-12-31, not `soon`",
+                "unknown setting `grian` in [project]",
+                "`name` must be a string, not a number",
+                "[project] has no `name`",
+            ]
         );
     }
 
@@ -425,5 +712,17 @@ mod tests {
             "/srv/data/orders.csv"
         );
         assert_eq!(expand_env("${NOPE}/x.csv", &env).unwrap_err(), "NOPE");
+        let text = "[project]\nname = \"t\"\ndata_roots = [\"${DATA}\", \"${NOPE}/x\"]\n[datasets.d]\npath = \"${NOPE}/d.csv\"\n";
+        let manifest = Manifest::from_str_with_env(text, Path::new("/p"), &env).unwrap();
+        assert_eq!(manifest.data_roots.len(), 1);
+        assert_eq!(manifest.data_roots[0].path, Path::new("/srv/data"));
+        assert_eq!(
+            manifest.errors[0].to_string(),
+            "environment variable `NOPE` in `data_roots` is not set"
+        );
+        assert_eq!(
+            manifest.datasets["d"].problems[0].to_string(),
+            "dataset `d`: environment variable `NOPE` in its path is not set"
+        );
     }
 }

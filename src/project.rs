@@ -6,8 +6,9 @@ use chrono::NaiveDate;
 
 use crate::compile::{self, ir};
 use crate::diagnostic::Diagnostic;
+use crate::error::IoError;
 use crate::eval::{self, data, EvalOptions, KpiOutcome};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, MANIFEST_NAME};
 use crate::period::PeriodSpec;
 use crate::source::{FileId, SourceFile, SourceMap};
 use crate::syntax::{self, ast};
@@ -21,6 +22,15 @@ pub struct Project {
     pub files: Vec<ast::File>,
     /// Parse errors; the items that parsed are still in `files`.
     pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A project that cannot be loaded at all: `kpi.toml` cannot be read or is not TOML. `sources`
+/// holds `kpi.toml` when it could be read, so that the error shows where it is.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", diagnostic.message)]
+pub struct LoadError {
+    pub diagnostic: Diagnostic,
+    pub sources: SourceMap,
 }
 
 /// What to evaluate.
@@ -47,39 +57,75 @@ pub struct Run {
 }
 
 impl Project {
-    /// Reads `kpi.toml` in `dir` and parses every `.kpi` file its globs name.
-    pub fn load(dir: &Path) -> Result<Project, Diagnostic> {
-        let manifest = Manifest::load(dir)?;
-        Project::from_manifest(manifest)
+    /// Reads `kpi.toml` in `dir` and parses every `.kpi` file its globs name. Fails only when
+    /// `kpi.toml` cannot be read or is not TOML; every other problem is in `diagnostics` (a
+    /// dataset's own problems are reported when the datasets are opened).
+    pub fn load(dir: &Path) -> Result<Project, LoadError> {
+        let path = dir.join(MANIFEST_NAME);
+        let text = std::fs::read_to_string(&path).map_err(|e| LoadError {
+            diagnostic: IoError::Manifest {
+                path: path.clone(),
+                reason: e.to_string(),
+            }
+            .diagnostic(),
+            sources: SourceMap::new(),
+        })?;
+        match Manifest::from_str(&text, dir) {
+            Ok(manifest) => Project::from_manifest(manifest),
+            Err(error) => {
+                let mut sources = SourceMap::new();
+                let file = sources.add(SourceFile::new(MANIFEST_NAME, path, text));
+                Err(LoadError {
+                    diagnostic: error.diagnostic(Some(file)),
+                    sources,
+                })
+            }
+        }
     }
 
-    pub fn from_manifest(manifest: Manifest) -> Result<Project, Diagnostic> {
+    /// Parses every `.kpi` file the manifest's globs name. The manifest's own errors become
+    /// diagnostics that point into `kpi.toml`.
+    pub fn from_manifest(manifest: Manifest) -> Result<Project, LoadError> {
         let mut sources = SourceMap::new();
         let manifest_file = sources.add(SourceFile::new(
-            crate::manifest::MANIFEST_NAME,
-            manifest.root.join(crate::manifest::MANIFEST_NAME),
+            MANIFEST_NAME,
+            manifest.root.join(MANIFEST_NAME),
             manifest.text.clone(),
         ));
         let mut files = Vec::new();
-        let mut diagnostics = Vec::new();
-        let paths = manifest.kpi_files()?;
-        if paths.is_empty() {
+        let mut diagnostics: Vec<Diagnostic> = manifest
+            .errors
+            .iter()
+            .map(|e| e.diagnostic(Some(manifest_file)))
+            .collect();
+        let (paths, glob_errors) = manifest.kpi_files();
+        if paths.is_empty() && glob_errors.is_empty() {
+            let span = manifest.kpi_glob_spans.first().cloned().flatten();
             diagnostics.push(
                 Diagnostic::warning(
                     "W0201",
                     format!("no .kpi file matches {:?} in kpi.toml", manifest.kpi_globs),
                 )
+                .at_opt(span.map(|s| crate::source::Span::new(manifest_file, s.start, s.end)))
                 .with_hint("Set `kpis = [\"kpis/*.kpi\"]` under [project]."),
             );
         }
+        diagnostics.extend(
+            glob_errors
+                .iter()
+                .map(|e| e.diagnostic(Some(manifest_file))),
+        );
         for (name, path) in paths {
             let text = match std::fs::read_to_string(&path) {
                 Ok(t) => t,
                 Err(e) => {
-                    diagnostics.push(Diagnostic::error(
-                        "E0208",
-                        format!("cannot read `{name}`: {e}"),
-                    ));
+                    diagnostics.push(
+                        IoError::Definition {
+                            name,
+                            reason: e.to_string(),
+                        }
+                        .diagnostic(),
+                    );
                     continue;
                 }
             };

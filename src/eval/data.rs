@@ -1,13 +1,30 @@
-//! Opening datasets as polars lazy frames and reading their schemas (no rows are read).
+//! Opening datasets as polars lazy frames and reading their schemas.
+//!
+//! Before polars reads a file, the file is checked: it must be inside the project or one of its
+//! data roots (`confine`), and a CSV or NDJSON file is read once in full (`inspect`) for what
+//! polars would read wrong without a word (a short row becomes nulls, 01/02/2025 is taken for a
+//! date in whichever order the first rows suggest) or report without a line. The files of a
+//! multi-file dataset are then unified column by column: whole numbers and decimals make
+//! decimals, a column empty in one file takes its type from the others, and anything else that
+//! differs is an error naming the file.
+
+mod confine;
+mod inspect;
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
 use crate::compile::ir::{Schema, Ty};
 use crate::diagnostic::Diagnostic;
+use crate::error::{DataError, DataProblem};
 use crate::manifest::{ColumnType, DatasetConfig, FileFormat, Manifest};
-use crate::source::{FileId, Span};
+use crate::source::FileId;
+
+use confine::Roots;
+use inspect::{DateColumn, Expect, Facts};
 
 /// The project's datasets, opened lazily.
 pub struct Datasets {
@@ -15,139 +32,578 @@ pub struct Datasets {
     pub schemas: BTreeMap<String, Schema>,
     /// The files behind each dataset, for messages.
     pub files: BTreeMap<String, Vec<String>>,
+    /// What is kept to explain a read that fails when the plans run.
+    opened: BTreeMap<String, Opened>,
+    manifest_file: Option<FileId>,
 }
 
-/// Opens every dataset of the manifest. A dataset that cannot be opened is left out with
-/// an error that names it and its file; the others are still opened.
-/// Errors about a dataset point at its `path` in `kpi.toml` when `manifest_file` is given.
+/// An opened dataset, as needed to find the value at fault when polars fails to read it.
+struct Opened {
+    format: FileFormat,
+    /// Its `path` in `kpi.toml`.
+    span: Range<usize>,
+    types: BTreeMap<String, ColumnType>,
+    files: Vec<OpenedFile>,
+}
+
+struct OpenedFile {
+    path: PathBuf,
+    /// Relative to the project folder when inside it.
+    shown: String,
+    /// The columns as polars reads this file, before any cast.
+    schema: SchemaRef,
+    /// Which columns hold values (CSV and NDJSON).
+    facts: Option<Facts>,
+}
+
+/// Opens every dataset of the manifest. A dataset that cannot be opened is left out with an
+/// error that names it and its file; the others are still opened. Errors about a dataset point
+/// at its `path` in `kpi.toml` when `manifest_file` is given.
 pub fn open(manifest: &Manifest, manifest_file: Option<FileId>) -> (Datasets, Vec<Diagnostic>) {
     let mut datasets = Datasets {
         frames: BTreeMap::new(),
         schemas: BTreeMap::new(),
         files: BTreeMap::new(),
+        opened: BTreeMap::new(),
+        manifest_file,
     };
-    let mut diagnostics = Vec::new();
+    let (roots, root_errors) = Roots::new(manifest);
+    let mut diagnostics: Vec<Diagnostic> = root_errors
+        .iter()
+        .map(|e| e.diagnostic(manifest_file))
+        .collect();
     for (name, config) in &manifest.datasets {
-        match open_one(manifest, config) {
-            Ok((frame, schema, files)) => {
+        if !config.problems.is_empty() {
+            diagnostics.extend(config.problems.iter().map(|e| e.diagnostic(manifest_file)));
+            continue;
+        }
+        match open_one(manifest, config, &roots) {
+            Ok((frame, schema, opened)) => {
+                let shown = opened.files.iter().map(|f| f.shown.clone()).collect();
                 datasets.frames.insert(name.clone(), frame);
                 datasets.schemas.insert(name.clone(), schema);
-                datasets.files.insert(name.clone(), files);
+                datasets.files.insert(name.clone(), shown);
+                datasets.opened.insert(name.clone(), opened);
             }
-            Err(d) => {
-                let span = manifest_file
-                    .map(|f| Span::new(f, config.spans.path.start, config.spans.path.end));
-                diagnostics.push(d.at_opt(span));
-            }
+            Err(problem) => diagnostics.push(
+                DataError::new(name, config.spans.path.clone(), problem).diagnostic(manifest_file),
+            ),
         }
     }
     (datasets, diagnostics)
 }
 
+impl Datasets {
+    /// Why reading `dataset`, or one of the datasets `joined` to it, failed when the plans ran:
+    /// the first value that does not read as its column's type, found by reading the files
+    /// again, or else polars' own message. It points at the dataset's `path` in `kpi.toml`.
+    pub fn read_failure<'a>(
+        &self,
+        dataset: &'a str,
+        joined: impl IntoIterator<Item = &'a str>,
+        error: &PolarsError,
+    ) -> Diagnostic {
+        let explained = std::iter::once(dataset)
+            .chain(joined)
+            .find_map(|name| self.explain(name));
+        let error = explained.unwrap_or_else(|| {
+            let span = self
+                .opened
+                .get(dataset)
+                .map_or(0..0, |opened| opened.span.clone());
+            let files = self.files.get(dataset).map(|f| f.join(", "));
+            DataError::new(
+                dataset,
+                span,
+                DataProblem::ReadFailed {
+                    files: files.unwrap_or_default(),
+                    reason: first_line(error),
+                },
+            )
+        });
+        error.diagnostic(self.manifest_file)
+    }
+
+    /// The first value of a dataset's files that does not read as its column's type.
+    fn explain(&self, dataset: &str) -> Option<DataError> {
+        let opened = self.opened.get(dataset)?;
+        if opened.format == FileFormat::Parquet {
+            return None;
+        }
+        for file in &opened.files {
+            let checks: Vec<(String, Expect)> = file
+                .schema
+                .iter()
+                .filter_map(|(name, dtype)| {
+                    let expect = match opened.types.get(name.as_str()) {
+                        Some(ty) => expect_of_type(*ty),
+                        None => expect_of_dtype(dtype),
+                    }?;
+                    Some((name.to_string(), expect))
+                })
+                .collect();
+            let ndjson = opened.format == FileFormat::NdJson;
+            if let Some((line, column, value, expect)) =
+                inspect::first_bad_value(&file.path, ndjson, &checks)
+            {
+                let inferred = !opened.types.contains_key(&column);
+                return Some(DataError::new(
+                    dataset,
+                    opened.span.clone(),
+                    DataProblem::BadValue {
+                        file: file.shown.clone(),
+                        line,
+                        column,
+                        value,
+                        expected: expect.describe(),
+                        inferred,
+                    },
+                ));
+            }
+        }
+        None
+    }
+}
+
+fn expect_of_type(ty: ColumnType) -> Option<Expect> {
+    match ty {
+        ColumnType::Number => Some(Expect::NumberOrMissing),
+        ColumnType::Integer => Some(Expect::IntegerOrMissing),
+        ColumnType::Date | ColumnType::Timestamp => Some(Expect::Date),
+        ColumnType::Text | ColumnType::Boolean => None,
+    }
+}
+
+fn expect_of_dtype(dtype: &DataType) -> Option<Expect> {
+    match dtype {
+        d if d.is_integer() => Some(Expect::Integer),
+        d if d.is_float() => Some(Expect::Number),
+        DataType::Boolean => Some(Expect::Boolean),
+        DataType::Date | DataType::Datetime(_, _) => Some(Expect::Date),
+        _ => None,
+    }
+}
+
 fn open_one(
     manifest: &Manifest,
     config: &DatasetConfig,
-) -> Result<(LazyFrame, Schema, Vec<String>), Diagnostic> {
-    let name = &config.name;
+    roots: &Roots,
+) -> Result<(LazyFrame, Schema, Opened), DataProblem> {
     let pattern = manifest.root.join(&config.path);
-    let pattern_text = pattern.to_string_lossy().to_string();
-    let mut files: Vec<String> = match glob::glob(&pattern_text) {
-        Ok(paths) => paths
-            .flatten()
-            .map(|p| p.to_string_lossy().to_string())
-            .collect(),
-        Err(e) => {
-            return Err(Diagnostic::error(
-                "E0401",
-                format!(
-                    "dataset `{name}`: invalid path pattern `{}`: {e}",
-                    config.path
-                ),
-            ))
-        }
-    };
-    files.sort();
-    if files.is_empty() {
-        return Err(Diagnostic::error(
-            "E0402",
-            format!("dataset `{name}`: no file found at `{}`", config.path),
-        )
-        .with_hint(format!(
-            "Paths in kpi.toml are relative to the folder of kpi.toml ({}).",
-            std::fs::canonicalize(&manifest.root)
-                .unwrap_or_else(|_| manifest.root.clone())
-                .display()
-        )));
+    // No escape: the folder the pattern reads from, then every file it matches.
+    roots
+        .check(&confine::glob_base(&pattern))
+        .map_err(|resolved| DataProblem::OutsideProject {
+            path: config.path.clone(),
+            resolved,
+        })?;
+    let matches =
+        glob::glob(&pattern.to_string_lossy()).map_err(|e| DataProblem::InvalidPattern {
+            pattern: config.path.clone(),
+            message: e.msg.to_string(),
+        })?;
+    let mut paths: Vec<PathBuf> = matches.flatten().filter(|p| p.is_file()).collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(DataProblem::NoFile {
+            pattern: config.path.clone(),
+            root: confine::resolve(&manifest.root),
+        });
     }
+    let mut files = Vec::new();
     let mut frames = Vec::new();
-    for file in &files {
-        let shown = shown_path(manifest, file);
-        let frame = scan(config.format, file).map_err(|e| read_error(name, &shown, &e))?;
+    for path in paths {
+        let shown = shown_path(manifest, &path);
+        roots
+            .check(&path)
+            .map_err(|resolved| DataProblem::OutsideProject {
+                path: shown.clone(),
+                resolved,
+            })?;
+        let (frame, file) = read_file(config, path, shown)?;
         frames.push(frame);
+        files.push(file);
     }
-    let mut frame = if frames.len() == 1 {
-        frames.remove(0)
+    let columns = unify(config, &files)?;
+    let mut frames = frames
+        .into_iter()
+        .zip(&files)
+        .map(|(frame, file)| conform(config, frame, file, &columns));
+    let mut frame = if files.len() == 1 {
+        frames.next().expect("one frame per file")
     } else {
-        concat(frames, UnionArgs::default()).map_err(|e| read_error(name, &config.path, &e))?
+        concat(frames.collect::<Vec<_>>(), UnionArgs::default()).map_err(|e| {
+            DataProblem::ReadFailed {
+                files: files
+                    .iter()
+                    .map(|f| f.shown.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                reason: first_line(&e),
+            }
+        })?
     };
-    let mut polars_schema = frame
+    let polars_schema = frame
         .collect_schema()
-        .map_err(|e| read_error(name, &config.path, &e))?;
-    let mut casts = Vec::new();
-    // Types asked for in kpi.toml win over inference: a column empty in the first rows of a
-    // CSV file, or numbers written as text, read as what the project says they are.
-    for (column, ty) in &config.types {
-        let Some(found) = polars_schema.get(column.as_str()) else {
-            let columns: Vec<String> = polars_schema.iter_names().map(|n| n.to_string()).collect();
-            return Err(Diagnostic::error(
-                "E0404",
-                format!("dataset `{name}`: `types` names `{column}`, which is not a column"),
-            )
-            .with_hint(format!("Columns of `{name}`: {}.", columns.join(", "))));
-        };
-        casts.push(cast_to(col(column.as_str()), found, *ty).alias(column.as_str()));
-    }
-    // JSON has no date type: parse the dating columns from text.
-    for column in [&config.time, &config.until].into_iter().flatten() {
-        if config.types.contains_key(column) {
-            continue;
-        }
-        if polars_schema.get(column.as_str()) == Some(&DataType::String) {
-            casts.push(
-                col(column.as_str())
-                    .str()
-                    .to_datetime(
-                        Some(TimeUnit::Milliseconds),
-                        None,
-                        StrptimeOptions::default(),
-                        lit("raise"),
-                    )
-                    .alias(column.as_str()),
-            );
-        }
-    }
-    if !casts.is_empty() {
-        frame = frame.with_columns(casts);
-        polars_schema = frame
-            .collect_schema()
-            .map_err(|e| read_error(name, &config.path, &e))?;
-    }
+        .map_err(|e| DataProblem::ReadFailed {
+            files: config.path.clone(),
+            reason: first_line(&e),
+        })?;
     let schema = Schema {
         columns: polars_schema
             .iter()
             .map(|(n, dt)| (n.to_string(), ty_of(dt)))
             .collect(),
     };
-    let shown = files.iter().map(|f| shown_path(manifest, f)).collect();
+    let opened = Opened {
+        format: config.format,
+        span: config.spans.path.clone(),
+        types: config.types.clone(),
+        files,
+    };
     // `cache` lets the passes that read this dataset share one scan of its files.
-    Ok((frame.cache(), schema, shown))
+    Ok((frame.cache(), schema, opened))
 }
 
-/// The expression that reads a column as `ty`; text is parsed, other types are cast.
+/// Scans one file, reads its schema and checks its rows.
+fn read_file(
+    config: &DatasetConfig,
+    path: PathBuf,
+    shown: String,
+) -> Result<(LazyFrame, OpenedFile), DataProblem> {
+    let unreadable = |reason: String| DataProblem::Unreadable {
+        file: shown.clone(),
+        reason,
+    };
+    let size = std::fs::metadata(&path)
+        .map_err(|e| unreadable(e.to_string()))?
+        .len();
+    if size == 0 {
+        return Err(DataProblem::EmptyFile {
+            file: shown,
+            csv: config.format == FileFormat::Csv,
+        });
+    }
+    let scanned = scan(config.format, &path).and_then(|mut frame| {
+        let schema = frame.collect_schema()?;
+        Ok((frame, schema))
+    });
+    let (frame, schema) = match scanned {
+        Ok(scanned) => scanned,
+        Err(e) => return Err(explain_scan_failure(config.format, &path, &shown, &e)),
+    };
+    let dates = date_columns(config, &schema);
+    let facts = match config.format {
+        FileFormat::Csv => Some(inspect::csv(&path, &shown, &dates)?),
+        FileFormat::NdJson => Some(inspect::ndjson(&path, &shown, &dates)?),
+        FileFormat::Parquet => None,
+    };
+    let file = OpenedFile {
+        path,
+        shown,
+        schema,
+        facts,
+    };
+    Ok((frame, file))
+}
+
+/// polars could not read a file's schema: say why in the file's terms where we can.
+fn explain_scan_failure(
+    format: FileFormat,
+    path: &Path,
+    shown: &str,
+    error: &PolarsError,
+) -> DataProblem {
+    let found = match format {
+        FileFormat::Csv => inspect::csv(path, shown, &[]).err(),
+        FileFormat::NdJson => inspect::ndjson(path, shown, &[]).err(),
+        FileFormat::Parquet => {
+            // "parquet: File out of specification: The file must end with PAR1"
+            let text = first_line(error);
+            let reason = text.rsplit(": ").next().unwrap_or(&text);
+            let mut chars = reason.chars();
+            let reason = chars
+                .next()
+                .map(|c| c.to_lowercase().chain(chars).collect())
+                .unwrap_or_default();
+            Some(DataProblem::NotParquet {
+                file: shown.to_string(),
+                reason,
+            })
+        }
+    };
+    found.unwrap_or_else(|| DataProblem::Unreadable {
+        file: shown.to_string(),
+        reason: first_line(error),
+    })
+}
+
+/// The columns whose values must be dates written YYYY-MM-DD: the dating columns, those
+/// `types` makes dates, and those polars took for dates.
+fn date_columns(config: &DatasetConfig, schema: &polars::prelude::Schema) -> Vec<DateColumn> {
+    let mut dates: Vec<DateColumn> = Vec::new();
+    let mut add = |name: &str, role: String| {
+        if !dates.iter().any(|d| d.name == name) {
+            dates.push(DateColumn {
+                name: name.to_string(),
+                role,
+            });
+        }
+    };
+    if let Some(time) = &config.time {
+        add(time, "the `time` column".into());
+    }
+    if let Some(until) = &config.until {
+        add(until, "the `until` column".into());
+    }
+    for (column, ty) in &config.types {
+        if matches!(ty, ColumnType::Date | ColumnType::Timestamp) {
+            add(column, "the date column".into());
+        }
+    }
+    for (name, dtype) in schema.iter() {
+        let typed_otherwise = config.types.contains_key(name.as_str());
+        if matches!(dtype, DataType::Date | DataType::Datetime(_, _)) && !typed_otherwise {
+            add(name, "the date column".into());
+        }
+    }
+    dates
+}
+
+/// The type every column of a dataset is read as, its files unified; errors name the file
+/// that disagrees.
+fn unify(
+    config: &DatasetConfig,
+    files: &[OpenedFile],
+) -> Result<Vec<(String, DataType)>, DataProblem> {
+    let first = &files[0];
+    let reference: Vec<String> = first.schema.iter_names().map(|n| n.to_string()).collect();
+    for file in &files[1..] {
+        let names: Vec<String> = file.schema.iter_names().map(|n| n.to_string()).collect();
+        let missing: Vec<String> = reference
+            .iter()
+            .filter(|c| !names.contains(c))
+            .cloned()
+            .collect();
+        let extra: Vec<String> = names
+            .iter()
+            .filter(|c| !reference.contains(c))
+            .cloned()
+            .collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            return Err(DataProblem::ColumnsDiffer {
+                file: file.shown.clone(),
+                first_file: first.shown.clone(),
+                missing,
+                extra,
+            });
+        }
+    }
+    if let Some(column) = config.types.keys().find(|c| !reference.contains(c)) {
+        return Err(DataProblem::NotAColumn {
+            column: column.clone(),
+            columns: reference,
+        });
+    }
+    let mut columns = Vec::new();
+    for column in &reference {
+        let dtype = if let Some(ty) = config.types.get(column) {
+            dtype_of(*ty)
+        } else {
+            let mut unified: Option<(DataType, usize)> = None;
+            for (i, file) in files.iter().enumerate() {
+                let Some(dtype) = read_as(config, file, column) else {
+                    continue;
+                };
+                unified = match unified {
+                    None => Some((dtype, i)),
+                    Some((u, j)) => match supertype(&u, &dtype) {
+                        Some(s) => Some((s, j)),
+                        None => {
+                            let ndjson = config.format == FileFormat::NdJson;
+                            return Err(types_differ(column, files, ndjson, (j, &u), (i, &dtype)));
+                        }
+                    },
+                };
+            }
+            match unified {
+                Some((dtype, _)) => dtype,
+                None if is_dating(config, column) => {
+                    DataType::Datetime(TimeUnit::Milliseconds, None)
+                }
+                // No file has a value: a header-only file, or a column left empty.
+                None => DataType::Null,
+            }
+        };
+        columns.push((column.clone(), dtype));
+    }
+    Ok(columns)
+}
+
+fn is_dating(config: &DatasetConfig, column: &str) -> bool {
+    config.time.as_deref() == Some(column) || config.until.as_deref() == Some(column)
+}
+
+/// What one file's column is read as before the files are unified; None when it holds no value.
+fn read_as(config: &DatasetConfig, file: &OpenedFile, column: &str) -> Option<DataType> {
+    let dtype = file.schema.get(column)?;
+    let has_value = file.facts.as_ref().is_none_or(|f| f.has_value(column));
+    if !has_value || dtype == &DataType::Null {
+        return None;
+    }
+    if is_dating(config, column) && dtype == &DataType::String {
+        return Some(DataType::Datetime(TimeUnit::Milliseconds, None));
+    }
+    Some(dtype.clone())
+}
+
+/// The type that holds both without loss, if the two are of one kind.
+fn supertype(a: &DataType, b: &DataType) -> Option<DataType> {
+    if a == b {
+        return Some(a.clone());
+    }
+    if a.is_primitive_numeric() && b.is_primitive_numeric() {
+        return Some(if a.is_float() || b.is_float() {
+            DataType::Float64
+        } else {
+            DataType::Int64
+        });
+    }
+    let temporal = |d: &DataType| matches!(d, DataType::Date | DataType::Datetime(_, _));
+    if temporal(a) && temporal(b) {
+        return Some(DataType::Datetime(TimeUnit::Milliseconds, None));
+    }
+    None
+}
+
+fn kind(dtype: &DataType) -> &'static str {
+    match dtype {
+        d if d.is_primitive_numeric() => "numbers",
+        DataType::String => "text",
+        DataType::Boolean => "true/false values",
+        DataType::Date | DataType::Datetime(_, _) => "dates",
+        _ => "other values",
+    }
+}
+
+/// Two files disagree on a column's kind. The file named first is the one with text, if
+/// either, with its first value that is not of the other kind.
+fn types_differ(
+    column: &str,
+    files: &[OpenedFile],
+    ndjson: bool,
+    earlier: (usize, &DataType),
+    later: (usize, &DataType),
+) -> DataProblem {
+    let (odd, other) = if earlier.1 == &DataType::String {
+        (earlier, later)
+    } else {
+        (later, earlier)
+    };
+    let file = &files[odd.0];
+    let example = expect_of_dtype(other.1).and_then(|expect| {
+        inspect::first_bad_value(&file.path, ndjson, &[(column.to_string(), expect)])
+            .map(|(line, _, value, _)| (line, value))
+    });
+    DataProblem::TypesDiffer {
+        column: column.to_string(),
+        file: file.shown.clone(),
+        kind: kind(odd.1),
+        example,
+        first_file: files[other.0].shown.clone(),
+        first_kind: kind(other.1),
+    }
+}
+
+fn dtype_of(ty: ColumnType) -> DataType {
+    match ty {
+        ColumnType::Number => DataType::Float64,
+        ColumnType::Integer => DataType::Int64,
+        ColumnType::Text => DataType::String,
+        ColumnType::Boolean => DataType::Boolean,
+        ColumnType::Date => DataType::Date,
+        ColumnType::Timestamp => DataType::Datetime(TimeUnit::Milliseconds, None),
+    }
+}
+
+/// One file's frame with every column read as the dataset's type for it, in the dataset's
+/// column order, so that the files can be stacked.
+fn conform(
+    config: &DatasetConfig,
+    frame: LazyFrame,
+    file: &OpenedFile,
+    columns: &[(String, DataType)],
+) -> LazyFrame {
+    let mut casts = Vec::new();
+    for (column, dtype) in columns {
+        let Some(found) = file.schema.get(column) else {
+            continue;
+        };
+        let c = col(column.as_str());
+        let expr = if let Some(ty) = config.types.get(column) {
+            // Types asked for in kpi.toml win over inference: a column empty in the first rows
+            // of a CSV file, or numbers written as text, read as what the project says.
+            cast_to(c, found, *ty)
+        } else if dtype == &DataType::Null {
+            lit(NULL)
+        } else if is_dating(config, column) && found == &DataType::String {
+            // JSON has no date type: parse the dating columns from text.
+            let parsed = parse_datetime(c);
+            if dtype == &DataType::Datetime(TimeUnit::Milliseconds, None) {
+                parsed
+            } else {
+                parsed.cast(dtype.clone())
+            }
+        } else if found != dtype {
+            // Lossless: whole numbers to decimals, dates to timestamps, nulls to anything.
+            c.cast(dtype.clone())
+        } else {
+            continue;
+        };
+        casts.push(expr.alias(column.as_str()));
+    }
+    let frame = if casts.is_empty() {
+        frame
+    } else {
+        frame.with_columns(casts)
+    };
+    frame.select(
+        columns
+            .iter()
+            .map(|(c, _)| col(c.as_str()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+fn parse_datetime(column: Expr) -> Expr {
+    column.str().to_datetime(
+        Some(TimeUnit::Milliseconds),
+        None,
+        StrptimeOptions::default(),
+        lit("raise"),
+    )
+}
+
+/// The expression that reads a column as `ty`; text is parsed, other types are cast. Text that
+/// does not read as a number is an error when the plans run, except the spellings of a missing
+/// value (empty, n/a, NA, null, none), which are null.
 fn cast_to(column: Expr, found: &DataType, ty: ColumnType) -> Expr {
     let text = found == &DataType::String;
+    let without_missing = |column: Expr| {
+        let lower = column.clone().str().to_lowercase();
+        let missing = inspect::MISSING
+            .iter()
+            .map(|m| lower.clone().eq(lit(*m)))
+            .reduce(|a, b| a.or(b))
+            .expect("spellings of missing");
+        when(missing)
+            .then(lit(NULL).cast(DataType::String))
+            .otherwise(column)
+    };
     match ty {
+        ColumnType::Number if text => without_missing(column).strict_cast(DataType::Float64),
         ColumnType::Number => column.cast(DataType::Float64),
+        ColumnType::Integer if text => without_missing(column).strict_cast(DataType::Int64),
         ColumnType::Integer => column.cast(DataType::Int64),
         ColumnType::Text => column.cast(DataType::String),
         ColumnType::Boolean if text => {
@@ -165,25 +621,20 @@ fn cast_to(column: Expr, found: &DataType, ty: ColumnType) -> Expr {
         ColumnType::Boolean => column.cast(DataType::Boolean),
         ColumnType::Date if text => column.str().to_date(StrptimeOptions::default()),
         ColumnType::Date => column.cast(DataType::Date),
-        ColumnType::Timestamp if text => column.str().to_datetime(
-            Some(TimeUnit::Milliseconds),
-            None,
-            StrptimeOptions::default(),
-            lit("raise"),
-        ),
+        ColumnType::Timestamp if text => parse_datetime(column),
         ColumnType::Timestamp => column.cast(DataType::Datetime(TimeUnit::Milliseconds, None)),
     }
 }
 
-fn shown_path(manifest: &Manifest, file: &str) -> String {
-    std::path::Path::new(file)
-        .strip_prefix(&manifest.root)
-        .map(|p| p.to_string_lossy().to_string())
-        .unwrap_or_else(|_| file.to_string())
+fn shown_path(manifest: &Manifest, file: &Path) -> String {
+    file.strip_prefix(&manifest.root)
+        .unwrap_or(file)
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
-fn scan(format: FileFormat, file: &str) -> PolarsResult<LazyFrame> {
-    let path = PlRefPath::new(file);
+fn scan(format: FileFormat, file: &Path) -> PolarsResult<LazyFrame> {
+    let path = PlRefPath::new(file.to_string_lossy().as_ref());
     match format {
         FileFormat::Csv => LazyCsvReader::new(path)
             .with_has_header(true)
@@ -195,16 +646,6 @@ fn scan(format: FileFormat, file: &str) -> PolarsResult<LazyFrame> {
             .with_infer_schema_length(std::num::NonZeroUsize::new(10_000))
             .finish(),
     }
-}
-
-fn read_error(dataset: &str, file: &str, error: &PolarsError) -> Diagnostic {
-    Diagnostic::error(
-        "E0403",
-        format!(
-            "dataset `{dataset}`: cannot read `{file}`: {}",
-            first_line(error)
-        ),
-    )
 }
 
 /// The first line of a polars error, which holds the cause; the rest is a plan dump.

@@ -253,22 +253,21 @@ fn run_passes(
             }
             for (i, frame) in frames {
                 results[i] = frame.collect().map_err(|e| {
+                    // Located at the dataset's path in kpi.toml, naming the file and line.
                     let source = &program.sources[plan.passes[i].key.source];
-                    let files = datasets
-                        .files
-                        .get(&source.dataset)
-                        .map(|f| f.join(", "))
-                        .unwrap_or_default();
-                    format!(
-                        "dataset `{}` ({files}) could not be read: {}",
-                        source.dataset,
-                        first_line(&e)
-                    )
+                    let joined = source.joins.iter().map(|(d, _)| d.as_str());
+                    let diagnostic = datasets.read_failure(&source.dataset, joined, &e);
+                    let message = diagnostic.message.clone();
+                    if !diagnostics.contains(&diagnostic) {
+                        diagnostics.push(diagnostic);
+                    }
+                    message
                 });
             }
         }
     }
-    let mut reported = BTreeSet::new();
+    // Read failures were reported above, located; the rest are reported here once each.
+    let mut reported: BTreeSet<String> = diagnostics.iter().map(|d| d.message.clone()).collect();
     for result in &results {
         if let Err(message) = result {
             if reported.insert(message.clone()) {
@@ -305,7 +304,7 @@ fn check_unique(datasets: &Datasets, dataset: &str, key: &str) -> Result<(), Str
             col("__n").cast(DataType::Int64),
         ])
         .collect()
-        .map_err(|e| format!("dataset `{dataset}` could not be read: {}", first_line(&e)))?;
+        .map_err(|e| datasets.read_failure(dataset, [], &e).message)?;
     if duplicates.height() == 0 {
         return Ok(());
     }

@@ -57,36 +57,31 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
         if start >= text.len() {
             break;
         }
-        let resume = scan::next_item_start(text, start);
-        // The nesting bound covers the item up to where the parser could resume, and the line
-        // there: pest never reads further into the next item than that.
-        let bound_end = resume.map_or(text.len(), |r| {
-            text[r..].find('\n').map_or(text.len(), |n| r + n)
-        });
-        if let Some(at) = scan::too_deep(text, start, bound_end) {
+        // pest sees the item's text up to the next item and no further, so the nesting bound
+        // over that text bounds pest's recursion, and one item can never swallow the next.
+        let bound = scan::item_end_bound(text, start);
+        if let Some(at) = scan::too_deep(text, start, bound) {
             walker.errors.push(too_deep_error(text, at, file));
-            out.broken.push(broken_header(text, start, resume, file));
-            match resume {
-                Some(next) => offset = next,
-                None => break,
-            }
+            out.broken.push(broken_header(text, start, bound, file));
+            offset = bound;
             continue;
         }
-        match KpiParser::parse(Rule::next_item, &text[start..]) {
+        match KpiParser::parse(Rule::next_item, &text[start..bound]) {
             Ok(mut pairs) => {
                 let Some(item) = pairs
                     .next()
                     .and_then(|p| p.into_inner().find(|p| p.as_rule() != Rule::EOI))
                 else {
-                    break;
+                    offset = bound;
+                    continue;
                 };
                 walker.base = start;
                 let end = start + item.as_span().end();
                 let errors_before = walker.errors.len();
-                let parsed = walker.item(item);
-                match parsed {
-                    Some(item) if walker.errors.len() == errors_before => out.items.push(item),
-                    Some(item) => {
+                if let Some(item) = walker.item(item) {
+                    if walker.errors.len() == errors_before {
+                        out.items.push(item);
+                    } else {
                         let name = item.name().clone();
                         let keyword = item.keyword();
                         for error in &mut walker.errors[errors_before..] {
@@ -100,21 +95,18 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
                             span: Span::new(file, start, end),
                         });
                     }
-                    None => {}
                 }
                 offset = end.max(start + 1);
             }
             Err(error) => {
-                let mut diagnostic = syntax_error(error, &text[start..], start, file);
-                let broken = broken_header(text, start, resume, file);
-                if let Some(next) = resume {
-                    let error_at = diagnostic.span.map_or(0, |s| s.start);
-                    if error_at >= next {
-                        let (line, _) = line_col(text, next);
-                        diagnostic = diagnostic.with_hint(format!(
-                            "The next item starts on line {line}; is something missing before it, such as a closing `}}`?"
-                        ));
-                    }
+                let mut diagnostic = syntax_error(error, text, start, file);
+                let broken = broken_header(text, start, bound, file);
+                let error_at = diagnostic.span.map_or(0, |s| s.start);
+                if error_at >= bound && bound < text.len() {
+                    let (line, _) = line_col(text, bound);
+                    diagnostic = diagnostic.with_hint(format!(
+                        "The next item starts on line {line}; is something missing before it, such as a closing `}}`?"
+                    ));
                 }
                 if broken.keyword == Some("kpi") {
                     if let Some(name) = &broken.name {
@@ -123,10 +115,7 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
                 }
                 walker.errors.push(diagnostic);
                 out.broken.push(broken);
-                match resume {
-                    Some(next) => offset = next,
-                    None => break,
-                }
+                offset = bound;
             }
         }
     }
@@ -142,8 +131,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// A broken item as far as its first words tell: `kpi NAME`, `view NAME`, ...
-fn broken_header(text: &str, start: usize, resume: Option<usize>, file: FileId) -> ast::Broken {
-    let end = resume.unwrap_or(text.len());
+fn broken_header(text: &str, start: usize, end: usize, file: FileId) -> ast::Broken {
     let end = start + text[start..end].trim_end().len();
     let keyword = scan::item_keyword_at(text, start);
     let name = keyword.and_then(|kw| {
@@ -205,8 +193,9 @@ pub fn parse_expr(text: &str, file: FileId) -> Result<ast::Expr, Vec<Diagnostic>
     }
 }
 
-/// Turns a pest error into a diagnostic that names what was expected in words. `text` is what
-/// pest read, which starts at byte `base` of the file.
+/// Turns a pest error into a diagnostic that names what was expected in words. pest read the
+/// file's `text` from byte `base` on; what it found is described from the whole text, so that
+/// an error where pest's text ends names the next item rather than "end of file".
 fn syntax_error(
     error: pest::error::Error<Rule>,
     text: &str,
@@ -214,8 +203,8 @@ fn syntax_error(
     file: FileId,
 ) -> Diagnostic {
     let (start, end) = match error.location {
-        InputLocation::Pos(p) => (p, p),
-        InputLocation::Span((s, e)) => (s, e),
+        InputLocation::Pos(p) => (base + p, base + p),
+        InputLocation::Span((s, e)) => (base + s, base + e),
     };
     let found = describe_found(text, start);
     let end = if end > start {
@@ -226,11 +215,7 @@ fn syntax_error(
     let rest_of_line = text.get(start..).unwrap_or("").lines().next().unwrap_or("");
     if rest_of_line.starts_with('"') && !rest_of_line[1..].contains('"') {
         return Diagnostic::error("E0001", "this string is not closed")
-            .at(Span::new(
-                file,
-                base + start,
-                base + start + rest_of_line.len(),
-            ))
+            .at(Span::new(file, start, start + rest_of_line.len()))
             .with_label("no closing `\"` on this line")
             .with_hint("Strings end on the line they start; write `\\\"` for a quote inside one.");
     }
@@ -268,7 +253,7 @@ fn syntax_error(
         ErrorVariant::CustomError { message } => message.clone(),
     };
     let mut diagnostic = Diagnostic::error("E0001", message)
-        .at(Span::new(file, base + start, base + end))
+        .at(Span::new(file, start, end))
         .with_label("here");
     diagnostic.hints = hints;
     diagnostic
@@ -307,6 +292,12 @@ fn describe_found(text: &str, offset: usize) -> (String, usize) {
         (format!("`{word}`"), len)
     } else if first == '\n' || first == '\r' {
         ("end of line".to_string(), 1)
+    } else if first.is_control() || first.is_whitespace() {
+        // A NUL byte or a no-break space would be invisible between backticks.
+        (
+            format!("the character U+{:04X}", first as u32),
+            first.len_utf8(),
+        )
     } else {
         (format!("`{first}`"), first.len_utf8())
     }
@@ -385,8 +376,15 @@ fn expected_words(positives: &[Rule]) -> String {
             Rule::field_name | Rule::field_plain => "a column name",
             Rule::EOI => "end of file",
             Rule::string => "a string",
-            Rule::file | Rule::item | Rule::view_item | Rule::let_item | Rule::kpi_item => {
-                "`view`, `let` or `kpi`"
+            Rule::file
+            | Rule::item
+            | Rule::next_item
+            | Rule::view_item
+            | Rule::let_item
+            | Rule::kpi_item => "`view`, `let` or `kpi`",
+            // After a whole view or `let`: what follows must start the next item.
+            Rule::kw_view | Rule::kw_let | Rule::kw_kpi | Rule::kw_funnel | Rule::kw_cohort => {
+                "a new item"
             }
             Rule::goal | Rule::goal_compare | Rule::goal_between => {
                 "a comparison (`>=`, `>`, `<=`, `<`, `==`, `!=`) or `between`"
@@ -415,6 +413,10 @@ fn expected_words(positives: &[Rule]) -> String {
             }
         };
         push(word);
+    }
+    // In the middle of a view or `let`, saying that a new item could start is no help.
+    if words.len() > 1 {
+        words.retain(|w| w != "a new item");
     }
     // At the start of an expression, its first tokens are all "an expression".
     if words.iter().any(|w| w == "an expression") {

@@ -52,24 +52,69 @@ pub fn item_keyword_at(text: &str, offset: usize) -> Option<&'static str> {
     })
 }
 
-/// Where the parser picks up after an error in the item that starts at `start`: the first later
-/// line that starts with an item keyword indented no deeper than that item. (A KPI's own `let`
-/// fields are indented inside it, so they are not taken for shared `let`s.)
-pub fn next_item_start(text: &str, start: usize) -> Option<usize> {
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let indent = start - line_start;
-    let mut line = start + text[start..].find('\n')? + 1;
-    loop {
-        let body = line
-            + text[line..]
-                .bytes()
-                .take_while(|b| *b == b' ' || *b == b'\t')
-                .count();
-        if body - line <= indent && item_keyword_at(text, body).is_some() {
-            return Some(body);
+/// Where the item that starts at `start` ends at the latest: the next item keyword that starts
+/// a line (`let` only outside braces, since a KPI has `let` lines of its own), or that follows
+/// a `}` closing the item. pest is given the text up to there and no further, so an item can
+/// never swallow the next one, and the parser picks up there after an error (LANGUAGE 7).
+pub fn item_end_bound(text: &str, start: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                i += 1;
+                let body = i + bytes[i..]
+                    .iter()
+                    .take_while(|b| **b == b' ' || **b == b'\t' || **b == b'\r')
+                    .count();
+                match item_keyword_at(text, body) {
+                    Some("let") if depth > 0 => {}
+                    Some(_) => return body,
+                    None => {}
+                }
+                i = body;
+            }
+            b'#' => i = line_end(bytes, i),
+            quote @ (b'"' | b'`') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    let b = bytes[i];
+                    i += if b == b'\\' && quote == b'"' { 2 } else { 1 };
+                    if b == quote {
+                        break;
+                    }
+                }
+                i = i.min(bytes.len());
+            }
+            b'{' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+                if depth == 0 {
+                    let next = i + bytes[i..]
+                        .iter()
+                        .take_while(|b| **b == b' ' || **b == b'\t')
+                        .count();
+                    if item_keyword_at(text, next).is_some() {
+                        return next;
+                    }
+                }
+            }
+            _ => i += 1,
         }
-        line += text[line..].find('\n')? + 1;
     }
+    bytes.len()
+}
+
+fn line_end(bytes: &[u8], from: usize) -> usize {
+    from + bytes[from..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .unwrap_or(bytes.len() - from)
 }
 
 /// One open bracket (or the item itself) while scanning: the operators seen in the expression
@@ -159,6 +204,18 @@ pub fn too_deep(text: &str, start: usize, end: usize) -> Option<usize> {
                 while i < end && is_word_byte(bytes[i]) {
                     i += 1;
                 }
+                // A date literal, `2025-12-31`, is one operand, not two subtractions.
+                if i - token == 4 && bytes[token..i].iter().all(u8::is_ascii_digit) {
+                    let rest = &bytes[i..end];
+                    let date = rest.len() >= 6
+                        && rest[0] == b'-'
+                        && rest[1..3].iter().all(u8::is_ascii_digit)
+                        && rest[3] == b'-'
+                        && rest[4..6].iter().all(u8::is_ascii_digit);
+                    if date {
+                        i += 6;
+                    }
+                }
                 if OPERATOR_WORDS.contains(&&text[token..i]) {
                     stack.last_mut().expect("never empty").operators += 1;
                     finished = false;
@@ -205,6 +262,11 @@ mod tests {
         assert_eq!(depth_error(&nots), Some(4 * 256));
         let chain = "1".to_string() + &" + 1".repeat(300);
         assert!(depth_error(&chain).is_some());
+        // Dates are operands, not subtractions.
+        let dates = "x in [".to_string() + &vec!["2025-12-31"; 300].join(" + ") + "]";
+        assert!(depth_error(&dates).is_some());
+        let dates = vec!["d == 2025-12-31"; 100].join(" or ");
+        assert_eq!(depth_error(&dates), None);
         // An ordinary KPI is nowhere near the limit, and separate fields do not add up.
         let fields = "kpi a {\n".to_string()
             + &" value count(x where y == 1 and z != 2) / 3\n".repeat(300)
@@ -223,11 +285,23 @@ mod tests {
     }
 
     #[test]
-    fn recovery_points_are_item_keywords_no_deeper_than_the_item() {
+    fn items_end_at_the_next_item_keyword_outside_braces() {
         let text = "kpi a {\n    let x = 1 +\n    value x\n}\nkpi b { value 1 }\n";
         let b = text.find("kpi b").unwrap();
-        assert_eq!(next_item_start(text, 0), Some(b));
-        assert_eq!(next_item_start(text, b), None);
+        assert_eq!(item_end_bound(text, 0), b);
+        assert_eq!(item_end_bound(text, b), text.len());
+        // A KPI's own unindented `let` line is not a new item; a `kpi` line always is.
+        let text = "kpi a {\nlet x = 1\nvalue x\nkpi b { value 2 }";
+        assert_eq!(item_end_bound(text, 0), text.find("kpi b").unwrap());
+        // An expression that goes on onto a `let` line ends there: `let` starts an item.
+        let text = "let a = 1 +\nlet b = 2\n";
+        assert_eq!(item_end_bound(text, 0), text.find("let b").unwrap());
+        // Items on one line end after their closing brace; braces in strings do not count.
+        let text = "kpi a { title \"}\" value 1 } kpi b { value 2 }";
+        assert_eq!(item_end_bound(text, 0), text.find("kpi b").unwrap());
+        // A brace and a keyword inside a string or a comment end nothing.
+        let text = "view v = s where x == \"} kpi\" # } kpi\n kpi c {}";
+        assert_eq!(item_end_bound(text, 0), text.find("kpi c").unwrap());
         assert_eq!(skip_trivia("  # c\n\u{FEFF} kpi", 0), 10);
         assert_eq!(item_keyword_at("kpis", 0), None);
         assert_eq!(item_keyword_at("view v", 0), Some("view"));

@@ -1,4 +1,6 @@
+mod bad;
 mod cli;
+mod data;
 mod differential;
 mod eval;
 mod parse;
@@ -28,8 +30,8 @@ pub fn date(text: &str) -> chrono::NaiveDate {
 
 /// Runs a project folder as of a day.
 pub fn run_project(dir: &Path, as_of: &str) -> Run {
-    let project = Project::load(dir)
-        .unwrap_or_else(|d| panic!("cannot load {}: {}", dir.display(), d.message));
+    let project =
+        Project::load(dir).unwrap_or_else(|e| panic!("cannot load {}: {e}", dir.display()));
     project.run(&RunOptions {
         as_of: Some(date(as_of)),
         ..RunOptions::default()
@@ -191,13 +193,17 @@ fn no_orphan_snapshots() {
             "{file} is an orphan: no test `{test}` in {module}.rs"
         );
         if let Some(fixture) = fixture {
-            let exists = ["ok", "err"].iter().any(|d| {
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("tests/fixtures/parse")
-                    .join(d)
-                    .join(fixture)
-                    .exists()
-            });
+            let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+            let exists = match module {
+                // `bad` globs `<case>/about.txt`, which insta names `<case>__about.txt`.
+                "bad" => fixtures
+                    .join("bad")
+                    .join(fixture.replace("__", "/"))
+                    .exists(),
+                _ => ["ok", "err"]
+                    .iter()
+                    .any(|d| fixtures.join("parse").join(d).join(fixture).exists()),
+            };
             assert!(exists, "{file} is an orphan: its fixture {fixture} is gone");
         }
     }
