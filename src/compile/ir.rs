@@ -78,6 +78,9 @@ pub struct Source {
     pub until: Option<String>,
     /// Conformed dimension name -> column.
     pub dimensions: BTreeMap<String, String>,
+    /// Dimensions a lookup maps to a column it cannot bring in (the left side has a column of
+    /// that name), with the reason: a KPI split by one is an error, never a wrong column read.
+    pub unreadable_dimensions: BTreeMap<String, String>,
     pub schema: Schema,
 }
 
@@ -274,8 +277,9 @@ pub enum Expr {
     Null,
     /// A column of the source (row expressions only).
     Column(String),
-    /// A dimension value of the KPI's row (target conditions only).
-    Dim(String),
+    /// A dimension value of the KPI's row (target conditions only), and the kind of value the
+    /// datasets hold in it.
+    Dim(String, Ty),
     /// An aggregate (KPI level only).
     Agg(Box<Aggregate>),
     /// The KPI's own value, as reached by a bare `previous` in a target.
@@ -300,7 +304,7 @@ impl Expr {
             | Expr::Date(_)
             | Expr::Null
             | Expr::Column(_)
-            | Expr::Dim(_)
+            | Expr::Dim(..)
             | Expr::Agg(_)
             | Expr::SelfValue => vec![],
             Expr::Previous(e, _) | Expr::Unary(_, e) | Expr::IsNull(e, _) => vec![e],
@@ -309,6 +313,15 @@ impl Expr {
             Expr::If(a, b, c) | Expr::Between(a, b, c) => vec![a, b, c],
             Expr::In(e, list, _) => std::iter::once(&**e).chain(list).collect(),
         }
+    }
+
+    /// How many nodes the expression has, aggregates' arguments and filters included.
+    pub fn size(&self) -> usize {
+        let own = match self {
+            Expr::Agg(a) => a.arg.iter().chain(&a.filter).map(Expr::size).sum(),
+            _ => 0,
+        };
+        1 + own + self.children().iter().map(|c| c.size()).sum::<usize>()
     }
 
     pub fn max_lag(&self) -> u32 {

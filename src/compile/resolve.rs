@@ -70,12 +70,19 @@ struct Resolver<'a> {
     expanding: Vec<String>,
     /// How deeply the expression being resolved nests, through the lets and KPIs it expands.
     depth: u32,
+    /// How many parts the KPI being resolved has so far, lets and KPIs expanded.
+    expanded_nodes: usize,
+    /// The kind of value each dimension of the KPI being resolved holds, for its targets' `when`.
+    dim_types: BTreeMap<String, Ty>,
     /// "Too deep" is reported once per KPI; its other places fail quietly.
     too_deep_reported: bool,
 }
 
 /// The deepest an expression may nest once lets and KPIs are expanded into it.
 const MAX_EXPANDED_DEPTH: u32 = crate::syntax::scan::MAX_NESTING;
+
+/// The most parts an expression may have once lets and KPIs are expanded into it.
+const MAX_EXPANDED_NODES: usize = 100_000;
 
 /// The longest chain of views built on views.
 const MAX_VIEW_DEPTH: usize = 64;
@@ -192,6 +199,8 @@ impl<'a> Resolver<'a> {
             reported_cycles: HashSet::new(),
             expanding: Vec::new(),
             depth: 0,
+            expanded_nodes: 0,
+            dim_types: BTreeMap::new(),
             too_deep_reported: false,
         };
         let mut seen: HashMap<String, Span> = HashMap::new();
@@ -289,6 +298,7 @@ impl<'a> Resolver<'a> {
         let first_new = self.diagnostics.len();
         self.in_cycle = false;
         self.too_deep_reported = false;
+        self.expanded_nodes = 0;
         let grain = match &kpi.every {
             None => self.input.manifest.grain,
             Some(every) => Grain::parse(&every.name).unwrap_or_else(|| {
@@ -359,6 +369,7 @@ impl<'a> Resolver<'a> {
             self.expect_number(ty, expr.span, "a KPI's value");
             value = resolved;
         }
+        self.dim_types = self.dimension_types(&value);
         let goal_ctx = Ctx {
             in_goal: true,
             ..ctx.clone()
@@ -492,7 +503,8 @@ impl<'a> Resolver<'a> {
                     Ty::Number => "numbers",
                     Ty::Bool => "true/false values",
                     Ty::String => "text",
-                    Ty::Date | Ty::Datetime => "dates",
+                    Ty::Date => "dates",
+                    Ty::Datetime => "timestamps",
                     Ty::Null | Ty::Other => continue,
                 };
                 let (first_kind, first_dataset) = first
@@ -520,6 +532,25 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
+    }
+
+    /// The type of the column behind each dimension, in the first aggregate split by it.
+    fn dimension_types(&self, value: &ir::Expr) -> BTreeMap<String, Ty> {
+        let mut aggregates = Vec::new();
+        value.collect_aggregates(&mut aggregates);
+        let mut types = BTreeMap::new();
+        for aggregate in aggregates {
+            let source = &self.sources[aggregate.source];
+            for dim in &aggregate.dims {
+                if let Some(ty) = source
+                    .dimension_column(dim)
+                    .and_then(|c| source.schema.get(&c))
+                {
+                    types.entry(dim.clone()).or_insert(ty);
+                }
+            }
+        }
+        types
     }
 
     fn goal(&mut self, goal: &'a ast::Goal, ctx: &Ctx<'a>) -> ir::Goal {
@@ -736,6 +767,7 @@ impl<'a> Resolver<'a> {
             time: config.time.clone(),
             until: config.until.clone(),
             dimensions: config.dimensions.clone(),
+            unreadable_dimensions: BTreeMap::new(),
             schema,
         });
         Some((id, Vec::new()))
@@ -746,7 +778,7 @@ impl<'a> Resolver<'a> {
             if !self.input.manifest.datasets.contains_key(&view.source.name)
                 && !self.views.contains_key(view.source.name.as_str())
             {
-                let d = self.unusable_source(&view.source);
+                let d = self.unusable_source(&view.source, "");
                 self.error(d);
             }
             return None;
@@ -858,10 +890,24 @@ impl<'a> Resolver<'a> {
             // The left side wins for dimensions as for columns: a mapping of the lookup applies
             // only to dimensions the left side has neither a mapping nor a column for.
             let mut dimensions = left.dimensions.clone();
+            let mut unreadable = left.unreadable_dimensions.clone();
             for (dim, column) in &config.dimensions {
-                if left.dimension_column(dim).is_none() {
-                    dimensions.insert(dim.clone(), column.clone());
+                if left.dimension_column(dim).is_some() {
+                    continue;
                 }
+                if left.schema.get(column).is_some() {
+                    // The lookup keeps the left side's column of that name, so the mapping
+                    // would read the wrong dataset's values.
+                    unreadable.insert(
+                        dim.clone(),
+                        format!(
+                            "`{}` maps `{dim}` to its column `{column}`, but `{}` has a column `{column}` too, and the lookup keeps the left side's; rename one of them.",
+                            join.dataset.name, left.name
+                        ),
+                    );
+                    continue;
+                }
+                dimensions.insert(dim.clone(), column.clone());
             }
             let mut joins = left.joins.clone();
             joins.push((join.dataset.name.clone(), join.key.name.clone()));
@@ -872,6 +918,7 @@ impl<'a> Resolver<'a> {
                 time: left.time,
                 until: left.until,
                 dimensions,
+                unreadable_dimensions: unreadable,
                 schema,
             });
         }
@@ -936,12 +983,12 @@ impl<'a> Resolver<'a> {
     }
 
     /// Why a dataset or view named in an expression gave no source.
-    fn unusable_source(&self, name: &Ident) -> Diagnostic {
+    fn unusable_source(&self, name: &Ident, user: &str) -> Diagnostic {
         if !self.views.contains_key(name.name.as_str())
             && !self.input.manifest.datasets.contains_key(&name.name)
         {
             if let Some(broken) = self.broken.get(name.name.as_str()) {
-                return self.broken_use(name, broken, "");
+                return self.broken_use(name, broken, user);
             }
         }
         let is_view = self.views.contains_key(name.name.as_str());
@@ -1003,6 +1050,24 @@ impl<'a> Resolver<'a> {
     fn expr(&mut self, expr: &'a ast::Expr, ctx: &Ctx<'a>, row: Option<Row<'a>>) -> (ir::Expr, Ty) {
         // The parser bounds how deeply one item nests; lets, KPIs and views expanded into one
         // another can nest deeper still, and everything after resolution recurses on the result.
+        // Lets and KPIs that use one another twice over (`let b = a + a`) double at each step.
+        self.expanded_nodes += 1;
+        if self.expanded_nodes > MAX_EXPANDED_NODES {
+            if !self.too_deep_reported {
+                self.too_deep_reported = true;
+                self.error(
+                    Diagnostic::error(
+                        "E0348",
+                        format!("this expression grows past {MAX_EXPANDED_NODES} parts once the lets and KPIs it uses are expanded"),
+                    )
+                    .at(expr.span)
+                    .with_hint("Each `let` and KPI is expanded where it is used, so one used twice by another that is used twice doubles at every step."),
+                );
+            } else {
+                self.failures += 1;
+            }
+            return (ir::Expr::Null, Ty::Null);
+        }
         if self.depth >= MAX_EXPANDED_DEPTH {
             if !self.too_deep_reported {
                 self.too_deep_reported = true;
@@ -1066,7 +1131,11 @@ impl<'a> Resolver<'a> {
         let name = ident.name.as_str();
         if ctx.dims_only {
             if ctx.dims.iter().any(|d| d == name) {
-                return (ir::Expr::Dim(name.to_string()), Ty::String);
+                let ty = match self.dim_types.get(name) {
+                    Some(ty @ (Ty::Number | Ty::Bool)) => *ty,
+                    _ => Ty::String,
+                };
+                return (ir::Expr::Dim(name.to_string(), ty), ty);
             }
             let d = Diagnostic::error(
                 "E0341",
@@ -1278,6 +1347,11 @@ impl<'a> Resolver<'a> {
                     return self.arity(func, expr.span, "1");
                 }
                 let (x, _) = self.plain_arg(&args[0], ctx);
+                // `x` is used twice below: its size counts twice towards the expansion budget.
+                self.expanded_nodes = self.expanded_nodes.saturating_add(x.size());
+                if self.expanded_nodes > MAX_EXPANDED_NODES {
+                    return self.expr(expr, ctx, None);
+                }
                 let ratio = ir::Expr::Binary(
                     ir::BinaryOp::Div,
                     Box::new(x.clone()),
@@ -1397,7 +1471,8 @@ impl<'a> Resolver<'a> {
         let whole_dataset = match &arg.expr.kind {
             ast::ExprKind::Path { head, field: None }
                 if self.input.manifest.datasets.contains_key(&head.name)
-                    || self.views.contains_key(head.name.as_str()) =>
+                    || self.views.contains_key(head.name.as_str())
+                    || self.broken.contains_key(head.name.as_str()) =>
             {
                 Some(head)
             }
@@ -1442,7 +1517,7 @@ impl<'a> Resolver<'a> {
             }
         };
         let Some((source_id, mut filters)) = self.source_of(head) else {
-            let d = self.unusable_source(head);
+            let d = self.unusable_source(head, ctx.kpi_name);
             self.error(d);
             return (ir::Expr::Null, Ty::Null);
         };
@@ -1552,6 +1627,10 @@ impl<'a> Resolver<'a> {
                 "Map a column to it in kpi.toml: `dimensions = {{ {dim} = \"column\" }}` under `[datasets.{}]`.",
                 source.dataset
             ));
+            let d = match source.unreadable_dimensions.get(&dim) {
+                Some(why) => d.with_hint(why.clone()),
+                None => d,
+            };
             self.error(d);
         }
         let filter = filters

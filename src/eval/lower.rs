@@ -242,14 +242,16 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFram
 fn dimension_text(column: Expr, ty: Option<ir::Ty>) -> Expr {
     let text = match ty {
         Some(ir::Ty::Number) => {
-            let x = column.cast(DataType::Float64);
-            let whole = x
+            // Whole numbers as integers, exactly (an integer column is never taken through a
+            // float, which would merge ids above 2^53); other numbers as they are.
+            let whole = column.clone().cast(DataType::Int64);
+            let is_whole = whole
                 .clone()
-                .eq(x.clone().floor())
-                .and(x.clone().abs().lt(lit(9.0e15)));
-            when(whole)
-                .then(x.clone().cast(DataType::Int64).cast(DataType::String))
-                .otherwise(x.cast(DataType::String))
+                .cast(DataType::Float64)
+                .eq(column.clone().cast(DataType::Float64));
+            when(is_whole)
+                .then(whole.cast(DataType::String))
+                .otherwise(column.cast(DataType::String))
         }
         _ => column.cast(DataType::String),
     };
@@ -315,6 +317,45 @@ impl ExprLowering<'_> {
     }
 }
 
+/// How many nodes polars will see for an expression once it is lowered. A lowered child that
+/// is used more than once (the denominator of `/`, the arguments of `min` and `max`, the value
+/// of `between` and `in`) is shared as one polars expression, but polars takes the shared parts
+/// apart again when it plans, so nesting them multiplies: `min(min(min(...)))` grows threefold
+/// at each level. Kept next to [`lower_with`], whose uses it counts.
+pub fn lowered_size(expr: &ir::Expr) -> u64 {
+    let size = |e: &ir::Expr| lowered_size(e);
+    let children: u64 = match expr {
+        ir::Expr::Binary(BinaryOp::Div, a, b) => size(a).saturating_add(size(b).saturating_mul(2)),
+        ir::Expr::Func(Func::Least | Func::Greatest, args) => args
+            .iter()
+            .map(size)
+            .fold(0u64, u64::saturating_add)
+            .saturating_mul(3),
+        ir::Expr::Between(e, low, high) => size(e)
+            .saturating_mul(2)
+            .saturating_add(size(low))
+            .saturating_add(size(high)),
+        ir::Expr::In(e, list, _) => list.iter().map(size).fold(
+            size(e).saturating_mul(list.len().max(1) as u64),
+            u64::saturating_add,
+        ),
+        ir::Expr::Agg(aggregate) => {
+            let parts = aggregate.arg.iter().chain(&aggregate.filter);
+            // The filter is used twice: in the aggregate and in its row count.
+            parts
+                .map(size)
+                .fold(0u64, u64::saturating_add)
+                .saturating_mul(2)
+        }
+        other => other
+            .children()
+            .into_iter()
+            .map(size)
+            .fold(0u64, u64::saturating_add),
+    };
+    children.saturating_add(1)
+}
+
 /// Lowers a row expression (inside an aggregate).
 pub fn lower_expr(expr: &ir::Expr) -> Expr {
     lower_with(expr, &lower_expr)
@@ -333,7 +374,19 @@ fn lower_one(expr: &ir::Expr, recurse: &dyn Fn(&ir::Expr) -> Expr) -> Expr {
         ir::Expr::Bool(b) => lit(*b),
         ir::Expr::Date(d) => lit(*d),
         ir::Expr::Null => lit(NULL),
-        ir::Expr::Column(c) | ir::Expr::Dim(c) => col(c.as_str()),
+        ir::Expr::Column(c) => col(c.as_str()),
+        // A dimension value in a target's `when`: as text, a null value (shown as "(none)")
+        // is null again, so that `when region is null` holds for it.
+        ir::Expr::Dim(c, ty) => {
+            let text = when(col(c.as_str()).eq(lit("(none)")))
+                .then(lit(NULL).cast(DataType::String))
+                .otherwise(col(c.as_str()));
+            match ty {
+                ir::Ty::Number => text.cast(DataType::Float64),
+                ir::Ty::Bool => text.eq(lit("true")),
+                _ => text,
+            }
+        }
         ir::Expr::Agg(_) | ir::Expr::SelfValue | ir::Expr::Previous(..) => lit(NULL),
         ir::Expr::Unary(UnaryOp::Neg, e) => lit(0.0) - num(e),
         ir::Expr::Unary(UnaryOp::Not, e) => recurse(e).not(),
@@ -342,9 +395,12 @@ fn lower_one(expr: &ir::Expr, recurse: &dyn Fn(&ir::Expr) -> Expr) -> Expr {
             BinaryOp::Sub => num(a) - num(b),
             BinaryOp::Mul => num(a) * num(b),
             // Division by zero gives null, never infinity.
-            BinaryOp::Div => when(num(b).eq(lit(0.0)))
-                .then(lit(NULL).cast(DataType::Float64))
-                .otherwise(num(a) / num(b)),
+            BinaryOp::Div => {
+                let denominator = num(b);
+                when(denominator.clone().eq(lit(0.0)))
+                    .then(lit(NULL).cast(DataType::Float64))
+                    .otherwise(num(a) / denominator)
+            }
             BinaryOp::And => recurse(a).and(recurse(b)),
             BinaryOp::Or => recurse(a).or(recurse(b)),
             BinaryOp::Compare(op) => compare(recurse(a), *op, recurse(b)),
@@ -408,16 +464,19 @@ fn function(f: Func, args: &[ir::Expr], recurse: &dyn Fn(&ir::Expr) -> Expr) -> 
         Func::Ceil => num(0).ceil(),
         // Null on either side gives null, as in arithmetic, whichever side it is on.
         Func::Least | Func::Greatest => {
+            // Each argument is lowered once and shared: lowering it again for every use would
+            // double the work at every level of `min(min(...), ...)`.
+            let (a, b) = (num(0), num(1));
             let first_wins = if f == Func::Least {
-                num(0).lt_eq(num(1))
+                a.clone().lt_eq(b.clone())
             } else {
-                num(0).gt_eq(num(1))
+                a.clone().gt_eq(b.clone())
             };
-            when(num(0).is_null().or(num(1).is_null()))
+            when(a.clone().is_null().or(b.clone().is_null()))
                 .then(lit(NULL).cast(DataType::Float64))
                 .when(first_wins)
-                .then(num(0))
-                .otherwise(num(1))
+                .then(a)
+                .otherwise(b)
         }
         Func::Coalesce => coalesce(&args.iter().map(recurse).collect::<Vec<_>>()),
         Func::Sqrt => num(0).sqrt(),

@@ -74,12 +74,43 @@ pub struct Lowered {
     windows: Vec<Window>,
 }
 
-/// IR -> polars plans: assigns every aggregate to a pass (see [`lower`]).
+/// The most nodes polars is given for one KPI (see [`lower::lowered_size`]).
+const MAX_LOWERED_SIZE: u64 = 1_000_000;
+
+/// Why a KPI is too large to hand to polars, if it is.
+fn too_large(kpi: &ir::Kpi) -> Option<Diagnostic> {
+    let size = kpi
+        .targets
+        .iter()
+        .chain(&kpi.warns)
+        .flat_map(|g| g.exprs())
+        .chain([&kpi.value])
+        .map(lower::lowered_size)
+        .fold(0u64, u64::saturating_add);
+    (size > MAX_LOWERED_SIZE).then(|| {
+        Diagnostic::error(
+            "E0418",
+            format!(
+                "KPI `{}` is too large to compute: it would take more than {MAX_LOWERED_SIZE} steps",
+                kpi.meta.name
+            ),
+        )
+        .at(kpi.span)
+        .with_hint("Nested `min`, `max`, `/`, `between` and `in` repeat their parts at each level; name the inner parts with a `let` in a KPI of their own.")
+    })
+}
+
+/// IR -> polars plans: assigns every aggregate to a pass (see [`lower`]). A KPI too large to
+/// compute gets no pass; [`evaluate`] reports it.
 pub fn lower(program: &ir::Program, options: &EvalOptions) -> Lowered {
     let mut plan = PassPlan::default();
     let mut windows = Vec::new();
     for kpi in &program.kpis {
         let w = window(kpi, options);
+        if too_large(kpi).is_some() {
+            windows.push(w);
+            continue;
+        }
         for aggregate in kpi.aggregates() {
             let timeless = program.sources[aggregate.source].time.is_none();
             plan.add(aggregate, timeless, w.first_computed, w.evaluated);
@@ -101,6 +132,10 @@ pub fn evaluate(
     let (results, latest) = run_passes(program, datasets, options, &lowered.plan, &mut diagnostics);
     let mut outcomes = Vec::new();
     for (kpi, window) in program.kpis.iter().zip(&lowered.windows) {
+        if let Some(d) = too_large(kpi) {
+            diagnostics.push(d.for_kpi(&kpi.meta.name));
+            continue;
+        }
         let coverage = coverage(program, kpi, options, &latest);
         match evaluate_kpi(kpi, *window, &coverage, &lowered.plan, &results) {
             Ok(outcome) => outcomes.push(outcome),

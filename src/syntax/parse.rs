@@ -374,7 +374,8 @@ fn expected_words(positives: &[Rule]) -> String {
             | Rule::call_arg => "an expression",
             Rule::ident | Rule::plain_ident | Rule::quoted_ident | Rule::ident_list => "a name",
             Rule::field_name | Rule::field_plain => "a column name",
-            Rule::EOI => "end of file",
+            // The text pest reads for an item ends where the next item starts.
+            Rule::EOI => "a new item",
             Rule::string => "a string",
             Rule::file
             | Rule::item

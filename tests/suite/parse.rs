@@ -154,10 +154,7 @@ fn precedence_and_literals() {
         ("null_count + true_value", "(null_count + true_value)"),
         ("count(leads where won)", "count(leads)"),
         ("a +", "error: expected an expression, found end of file"),
-        (
-            "a b",
-            "error: expected end of file, an operator, `(` or `.`, found `b`",
-        ),
+        ("a b", "error: expected an operator, `(` or `.`, found `b`"),
     ];
     for (text, expected) in cases {
         assert_eq!(shape(text), expected, "parsing {text:?}");

@@ -518,3 +518,189 @@ fn long_chains_of_lets_kpis_and_views_are_errors_not_crashes() {
     assert_value(&run, "short", &[], Some(103.0 + 2.0));
     assert_value(&run, "k100", &[], Some(103.0));
 }
+
+#[test]
+fn a_view_or_let_with_a_tail_it_cannot_read_is_broken_not_cut_short() {
+    // `& amount > 50` is not an operator: once the view was read as `region == "EU"` alone
+    // (2 rows in March instead of 1) and the `let` as 3 instead of an error.
+    let run = sales(
+        "view eu = sales where region == \"EU\" & amount > 50
+         kpi n { value count(eu) }
+         let paid = count(sales where status == \"paid\") x 2
+         kpi p { value paid }
+         kpi ok { value count(sales) }",
+    )
+    .run("2025-03-31");
+    let names: Vec<&str> = run.outcomes.iter().map(|k| k.meta.name.as_str()).collect();
+    assert_eq!(names, ["ok"]);
+    let messages = errors(&run);
+    assert!(
+        messages.contains(&"E0346 `n` uses view `eu`, which has errors".to_string()),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"E0346 `p` uses let `paid`, which has errors".to_string()),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn an_expression_cannot_run_on_into_the_next_item_to_escape_the_nesting_bound() {
+    // `kpi`, `view` and `let` are not reserved, so `1 +` then `let` reads on as a name; the
+    // parser stops each item at the next item's line all the same.
+    let defs = format!(
+        "let a = 1 +\nlet +\n{}1\nkpi ok {{ value count(sales) }}\n",
+        "-".repeat(100_000)
+    );
+    let run = sales(&defs).run("2025-03-31");
+    assert_value(&run, "ok", &[], Some(3.0));
+    assert!(run.diagnostics.iter().any(|d| d.code == "E0005"));
+}
+
+#[test]
+fn an_item_after_a_broken_one_on_the_same_line_is_kept() {
+    let run = sales("kpi a { value 1 } kpi b { value count(sales + } kpi c { value 3 }")
+        .run("2025-03-31");
+    assert_value(&run, "a", &[], Some(1.0));
+    assert_value(&run, "c", &[], Some(3.0));
+    assert!(run.outcomes.iter().all(|k| k.meta.name != "b"));
+}
+
+#[test]
+fn a_broken_view_counted_whole_says_it_is_broken() {
+    let run = sales(
+        "view v = sales where day > 2025-02-30
+         kpi k { value count(v) }",
+    )
+    .run("2025-03-31");
+    assert!(
+        errors(&run).contains(&"E0346 `k` uses view `v`, which has errors".to_string()),
+        "{:?}",
+        errors(&run)
+    );
+}
+
+#[test]
+fn large_whole_number_keys_stay_apart() {
+    // Above 2^53 a float cannot tell these apart; as keys they are five accounts.
+    let manifest = "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nhistory = 0\n\
+        [datasets.ev]\npath = \"ev.csv\"\ntime = \"day\"\nfresh = \"1 month\"\n";
+    let data = "day,acct\n2025-03-01,1234567890123456789\n2025-03-01,1234567890123456790\n\
+        2025-03-01,1234567890123456700\n2025-03-01,9007199254740993\n2025-03-01,9007199254740992\n\
+        2025-03-01,9007199254740992\n";
+    let project = TempProject::new(
+        manifest,
+        &[
+            ("defs.kpi", "kpi k { by acct\n value count(ev) }"),
+            ("ev.csv", data),
+        ],
+    );
+    let run = project.run("2025-03-31");
+    assert!(errors(&run).is_empty(), "{:?}", errors(&run));
+    assert_eq!(outcome(&run, "k").rows.len(), 5);
+    assert_value(&run, "k", &["1234567890123456789"], Some(1.0));
+    assert_value(&run, "k", &["9007199254740993"], Some(1.0));
+    assert_value(&run, "k", &["9007199254740992"], Some(2.0));
+}
+
+#[test]
+fn definitions_that_grow_exponentially_are_errors_not_hangs() {
+    // Each let doubles the one before: 2^40 parts once expanded.
+    let mut lets = String::from("let a0 = count(sales)\n");
+    for i in 1..=40 {
+        lets.push_str(&format!("let a{i} = a{} + a{}\n", i - 1, i - 1));
+    }
+    // Each `min` uses its arguments three times once lowered: 3^30 steps.
+    let mins = format!(
+        "kpi m {{ value {}count(sales){} }}\n",
+        "min(".repeat(30),
+        ", 100)".repeat(30)
+    );
+    let growth = format!(
+        "kpi g {{ value {}count(sales){} }}\n",
+        "growth(".repeat(40),
+        ")".repeat(40)
+    );
+    let defs = format!("{lets}kpi big {{ value a40 }}\n{mins}{growth}kpi small {{ value a3 }}\n");
+    let run = sales(&defs).run("2025-03-31");
+    let codes: BTreeSet<&str> = run.diagnostics.iter().map(|d| d.code).collect();
+    assert!(codes.contains("E0348"), "{codes:?}");
+    assert!(codes.contains("E0418"), "{codes:?}");
+    for name in ["big", "m", "g"] {
+        assert!(run.outcomes.iter().all(|k| k.meta.name != name), "{name}");
+    }
+    // 8 copies of March's 3 rows.
+    assert_value(&run, "small", &[], Some(24.0));
+}
+
+#[test]
+fn a_lookup_mapping_to_a_column_the_left_side_also_has_is_an_error() {
+    let manifest = "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nhistory = 0\n\
+        [datasets.orders]\npath = \"orders.csv\"\ntime = \"day\"\nfresh = \"1 month\"\n\
+        [datasets.customers]\npath = \"customers.csv\"\ndimensions = { channel = \"acq\" }\n";
+    let project = TempProject::new(
+        manifest,
+        &[
+            (
+                "defs.kpi",
+                "view ox = orders join customers on cid\nkpi k { by channel\n value count(ox) }",
+            ),
+            ("orders.csv", "day,cid,acq\n2025-03-01,1,promo\n"),
+            ("customers.csv", "cid,acq\n1,ads\n"),
+        ],
+    );
+    let run = project.run("2025-03-31");
+    assert!(run.outcomes.is_empty());
+    let error = run.diagnostics.iter().find(|d| d.code == "E0361").unwrap();
+    assert!(
+        error
+            .hints
+            .iter()
+            .any(|h| h.contains("the lookup keeps the left side's")),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn dates_and_timestamps_as_one_dimension_are_an_error() {
+    let manifest = "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nhistory = 0\n\
+        [datasets.a]\npath = \"a.csv\"\n[datasets.b]\npath = \"b.csv\"\n";
+    let project = TempProject::new(
+        manifest,
+        &[
+            ("defs.kpi", "kpi k { by d\n value count(a) + count(b) }"),
+            ("a.csv", "d,x\n2025-01-01,1\n"),
+            ("b.csv", "d,x\n2025-01-01 00:00:00,1\n"),
+        ],
+    );
+    let run = project.run("2025-03-31");
+    assert_eq!(
+        errors(&run),
+        ["E0362 dimension `d` holds dates in `a` but timestamps in `b`"]
+    );
+}
+
+#[test]
+fn when_reads_dimension_values_as_the_data_holds_them() {
+    // March by region: EU 60, NA 40, and a row without region worth 5.
+    let manifest = "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nhistory = 0\n\
+        [datasets.s]\npath = \"s.csv\"\ntime = \"day\"\nfresh = \"1 month\"\n";
+    let data = "day,region,store,amount\n2025-03-01,EU,1,60\n2025-03-01,NA,2,40\n2025-03-01,,3,5\n";
+    let project = TempProject::new(
+        manifest,
+        &[
+            (
+                "defs.kpi",
+                "kpi r { by region\n value sum(s.amount)\n target >= 50\n target >= 1 when region is null }
+                 kpi n { by store\n value sum(s.amount)\n target >= 50\n target >= 30 when store == 2 }",
+            ),
+            ("s.csv", data),
+        ],
+    );
+    let run = project.run("2025-03-31");
+    assert!(errors(&run).is_empty(), "{:?}", errors(&run));
+    assert_status(&run, "r", &["(none)"], Some(Status::Met));
+    assert_status(&run, "r", &["NA"], Some(Status::Missed));
+    assert_status(&run, "n", &["2"], Some(Status::Met));
+    assert_status(&run, "n", &["3"], Some(Status::Missed));
+}
