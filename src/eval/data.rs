@@ -170,7 +170,8 @@ fn expect_of_type(ty: ColumnType) -> Option<Expect> {
         ColumnType::Number => Some(Expect::NumberOrMissing),
         ColumnType::Integer => Some(Expect::IntegerOrMissing),
         ColumnType::Date | ColumnType::Timestamp => Some(Expect::Date),
-        ColumnType::Text | ColumnType::Boolean => None,
+        ColumnType::Boolean => Some(Expect::BooleanOrMissing),
+        ColumnType::Text => None,
     }
 }
 
@@ -607,16 +608,26 @@ fn cast_to(column: Expr, found: &DataType, ty: ColumnType) -> Expr {
         ColumnType::Integer => column.cast(DataType::Int64),
         ColumnType::Text => column.cast(DataType::String),
         ColumnType::Boolean if text => {
-            let lower = column.str().to_lowercase();
-            when(lower.clone().is_null())
-                .then(lit(NULL).cast(DataType::Boolean))
-                .otherwise(
-                    lower
-                        .clone()
-                        .eq(lit("true"))
-                        .or(lower.clone().eq(lit("yes")))
-                        .or(lower.eq(lit("1"))),
-                )
+            // Known spellings become 1 and 0, missing ones null; anything else stays text that
+            // cannot read as a number, so the strict cast fails and the read names the value,
+            // rather than an unknown word silently reading as false.
+            let lower = column.clone().str().to_lowercase();
+            let any_of = |words: &[&str]| {
+                words
+                    .iter()
+                    .map(|w| lower.clone().eq(lit(*w)))
+                    .reduce(|a, b| a.or(b))
+                    .unwrap_or(lit(false))
+            };
+            when(any_of(&inspect::TRUE_WORDS))
+                .then(lit("1"))
+                .when(any_of(&inspect::FALSE_WORDS))
+                .then(lit("0"))
+                .when(any_of(&inspect::MISSING).or(lower.clone().is_null()))
+                .then(lit(NULL).cast(DataType::String))
+                .otherwise(lit("not a boolean: ") + column)
+                .strict_cast(DataType::Int64)
+                .cast(DataType::Boolean)
         }
         ColumnType::Boolean => column.cast(DataType::Boolean),
         ColumnType::Date if text => column.str().to_date(StrptimeOptions::default()),

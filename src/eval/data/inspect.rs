@@ -48,7 +48,13 @@ pub enum Expect {
     /// A number, or one of the spellings of a missing value ([`is_missing`]).
     NumberOrMissing,
     IntegerOrMissing,
+    /// True or false in any of [`TRUE_WORDS`] and [`FALSE_WORDS`], or missing.
+    BooleanOrMissing,
 }
+
+/// The spellings of true and of false in a column read as a boolean through `types`.
+pub const TRUE_WORDS: [&str; 3] = ["true", "yes", "1"];
+pub const FALSE_WORDS: [&str; 3] = ["false", "no", "0"];
 
 impl Expect {
     pub fn describe(self) -> &'static str {
@@ -56,6 +62,7 @@ impl Expect {
             Expect::Integer | Expect::IntegerOrMissing => "a whole number",
             Expect::Number | Expect::NumberOrMissing => "a number",
             Expect::Boolean => "true or false",
+            Expect::BooleanOrMissing => "true or false (or yes/no, 1/0)",
             Expect::Date => "a date written YYYY-MM-DD",
         }
     }
@@ -68,6 +75,12 @@ impl Expect {
             Expect::Date => is_iso_date(value),
             Expect::NumberOrMissing => is_missing(value) || value.parse::<f64>().is_ok(),
             Expect::IntegerOrMissing => is_missing(value) || is_integer(value),
+            Expect::BooleanOrMissing => {
+                let lower = value.to_ascii_lowercase();
+                is_missing(value)
+                    || TRUE_WORDS.contains(&lower.as_str())
+                    || FALSE_WORDS.contains(&lower.as_str())
+            }
         }
     }
 }
@@ -419,7 +432,9 @@ fn first_bad_json_value(
                 Some(serde_json::Value::Number(_)) => {
                     !matches!(expect, Expect::Boolean | Expect::Date)
                 }
-                Some(serde_json::Value::Bool(_)) => *expect == Expect::Boolean,
+                Some(serde_json::Value::Bool(_)) => {
+                    matches!(expect, Expect::Boolean | Expect::BooleanOrMissing)
+                }
                 Some(serde_json::Value::String(s)) => expect.accepts(s),
                 Some(_) => false,
             };
