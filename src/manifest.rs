@@ -161,6 +161,18 @@ pub enum FileFormat {
 }
 
 impl Manifest {
+    /// Whether a project setting is written but cannot be read. It then takes its default,
+    /// which no KPI may be computed with: that would be a number for a period or a grain nobody
+    /// asked for.
+    pub fn setting_is_broken(&self, key: &str) -> bool {
+        self.errors.iter().any(|e| match e {
+            ManifestError::UnknownGrain { .. } => key == "grain",
+            ManifestError::BadAsOf { .. } => key == "as_of",
+            ManifestError::WrongType { key: k, .. } => k == key,
+            _ => false,
+        })
+    }
+
     /// Parses a manifest text whose relative paths are taken from `root`.
     pub fn from_str(text: &str, root: &Path) -> Result<Manifest, ManifestError> {
         Self::from_str_with_env(text, root, &|name| std::env::var(name).ok())

@@ -252,6 +252,23 @@ impl Project {
         mut diagnostics: Vec<Diagnostic>,
     ) -> Run {
         let as_of = self.as_of(options);
+        let told = options.as_of.is_some() || options.period.is_some();
+        if !told && self.manifest.setting_is_broken("as_of") {
+            // The day to judge on is unknown: nothing is computed for a day nobody chose.
+            diagnostics.push(
+                Diagnostic::error(
+                    "E0215",
+                    "no KPI is evaluated: `as_of` in kpi.toml cannot be read, so the day to judge on is unknown",
+                )
+                .with_hint("Fix `as_of` under [project] in kpi.toml, or pass `--as-of YYYY-MM-DD`."),
+            );
+            return Run {
+                project: self.manifest.name.clone(),
+                as_of,
+                outcomes: Vec::new(),
+                diagnostics,
+            };
+        }
         let freshness = self
             .manifest
             .datasets

@@ -300,7 +300,22 @@ impl<'a> Resolver<'a> {
         self.too_deep_reported = false;
         self.expanded_nodes = 0;
         let grain = match &kpi.every {
-            None => self.input.manifest.grain,
+            None => {
+                if self.input.manifest.setting_is_broken("grain") {
+                    self.error(
+                        Diagnostic::error(
+                            "E0214",
+                            format!(
+                                "KPI `{}` takes its grain from kpi.toml, whose `grain` cannot be read",
+                                kpi.name.name
+                            ),
+                        )
+                        .at(kpi.name.span)
+                        .with_hint("Fix `grain` under [project] in kpi.toml, or give the KPI its own `every`."),
+                    );
+                }
+                self.input.manifest.grain
+            }
             Some(every) => Grain::parse(&every.name).unwrap_or_else(|| {
                 let mut d = Diagnostic::error("E0302", format!("unknown grain `{}`", every.name))
                     .at(every.span)

@@ -5,7 +5,8 @@
 //!
 //! A case folder holds `about.txt` (one line: what is wrong) and the files it replaces or adds
 //! (`kpi.toml`, data files, `.kpi` files). It may also hold:
-//! - `nothing-reported`: `kpi.toml` cannot be parsed at all, so no KPI is reported;
+//! - `nothing-reported`: `kpi.toml` cannot be parsed at all, or a project setting that every KPI
+//!   depends on (`as_of`, `grain`) cannot be read, so no KPI is reported;
 //! - `_outside/`: files put in a folder next to the project, which `$KPI_OUTSIDE` names;
 //! - `symlinks.txt`: lines `link -> target`, made into symbolic links in the project.
 

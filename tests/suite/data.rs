@@ -257,9 +257,14 @@ fn manifest_errors_point_into_kpi_toml() {
     );
     let location = loaded.sources.location(error.span.expect("located"));
     assert_eq!((location.line, location.column), (5, 9));
+    // A KPI that would take the project's grain is not computed with the default grain.
     let run = loaded.run(&RunOptions {
         as_of: Some(date("2025-03-31")),
         ..RunOptions::default()
     });
-    assert_value(&run, "n", &[], Some(1.0));
+    assert!(run.outcomes.is_empty());
+    assert!(run
+        .diagnostics
+        .iter()
+        .any(|d| d.code == "E0214" && d.kpi.as_deref() == Some("n")));
 }

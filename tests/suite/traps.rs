@@ -704,3 +704,26 @@ fn when_reads_dimension_values_as_the_data_holds_them() {
     assert_status(&run, "n", &["2"], Some(Status::Met));
     assert_status(&run, "n", &["3"], Some(Status::Missed));
 }
+
+#[test]
+fn a_bad_as_of_judges_nothing_unless_the_day_is_given() {
+    let manifest = super::SALES_MANIFEST.replace("history = 2", "history = 2\nas_of = \"soon\"");
+    let project = TempProject::new(
+        &manifest,
+        &[
+            ("defs.kpi", "kpi n { value count(sales) }"),
+            ("sales.csv", SALES_CSV),
+            ("targets.csv", TARGETS_CSV),
+        ],
+    );
+    let loaded = Project::load(project.path()).unwrap();
+    let run = loaded.run(&RunOptions::default());
+    assert!(run.outcomes.is_empty());
+    assert!(run.diagnostics.iter().any(|d| d.code == "E0215"));
+    // With the day given on the command line, March has 3 rows.
+    let run = loaded.run(&RunOptions {
+        as_of: Some(date("2025-03-31")),
+        ..RunOptions::default()
+    });
+    assert_value(&run, "n", &[], Some(3.0));
+}
