@@ -29,7 +29,7 @@ pub enum Command {
     Eval(EvalArgs),
     /// List the KPIs: name, title, owner, where defined, target.
     List(ListArgs),
-    /// Parse and resolve every definition against the datasets' schemas, without reading data.
+    /// Parse and resolve every definition against the datasets' schemas and check the data files, computing nothing.
     Validate(ListArgs),
 }
 

@@ -143,7 +143,7 @@ impl Project {
         })
     }
 
-    /// Parses and resolves against the datasets' schemas without reading rows (`kpi validate`).
+    /// Parses and resolves against the datasets' schemas and checks the data files, computing nothing (`kpi validate`).
     pub fn validate(&self) -> (ir::Program, Vec<Diagnostic>) {
         let (_, program, diagnostics) = self.resolve();
         (program, diagnostics)
