@@ -121,15 +121,22 @@ fn reasons(report: &Report<'_>) -> String {
             }
         }
     }
-    grouped
+    if grouped.is_empty() {
+        return String::new();
+    }
+    let mut out: String = grouped
         .iter()
         .map(|(reason, names)| {
             format!(
-                "? {reason}, so these have no value yet: {}\n  (if those data are complete, say how late they may be with `fresh` in kpi.toml)\n",
+                "? {reason}, so these have no value yet: {}\n",
                 names.join(", ")
             )
         })
-        .collect()
+        .collect();
+    out.push_str(
+        "  (if such data are complete, say how late they may be with `fresh` in kpi.toml)\n",
+    );
+    out
 }
 
 /// `>= 15.0%`: the operator with the bound formatted like the value.
