@@ -63,6 +63,13 @@ pub enum ManifestError {
         message: String,
         span: Option<ManifestSpan>,
     },
+    /// A `kpis` glob that reaches outside the project's folder and its `data_roots`.
+    #[error("`kpis` names `{pattern}`, which reaches outside the project: `{}`", path.display())]
+    KpisOutside {
+        pattern: String,
+        path: PathBuf,
+        span: Option<ManifestSpan>,
+    },
     /// `${NAME}` in a dataset's path (`dataset` is set) or in a `data_roots` entry.
     #[error("{}environment variable `{var}` in {} is not set", dataset_prefix(.dataset), if .dataset.is_some() { "its path" } else { "`data_roots`" })]
     UnsetEnv {
@@ -120,15 +127,16 @@ impl ManifestError {
             ManifestError::UnknownType { .. } => "E0211",
             ManifestError::BadFresh { .. } => "E0212",
             ManifestError::MissingDataRoot { .. } => "E0213",
+            ManifestError::KpisOutside { .. } => "E0216",
         }
     }
 
     /// Where in `kpi.toml` the problem is.
     pub fn span(&self) -> Option<ManifestSpan> {
         match self {
-            ManifestError::Syntax { span, .. } | ManifestError::BadKpiGlob { span, .. } => {
-                span.clone()
-            }
+            ManifestError::Syntax { span, .. }
+            | ManifestError::BadKpiGlob { span, .. }
+            | ManifestError::KpisOutside { span, .. } => span.clone(),
             ManifestError::UnknownKey { span, .. }
             | ManifestError::WrongType { span, .. }
             | ManifestError::MissingKey { span, .. }
@@ -173,6 +181,9 @@ impl ManifestError {
             }
             ManifestError::MissingDataRoot { .. } => vec![
                 "A relative data root is taken from the folder of kpi.toml; create the folder or remove the entry.".into(),
+            ],
+            ManifestError::KpisOutside { .. } => vec![
+                "Definitions are read from the project's folder and its `data_roots`; to read these, add their folder to `data_roots` under [project] in kpi.toml.".into(),
             ],
             _ => Vec::new(),
         }

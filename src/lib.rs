@@ -17,6 +17,7 @@
 //! manifest, diagnostics) and does not link polars; the fuzz targets in `fuzz/` build it so.
 
 pub mod compile;
+pub mod confine;
 pub mod diagnostic;
 pub mod error;
 #[cfg(feature = "engine")]

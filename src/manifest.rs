@@ -355,8 +355,20 @@ impl Manifest {
     pub fn kpi_files(&self) -> (Vec<(String, PathBuf)>, Vec<ManifestError>) {
         let mut files = Vec::new();
         let mut errors = Vec::new();
+        // A missing data root is reported with the datasets; here it only allows nothing.
+        let (roots, _) = crate::confine::Roots::new(self);
         for (i, pattern) in self.kpi_globs.iter().enumerate() {
+            let span = self.kpi_glob_spans.get(i).cloned().flatten();
             let full = self.root.join(pattern);
+            // Checked before the glob is walked: `/**/*.kpi` is refused, not searched for.
+            if let Err(path) = roots.check(&crate::confine::glob_base(&full)) {
+                errors.push(ManifestError::KpisOutside {
+                    pattern: pattern.clone(),
+                    path,
+                    span,
+                });
+                continue;
+            }
             let full = full.to_string_lossy();
             let paths = match glob::glob(&full) {
                 Ok(paths) => paths,
@@ -364,12 +376,21 @@ impl Manifest {
                     errors.push(ManifestError::BadKpiGlob {
                         pattern: pattern.clone(),
                         message: e.msg.to_string(),
-                        span: self.kpi_glob_spans.get(i).cloned().flatten(),
+                        span,
                     });
                     continue;
                 }
             };
             for path in paths.flatten() {
+                // A link inside an allowed folder may still point outside it.
+                if let Err(resolved) = roots.check(&path) {
+                    errors.push(ManifestError::KpisOutside {
+                        pattern: pattern.clone(),
+                        path: resolved,
+                        span: span.clone(),
+                    });
+                    continue;
+                }
                 let display = path
                     .strip_prefix(&self.root)
                     .unwrap_or(&path)

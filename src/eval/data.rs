@@ -8,7 +8,6 @@
 //! decimals, a column empty in one file takes its type from the others, and anything else that
 //! differs is an error naming the file.
 
-mod confine;
 mod inspect;
 
 use std::collections::BTreeMap;
@@ -23,7 +22,7 @@ use crate::error::{DataError, DataProblem};
 use crate::manifest::{ColumnType, DatasetConfig, FileFormat, Manifest};
 use crate::source::FileId;
 
-use confine::Roots;
+use crate::confine::{self, Roots};
 use inspect::{DateColumn, Expect, Facts};
 
 /// The project's datasets, opened lazily.

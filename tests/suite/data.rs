@@ -215,7 +215,7 @@ fn a_relative_data_root_and_a_link_into_it_are_allowed() {
 }
 
 #[test]
-fn definition_globs_may_point_outside_the_project() {
+fn definitions_outside_the_project_need_a_data_root() {
     let outer = tempfile::tempdir().unwrap();
     let defs = outer.path().join("defs");
     std::fs::create_dir_all(&defs).unwrap();
@@ -223,9 +223,27 @@ fn definition_globs_may_point_outside_the_project() {
     let project_dir = outer.path().join("project");
     std::fs::create_dir_all(&project_dir).unwrap();
     std::fs::write(project_dir.join("d.csv"), "day,amount\n2025-03-01,7\n").unwrap();
+    let manifest = |roots: &str| {
+        format!("[project]\nname = \"t\"\nkpis = [\"../defs/*.kpi\"]\n{roots}\nhistory = 0\n[datasets.d]\npath = \"d.csv\"\ntime = \"day\"\nfresh = \"1 year\"\n")
+    };
+    // Refused, with the folder it reaches named: a pull request cannot make CI read (and print)
+    // any file on the machine as definitions.
+    std::fs::write(project_dir.join("kpi.toml"), manifest("")).unwrap();
+    let loaded = Project::load(&project_dir).unwrap();
+    assert_eq!(loaded.diagnostics[0].code, "E0216");
+    assert!(loaded.kpis().next().is_none());
+    // `/**/*.kpi` is refused before anything is searched.
     std::fs::write(
         project_dir.join("kpi.toml"),
-        "[project]\nname = \"t\"\nkpis = [\"../defs/*.kpi\"]\nhistory = 0\n[datasets.d]\npath = \"d.csv\"\ntime = \"day\"\nfresh = \"1 year\"\n",
+        manifest("").replace("../defs/*.kpi", "/**/*.kpi"),
+    )
+    .unwrap();
+    let loaded = Project::load(&project_dir).unwrap();
+    assert_eq!(loaded.diagnostics[0].code, "E0216");
+    // Allowed through `data_roots`.
+    std::fs::write(
+        project_dir.join("kpi.toml"),
+        manifest("data_roots = [\"../defs\"]"),
     )
     .unwrap();
     let run = super::run_project(&project_dir, "2025-03-31");

@@ -238,7 +238,7 @@ fn crm_kpis() {
 fn incremental_sales_as_in_the_seeds() {
     let kpis = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kpis");
     let manifest = format!(
-        "[project]\nname = \"seeds\"\nkpis = [\"{}/*.kpi\"]\nhistory = 1\n[datasets.orders]\npath = \"orders.csv\"\ntime = \"order_date\"\nfresh = \"1 month\"\n",
+        "[project]\nname = \"seeds\"\nkpis = [\"{0}/*.kpi\"]\ndata_roots = [\"{0}\"]\nhistory = 1\n[datasets.orders]\npath = \"orders.csv\"\ntime = \"order_date\"\nfresh = \"1 month\"\n",
         kpis.display()
     );
     let orders = "order_id,customer_id,order_date,amount,cost,quantity,status,channel,rep,region,campaign,is_upsell,is_cross_sell

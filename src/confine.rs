@@ -1,4 +1,5 @@
-//! No escape: a project reads data only from its own folder and from its `data_roots`.
+//! No escape: a project reads files (data, and the definitions its `kpis` globs name) only from
+//! its own folder and from its `data_roots`.
 //! Paths are resolved (symlinks and `..`) before they are compared, so neither a relative path
 //! nor a link inside the project can reach a file outside.
 
@@ -7,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::ManifestError;
 use crate::manifest::Manifest;
 
-/// The folders a project may read data from, resolved.
+/// The folders a project may read from, resolved.
 pub struct Roots {
     allowed: Vec<PathBuf>,
 }
