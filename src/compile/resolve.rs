@@ -1067,35 +1067,37 @@ impl<'a> Resolver<'a> {
         // another can nest deeper still, and everything after resolution recurses on the result.
         // Lets and KPIs that use one another twice over (`let b = a + a`) double at each step.
         self.expanded_nodes += 1;
-        if self.expanded_nodes > MAX_EXPANDED_NODES {
-            if !self.too_deep_reported {
+        let limit = if self.expanded_nodes > MAX_EXPANDED_NODES {
+            Some((
+                format!("grows past {MAX_EXPANDED_NODES} parts"),
+                "one used twice by another that is used twice doubles at every step",
+            ))
+        } else if self.depth >= MAX_EXPANDED_DEPTH {
+            Some((
+                format!("nests more than {MAX_EXPANDED_DEPTH} levels deep"),
+                "a long chain of them that build on one another nests as deep as all of them together",
+            ))
+        } else {
+            None
+        };
+        if let Some((what, why)) = limit {
+            // Said once per KPI; its other places past the limit fail quietly.
+            if self.too_deep_reported {
+                self.failures += 1;
+            } else {
                 self.too_deep_reported = true;
                 self.error(
                     Diagnostic::error(
                         "E0348",
-                        format!("this expression grows past {MAX_EXPANDED_NODES} parts once the lets and KPIs it uses are expanded"),
+                        format!(
+                            "this expression {what} once the lets and KPIs it uses are expanded"
+                        ),
                     )
                     .at(expr.span)
-                    .with_hint("Each `let` and KPI is expanded where it is used, so one used twice by another that is used twice doubles at every step."),
+                    .with_hint(format!(
+                        "Each `let` and KPI is expanded where it is used; {why}."
+                    )),
                 );
-            } else {
-                self.failures += 1;
-            }
-            return (ir::Expr::Null, Ty::Null);
-        }
-        if self.depth >= MAX_EXPANDED_DEPTH {
-            if !self.too_deep_reported {
-                self.too_deep_reported = true;
-                self.error(
-                    Diagnostic::error(
-                        "E0348",
-                        format!("this expression nests more than {MAX_EXPANDED_DEPTH} levels deep once the lets and KPIs it uses are expanded"),
-                    )
-                    .at(expr.span)
-                    .with_hint("Each `let` and KPI is expanded where it is used; a long chain of them that build on one another nests as deep as all of them together."),
-                );
-            } else {
-                self.failures += 1;
             }
             return (ir::Expr::Null, Ty::Null);
         }

@@ -654,14 +654,16 @@ fn applicable<'g, 'a>(goals: &'g [GoalColumns<'a>], row: usize) -> Option<&'g Go
 
 /// Where each (dimension values, period) landed in the KPI frame, read from the frame's own
 /// key columns rather than from the order its rows are expected to be in.
-fn row_index(kpi: &ir::Kpi, df: &DataFrame) -> PolarsResult<BTreeMap<(Vec<String>, i64), usize>> {
+type RowIndex = BTreeMap<Vec<String>, BTreeMap<i64, usize>>;
+
+fn row_index(kpi: &ir::Kpi, df: &DataFrame) -> PolarsResult<RowIndex> {
     let periods = df.column(PERIOD)?.i64()?.clone();
     let dims = kpi
         .dims
         .iter()
         .map(|d| Ok(df.column(d)?.str()?.clone()))
         .collect::<PolarsResult<Vec<_>>>()?;
-    let mut index = BTreeMap::new();
+    let mut index = RowIndex::new();
     for row in 0..df.height() {
         let Some(period) = periods.get(row) else {
             continue;
@@ -670,7 +672,7 @@ fn row_index(kpi: &ir::Kpi, df: &DataFrame) -> PolarsResult<BTreeMap<(Vec<String
             .iter()
             .map(|c| c.get(row).unwrap_or_default().to_string())
             .collect();
-        index.insert((tuple, period), row);
+        index.entry(tuple).or_default().insert(period, row);
     }
     Ok(index)
 }
@@ -693,7 +695,8 @@ fn judge(
     let index = row_index(kpi, df)?;
     let mut rows = Vec::new();
     for tuple in tuples {
-        let row_of = |p: i64| index.get(&(tuple.clone(), p)).copied();
+        let periods = index.get(tuple);
+        let row_of = |p: i64| periods.and_then(|r| r.get(&p)).copied();
         let value_of = |p: i64| {
             if !coverage.covers(last_day(p)) {
                 return None;

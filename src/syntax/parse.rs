@@ -84,8 +84,8 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
                     } else {
                         let name = item.name().clone();
                         let keyword = item.keyword();
-                        for error in &mut walker.errors[errors_before..] {
-                            if keyword == "kpi" {
+                        if keyword == "kpi" {
+                            for error in &mut walker.errors[errors_before..] {
                                 error.kpi.get_or_insert_with(|| name.name.clone());
                             }
                         }
@@ -103,7 +103,7 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
                 let broken = broken_header(text, start, bound, file);
                 let error_at = diagnostic.span.map_or(0, |s| s.start);
                 if error_at >= bound && bound < text.len() {
-                    let (line, _) = line_col(text, bound);
+                    let line = text[..bound].matches('\n').count() + 1;
                     diagnostic = diagnostic.with_hint(format!(
                         "The next item starts on line {line}; is something missing before it, such as a closing `}}`?"
                     ));
@@ -120,14 +120,6 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
         }
     }
     (out, walker.errors)
-}
-
-/// One-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 /// A broken item as far as its first words tell: `kpi NAME`, `view NAME`, ...
