@@ -6,97 +6,17 @@
 //! A KPI's frame is then its grid (periods x dimension values) left-joined with the passes it
 //! uses, on which the value and the targets are computed as column expressions.
 
-use std::collections::BTreeMap;
-
 use polars::prelude::*;
 
 use super::data::Datasets;
-use crate::compile::ir::{self, AggFunc, BinaryOp, CompareOp, Func, LiveEdge, UnaryOp};
+use crate::compile::ir::{self, AggFunc, BinaryOp, CompareOp, Func, UnaryOp};
+pub use crate::compile::plan::{LiveEdgeKey, Pass, PassKey, PassPlan};
 use crate::period::Grain;
 
 pub const PERIOD: &str = "__period";
 const LIVE_FROM: &str = "__live_from";
 const LIVE_TO: &str = "__live_to";
 pub const VALUE: &str = "__value";
-
-/// What makes two aggregates share a pass.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PassKey {
-    pub source: ir::SourceId,
-    pub grain: Grain,
-    pub dims: Vec<String>,
-    pub live: Option<LiveEdgeKey>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum LiveEdgeKey {
-    Start,
-    End,
-}
-
-impl From<LiveEdge> for LiveEdgeKey {
-    fn from(edge: LiveEdge) -> Self {
-        match edge {
-            LiveEdge::Start => LiveEdgeKey::Start,
-            LiveEdge::End => LiveEdgeKey::End,
-        }
-    }
-}
-
-/// One group-by and the aggregates it computes.
-#[derive(Debug, Clone)]
-pub struct Pass {
-    pub key: PassKey,
-    /// (column name, aggregate)
-    pub aggregates: Vec<(String, ir::Aggregate)>,
-    /// The periods it must cover, inclusive.
-    pub first: i64,
-    pub last: i64,
-    /// The source has no time column: values hold for every period.
-    pub timeless: bool,
-}
-
-/// The passes of a program, and which column each aggregate landed in.
-#[derive(Debug, Default)]
-pub struct PassPlan {
-    pub passes: Vec<Pass>,
-    /// Aggregate key -> (pass index, column name).
-    pub columns: BTreeMap<String, (usize, String)>,
-}
-
-impl PassPlan {
-    /// Adds an aggregate needed for periods `first..=last`; equal aggregates share a column.
-    pub fn add(&mut self, aggregate: &ir::Aggregate, timeless: bool, first: i64, last: i64) {
-        let key = PassKey {
-            source: aggregate.source,
-            grain: aggregate.grain,
-            dims: aggregate.dims.clone(),
-            live: aggregate.live.map(Into::into),
-        };
-        let pass_index = match self.passes.iter().position(|p| p.key == key) {
-            Some(i) => i,
-            None => {
-                self.passes.push(Pass {
-                    key,
-                    aggregates: Vec::new(),
-                    first,
-                    last,
-                    timeless,
-                });
-                self.passes.len() - 1
-            }
-        };
-        let pass = &mut self.passes[pass_index];
-        pass.first = pass.first.min(first);
-        pass.last = pass.last.max(last);
-        let agg_key = aggregate.key();
-        if !self.columns.contains_key(&agg_key) {
-            let column = format!("a{}", self.columns.len());
-            pass.aggregates.push((column.clone(), aggregate.clone()));
-            self.columns.insert(agg_key, (pass_index, column));
-        }
-    }
-}
 
 /// The polars expression of a period index on a grain, from a date or timestamp column.
 pub fn period_expr(time: Expr, grain: Grain) -> Expr {

@@ -1,0 +1,88 @@
+//! Planning: which aggregates share a pass. Every aggregate of every KPI is assigned to a
+//! *pass*, one group-by over one source at one grain and one set of dimensions (and one
+//! `at start`/`at end` mode), so that adding KPIs over a dataset adds expressions to a scan,
+//! not scans. Pure data: the polars back end (`eval::lower`) runs the passes.
+
+use std::collections::BTreeMap;
+
+use super::ir::{self, LiveEdge};
+use crate::period::Grain;
+
+/// What makes two aggregates share a pass.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PassKey {
+    pub source: ir::SourceId,
+    pub grain: Grain,
+    pub dims: Vec<String>,
+    pub live: Option<LiveEdgeKey>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LiveEdgeKey {
+    Start,
+    End,
+}
+
+impl From<LiveEdge> for LiveEdgeKey {
+    fn from(edge: LiveEdge) -> Self {
+        match edge {
+            LiveEdge::Start => LiveEdgeKey::Start,
+            LiveEdge::End => LiveEdgeKey::End,
+        }
+    }
+}
+
+/// One group-by and the aggregates it computes.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    pub key: PassKey,
+    /// (column name, aggregate)
+    pub aggregates: Vec<(String, ir::Aggregate)>,
+    /// The periods it must cover, inclusive.
+    pub first: i64,
+    pub last: i64,
+    /// The source has no time column: values hold for every period.
+    pub timeless: bool,
+}
+
+/// The passes of a program, and which column each aggregate landed in.
+#[derive(Debug, Default)]
+pub struct PassPlan {
+    pub passes: Vec<Pass>,
+    /// Aggregate key -> (pass index, column name).
+    pub columns: BTreeMap<String, (usize, String)>,
+}
+
+impl PassPlan {
+    /// Adds an aggregate needed for periods `first..=last`; equal aggregates share a column.
+    pub fn add(&mut self, aggregate: &ir::Aggregate, timeless: bool, first: i64, last: i64) {
+        let key = PassKey {
+            source: aggregate.source,
+            grain: aggregate.grain,
+            dims: aggregate.dims.clone(),
+            live: aggregate.live.map(Into::into),
+        };
+        let pass_index = match self.passes.iter().position(|p| p.key == key) {
+            Some(i) => i,
+            None => {
+                self.passes.push(Pass {
+                    key,
+                    aggregates: Vec::new(),
+                    first,
+                    last,
+                    timeless,
+                });
+                self.passes.len() - 1
+            }
+        };
+        let pass = &mut self.passes[pass_index];
+        pass.first = pass.first.min(first);
+        pass.last = pass.last.max(last);
+        let agg_key = aggregate.key();
+        if !self.columns.contains_key(&agg_key) {
+            let column = format!("a{}", self.columns.len());
+            pass.aggregates.push((column.clone(), aggregate.clone()));
+            self.columns.insert(agg_key, (pass_index, column));
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! Aggregates and the functions of KPI values: `previous`, `growth`, `total`, windows.
+
+use super::functions::collect_heads;
+use super::MAX_EXPANDED_NODES;
+use super::{Ctx, Resolver, Row};
+use crate::compile::ir::{self, AggFunc, Ty};
+use crate::diagnostic::Diagnostic;
+use crate::source::Span;
+use crate::syntax::ast::{self, Ident};
+
+impl<'a> Resolver<'a> {
+    pub(super) fn kpi_call(
+        &mut self,
+        expr: &'a ast::Expr,
+        func: &'a Ident,
+        args: &'a [ast::CallArg],
+        ctx: &Ctx<'a>,
+    ) -> (ir::Expr, Ty) {
+        let name = func.name.as_str();
+        match name {
+            "previous" => {
+                if !(1..=2).contains(&args.len()) {
+                    return self.arity(func, expr.span, "1 or 2");
+                }
+                let (x, ty) = self.plain_arg(&args[0], ctx);
+                let n = match args.get(1) {
+                    None => 1,
+                    Some(arg) => match &arg.expr.kind {
+                        ast::ExprKind::Number(n)
+                            if n.fract() == 0.0 && *n >= 1.0 && *n <= 1000.0 =>
+                        {
+                            *n as u32
+                        }
+                        _ => {
+                            self.error(
+                                Diagnostic::error(
+                                    "E0350",
+                                    "the number of periods must be a whole number from 1",
+                                )
+                                .at(arg.span),
+                            );
+                            1
+                        }
+                    },
+                };
+                (ir::Expr::Previous(Box::new(x), n), ty)
+            }
+            "growth" => {
+                if args.len() != 1 {
+                    return self.arity(func, expr.span, "1");
+                }
+                let (x, _) = self.plain_arg(&args[0], ctx);
+                // `x` is used twice below: its size counts twice towards the expansion budget.
+                self.expanded_nodes = self.expanded_nodes.saturating_add(x.size());
+                if self.expanded_nodes > MAX_EXPANDED_NODES {
+                    return self.expr(expr, ctx, None);
+                }
+                let ratio = ir::Expr::Binary(
+                    ir::BinaryOp::Div,
+                    Box::new(x.clone()),
+                    Box::new(ir::Expr::Previous(Box::new(x), 1)),
+                );
+                (
+                    ir::Expr::Binary(
+                        ir::BinaryOp::Sub,
+                        Box::new(ratio),
+                        Box::new(ir::Expr::Number(1.0)),
+                    ),
+                    Ty::Number,
+                )
+            }
+            "total" => {
+                if args.len() != 1 {
+                    return self.arity(func, expr.span, "1");
+                }
+                let inner = Ctx {
+                    dims: Vec::new(),
+                    whole: true,
+                    ..ctx.clone()
+                };
+                self.plain_arg(&args[0], &inner)
+            }
+            "running" | "rolling" => {
+                self.error(
+                    Diagnostic::unsupported(format!("`{name}()` is not supported yet"))
+                        .at(func.span)
+                        .with_hint("Year-to-date and rolling windows are planned."),
+                );
+                (ir::Expr::Null, Ty::Null)
+            }
+            "count" | "count_distinct" | "sum" | "mean" | "avg" | "median" | "quantile"
+            | "stddev" => self.aggregate(expr, func, args, ctx),
+            "min" | "max" if args.len() == 1 => self.aggregate(expr, func, args, ctx),
+            _ => self.function(expr, func, args, ctx, None),
+        }
+    }
+
+    pub(super) fn arity(&mut self, func: &Ident, span: Span, expected: &str) -> (ir::Expr, Ty) {
+        self.error(
+            Diagnostic::error(
+                "E0351",
+                format!("`{}` takes {expected} argument(s)", func.name),
+            )
+            .at(span),
+        );
+        (ir::Expr::Null, Ty::Null)
+    }
+
+    /// An argument that may not carry `where` or `at`.
+    pub(super) fn plain_arg(&mut self, arg: &'a ast::CallArg, ctx: &Ctx<'a>) -> (ir::Expr, Ty) {
+        if arg.filter.is_some() || arg.live.is_some() {
+            self.error(
+                Diagnostic::error(
+                    "E0352",
+                    "`where` and `at` belong inside an aggregate's argument",
+                )
+                .at(arg.span)
+                .with_hint("For example `count(leads where won)`."),
+            );
+        }
+        self.expr(&arg.expr, ctx, None)
+    }
+
+    pub(super) fn aggregate(
+        &mut self,
+        expr: &'a ast::Expr,
+        func: &'a Ident,
+        args: &'a [ast::CallArg],
+        ctx: &Ctx<'a>,
+    ) -> (ir::Expr, Ty) {
+        let name = func.name.as_str();
+        let agg = match name {
+            "count" => AggFunc::Count,
+            "count_distinct" => AggFunc::CountDistinct,
+            "sum" => AggFunc::Sum,
+            "mean" | "avg" => AggFunc::Mean,
+            "median" => AggFunc::Median,
+            "min" => AggFunc::Min,
+            "max" => AggFunc::Max,
+            "quantile" => AggFunc::Quantile,
+            _ => AggFunc::Stddev,
+        };
+        let expected = if agg == AggFunc::Quantile { 2 } else { 1 };
+        if args.len() != expected {
+            if args.is_empty() && agg == AggFunc::Count {
+                self.error(
+                    Diagnostic::error("E0353", "`count()` needs a dataset: `count(orders)`")
+                        .at(expr.span)
+                        .with_hint("`count()` without an argument is for per-entity views, which are not supported yet."),
+                );
+                return (ir::Expr::Null, Ty::Null);
+            }
+            return self.arity(func, expr.span, if expected == 2 { "2" } else { "1" });
+        }
+        let quantile = if agg == AggFunc::Quantile {
+            match &args[1].expr.kind {
+                ast::ExprKind::Number(q) if (0.0..=1.0).contains(q) => *q,
+                _ => {
+                    self.error(
+                        Diagnostic::error(
+                            "E0354",
+                            "the quantile must be a number from 0 to 1, such as 0.9",
+                        )
+                        .at(args[1].span),
+                    );
+                    0.5
+                }
+            }
+        } else {
+            0.0
+        };
+        let arg = &args[0];
+        // Which dataset does the argument read? A bare dataset name, or the `ds.` of its columns.
+        let whole_dataset = match &arg.expr.kind {
+            ast::ExprKind::Path { head, field: None }
+                if self.input.manifest.datasets.contains_key(&head.name)
+                    || self.views.contains_key(head.name.as_str())
+                    || self.broken.contains_key(head.name.as_str()) =>
+            {
+                Some(head)
+            }
+            _ => None,
+        };
+        let head = match whole_dataset {
+            Some(head) => head,
+            None => {
+                let mut heads = Vec::new();
+                collect_heads(&arg.expr, &mut heads);
+                let mut distinct: Vec<&Ident> = Vec::new();
+                for h in heads {
+                    if !distinct.iter().any(|d| d.name == h.name) {
+                        distinct.push(h);
+                    }
+                }
+                match distinct.len() {
+                    1 => distinct[0],
+                    0 => {
+                        self.error(
+                            Diagnostic::error("E0355", format!("`{name}` needs to know which dataset it reads"))
+                                .at(arg.expr.span)
+                                .with_hint(format!("Name the dataset with its columns, for example `{name}(orders.amount)`.")),
+                        );
+                        return (ir::Expr::Null, Ty::Null);
+                    }
+                    _ => {
+                        self.error(
+                            Diagnostic::error(
+                                "E0356",
+                                format!(
+                                    "one aggregate reads one dataset, but this one reads `{}` and `{}`",
+                                    distinct[0].name, distinct[1].name
+                                ),
+                            )
+                            .at(arg.expr.span)
+                            .with_hint("Aggregate each dataset on its own and combine the results, or join them in a view."),
+                        );
+                        return (ir::Expr::Null, Ty::Null);
+                    }
+                }
+            }
+        };
+        let Some((source_id, mut filters)) = self.source_of(head) else {
+            let d = self.unusable_source(head, ctx.kpi_name);
+            self.error(d);
+            return (ir::Expr::Null, Ty::Null);
+        };
+        let row = Row {
+            source: source_id,
+            name: &head.name,
+        };
+        let (arg_expr, arg_ty) = if whole_dataset.is_some() {
+            if agg != AggFunc::Count {
+                self.error(
+                    Diagnostic::error(
+                        "E0358",
+                        format!("`{name}` of a whole dataset has no meaning"),
+                    )
+                    .at(arg.expr.span)
+                    .with_hint(format!("Name a column: `{name}({}.amount)`.", head.name)),
+                );
+                return (ir::Expr::Null, Ty::Null);
+            }
+            (None, Ty::Number)
+        } else {
+            let (e, ty) = self.row_expr(&arg.expr, ctx, row);
+            (Some(e), ty)
+        };
+        match agg {
+            AggFunc::Count | AggFunc::CountDistinct => {}
+            _ if !arg_ty.is_numeric() => {
+                // Name the column, the dataset and its file: the fix is often in the data.
+                let what = match &arg_expr {
+                    Some(ir::Expr::Column(column)) => {
+                        let dataset = &self.sources[source_id].dataset;
+                        let file = self
+                            .input
+                            .manifest
+                            .datasets
+                            .get(dataset)
+                            .map(|d| d.path.as_str())
+                            .unwrap_or("");
+                        format!(
+                            "column `{column}` of `{dataset}` ({file}) holds {}",
+                            arg_ty.name()
+                        )
+                    }
+                    _ => format!("this is {}", arg_ty.name()),
+                };
+                self.error(
+                    Diagnostic::error("E0359", format!("`{name}` needs numbers, but {what}"))
+                        .at(arg.expr.span)
+                        .with_hint("Use `count` or `count_distinct` for text and dates, or fix the column's values so that they read as numbers."),
+                );
+            }
+            _ => {}
+        }
+        if let Some(f) = ctx.filter {
+            let (e, ty) = self.row_expr(f, ctx, row);
+            self.expect_bool(ty, f.span, "a KPI's `where`");
+            filters.push(e);
+        }
+        if let Some(f) = &arg.filter {
+            let (e, ty) = self.row_expr(f, ctx, row);
+            self.expect_bool(ty, f.span, "an aggregate's `where`");
+            filters.push(e);
+        }
+        let live = arg.live.as_ref().map(|l| l.node);
+        if let Some(edge) = &arg.live {
+            if self.sources[source_id].until.is_none() {
+                self.error(
+                    Diagnostic::error(
+                        "E0360",
+                        format!("`at start` and `at end` need a dataset with `until`, and `{}` has none", head.name),
+                    )
+                    .at(edge.span)
+                    .with_hint(format!(
+                        "Set `until` (the column that ends a row's life) for `{}` in kpi.toml.",
+                        self.sources[source_id].dataset
+                    )),
+                );
+            }
+        }
+        let source = &self.sources[source_id];
+        let mut missing = Vec::new();
+        for dim in &ctx.dims {
+            if source.dimension_column(dim).is_none() {
+                missing.push(dim.clone());
+            }
+        }
+        for dim in missing {
+            let span = ctx
+                .by_idents
+                .iter()
+                .find(|b| b.name == dim)
+                .map(|b| b.span)
+                .unwrap_or(expr.span);
+            let source = &self.sources[source_id];
+            let d = Diagnostic::error(
+                "E0361",
+                format!("dataset `{}` has no dimension `{dim}`", source.name),
+            )
+            .at(span)
+            .with_label(format!("`{}` reads `{}`", name, head.name))
+            .with_hint(format!(
+                "Columns of `{}`: {}.",
+                source.name,
+                source.schema.names().collect::<Vec<_>>().join(", ")
+            ))
+            .with_hint(format!(
+                "Map a column to it in kpi.toml: `dimensions = {{ {dim} = \"column\" }}` under `[datasets.{}]`.",
+                source.dataset
+            ));
+            let d = match source.unreadable_dimensions.get(&dim) {
+                Some(why) => d.with_hint(why.clone()),
+                None => d,
+            };
+            self.error(d);
+        }
+        let filter = filters
+            .into_iter()
+            .reduce(|a, b| ir::Expr::Binary(ir::BinaryOp::And, Box::new(a), Box::new(b)));
+        (
+            ir::Expr::Agg(Box::new(ir::Aggregate {
+                source: source_id,
+                func: agg,
+                arg: arg_expr,
+                filter,
+                grain: ctx.grain,
+                dims: ctx.dims.clone(),
+                live,
+                quantile,
+            })),
+            Ty::Number,
+        )
+    }
+}
