@@ -708,22 +708,38 @@ fn judge(
         let history = (window.first_reported..=window.evaluated)
             .map(value_of)
             .collect();
-        let at = row_of(window.evaluated);
+        // The status of any period: the line that applies there, judged on that period's value.
+        let judge_at = |p: i64| -> (Option<Status>, Option<usize>) {
+            let at = row_of(p);
+            let target = at.and_then(|at| applicable(&targets, at));
+            let warn = at.and_then(|at| applicable(&warns, at));
+            // A row that no target line applies to (only `when` lines, none holding) has no status.
+            let status = match (target, at) {
+                (Some(target), Some(at)) => Some(match target.holds(at, value_of(p)) {
+                    None => Status::NoData,
+                    Some(true) => Status::Met,
+                    Some(false) => match warn.and_then(|w| w.holds(at, value_of(p))) {
+                        Some(true) => Status::Warn,
+                        _ => Status::Missed,
+                    },
+                }),
+                (Some(_), None) => Some(Status::NoData),
+                (None, _) => None,
+            };
+            (status, at)
+        };
+        let (status, at) = judge_at(window.evaluated);
         let target = at.and_then(|at| applicable(&targets, at));
         let warn = at.and_then(|at| applicable(&warns, at));
-        // A row that no target line applies to (only `when` lines, none holding) has no status.
-        let status = match (target, at) {
-            (Some(target), Some(at)) => Some(match target.holds(at, value) {
-                None => Status::NoData,
-                Some(true) => Status::Met,
-                Some(false) => match warn.and_then(|w| w.holds(at, value)) {
-                    Some(true) => Status::Warn,
-                    _ => Status::Missed,
-                },
-            }),
-            (Some(_), None) => Some(Status::NoData),
-            (None, _) => None,
-        };
+        let history_status = (window.first_reported..=window.evaluated)
+            .map(|p| judge_at(p).0)
+            .collect();
+        let history_target = (window.first_reported..=window.evaluated)
+            .map(|p| {
+                let at = row_of(p)?;
+                applicable(&targets, at)?.low[at]
+            })
+            .collect();
         rows.push(RowOutcome {
             dimensions: kpi
                 .dims
@@ -739,6 +755,8 @@ fn judge(
             status,
             reason: reason.clone(),
             history,
+            history_status,
+            history_target,
         });
     }
     let status = if kpi.targets.is_empty() {

@@ -73,6 +73,11 @@ pub struct RowOutcome {
     pub reason: Option<String>,
     /// Values of the history periods, oldest first, ending with the evaluated period.
     pub history: Vec<Option<f64>>,
+    /// The status of each history period, judged as the evaluated one is (null: no target
+    /// applies there).
+    pub history_status: Vec<Option<Status>>,
+    /// The target that applied in each history period (the low bound of `between`).
+    pub history_target: Vec<Option<f64>>,
 }
 
 /// One KPI: what it is, the period judged, and its rows.
