@@ -37,6 +37,17 @@ impl Grain {
         }
     }
 
+    /// How it is written: `day`, `week`, `month`, `quarter`, `year`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Grain::Day => "day",
+            Grain::Week => "week",
+            Grain::Month => "month",
+            Grain::Quarter => "quarter",
+            Grain::Year => "year",
+        }
+    }
+
     /// The index of the period that contains `date`.
     pub fn index_of(self, date: NaiveDate) -> i64 {
         let days = (date - epoch()).num_days();
@@ -78,6 +89,16 @@ impl Grain {
             Grain::Quarter => format!("{}-Q{}", start.year(), start.month0() / 3 + 1),
             Grain::Year => format!("{}", start.year()),
         }
+    }
+
+    /// The period of a coarser grain that period `index` belongs to. A week belongs to the one
+    /// that holds its Thursday, as ISO weeks belong to years.
+    pub fn within(self, index: i64, coarser: Grain) -> i64 {
+        let day = match self {
+            Grain::Week => self.start(index) + Duration::days(3),
+            _ => self.start(index),
+        };
+        coarser.index_of(day)
     }
 
     /// The last period that is complete on `as_of` (data through `as_of` is in).

@@ -214,6 +214,41 @@ impl AggFunc {
     }
 }
 
+/// A window over periods (LANGUAGE 4.5): the aggregate of period q is computed on the rows of
+/// every period of the window, not by adding up finished values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Window {
+    /// `running(x, GRAIN)`: from the start of the coarser period that holds q, through q.
+    Running(Grain),
+    /// `rolling(x, n)`: the last n periods, q included.
+    Rolling(u32),
+}
+
+impl Window {
+    /// The periods (at `grain`) whose rows make up the window of period `q`.
+    pub fn periods(self, grain: Grain, q: i64) -> std::ops::RangeInclusive<i64> {
+        match self {
+            Window::Rolling(n) => q - i64::from(n) + 1..=q,
+            Window::Running(coarser) => {
+                let anchor = grain.within(q, coarser);
+                let mut first = q;
+                while grain.within(first - 1, coarser) == anchor {
+                    first -= 1;
+                }
+                first..=q
+            }
+        }
+    }
+
+    /// How it is written: `running(…, year)`, `rolling(…, 3)`.
+    pub fn describe(self) -> String {
+        match self {
+            Window::Running(grain) => format!("running(…, {})", grain.name()),
+            Window::Rolling(n) => format!("rolling(…, {n})"),
+        }
+    }
+}
+
 /// One aggregate: computed per (period, dims) on its source, then joined to the KPI's grid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Aggregate {
@@ -229,6 +264,8 @@ pub struct Aggregate {
     pub live: Option<LiveEdge>,
     /// The probability of `quantile`.
     pub quantile: f64,
+    /// `running`/`rolling`: the aggregate of each period is taken over the window's rows.
+    pub window: Option<Window>,
 }
 
 impl Aggregate {
@@ -312,6 +349,42 @@ impl Expr {
             Expr::Func(_, args) => args.iter().collect(),
             Expr::If(a, b, c) | Expr::Between(a, b, c) => vec![a, b, c],
             Expr::In(e, list, _) => std::iter::once(&**e).chain(list).collect(),
+        }
+    }
+
+    /// The same expression with `f` applied to each direct child (aggregates are leaves).
+    pub fn map_children(self, mut f: impl FnMut(Expr) -> Expr) -> Expr {
+        let mut b = |e: Box<Expr>| Box::new(f(*e));
+        match self {
+            Expr::Previous(e, n) => Expr::Previous(b(e), n),
+            Expr::Unary(op, e) => Expr::Unary(op, b(e)),
+            Expr::IsNull(e, negated) => Expr::IsNull(b(e), negated),
+            Expr::Binary(op, l, r) => {
+                let l = b(l);
+                Expr::Binary(op, l, b(r))
+            }
+            Expr::If(c, t, o) => {
+                let c = b(c);
+                let t = b(t);
+                Expr::If(c, t, b(o))
+            }
+            Expr::Between(e, l, h) => {
+                let e = b(e);
+                let l = b(l);
+                Expr::Between(e, l, b(h))
+            }
+            Expr::In(e, list, negated) => {
+                let e = b(e);
+                Expr::In(
+                    e,
+                    list.into_iter().map(|x| *b(Box::new(x))).collect(),
+                    negated,
+                )
+            }
+            Expr::Func(func, args) => {
+                Expr::Func(func, args.into_iter().map(|x| *b(Box::new(x))).collect())
+            }
+            leaf => leaf,
         }
     }
 

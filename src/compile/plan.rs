@@ -15,6 +15,8 @@ pub struct PassKey {
     pub grain: Grain,
     pub dims: Vec<String>,
     pub live: Option<LiveEdgeKey>,
+    /// `running`/`rolling`: each period's aggregates are taken over the window's rows.
+    pub window: Option<ir::Window>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,6 +32,18 @@ impl From<LiveEdge> for LiveEdgeKey {
             LiveEdge::End => LiveEdgeKey::End,
         }
     }
+}
+
+/// Pairs of (period whose rows are read, period whose window they fall in) for the periods
+/// `first..=last` of a windowed pass, in period order.
+pub fn window_pairs(window: ir::Window, grain: Grain, first: i64, last: i64) -> Vec<(i64, i64)> {
+    let mut pairs = Vec::new();
+    for q in first..=last {
+        for p in window.periods(grain, q) {
+            pairs.push((p, q));
+        }
+    }
+    pairs
 }
 
 /// One group-by and the aggregates it computes.
@@ -61,6 +75,7 @@ impl PassPlan {
             grain: aggregate.grain,
             dims: aggregate.dims.clone(),
             live: aggregate.live.map(Into::into),
+            window: aggregate.window,
         };
         let pass_index = match self.passes.iter().position(|p| p.key == key) {
             Some(i) => i,

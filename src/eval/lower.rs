@@ -10,12 +10,14 @@ use polars::prelude::*;
 
 use super::data::Datasets;
 use crate::compile::ir::{self, AggFunc, BinaryOp, CompareOp, Func, UnaryOp};
-pub use crate::compile::plan::{LiveEdgeKey, Pass, PassKey, PassPlan};
+pub use crate::compile::plan::{window_pairs, LiveEdgeKey, Pass, PassKey, PassPlan};
 use crate::period::Grain;
 
 pub const PERIOD: &str = "__period";
 const LIVE_FROM: &str = "__live_from";
 const LIVE_TO: &str = "__live_to";
+/// In a windowed pass: the period a row belongs to, before it is paired with the windows it is in.
+const ROW_PERIOD: &str = "__row_period";
 pub const VALUE: &str = "__value";
 
 /// The polars expression of a period index on a grain, from a date or timestamp column.
@@ -87,6 +89,9 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFram
     }
     let time = source.time.clone().unwrap_or_default();
     let grain = pass.key.grain;
+    if let Some(window) = pass.key.window {
+        return windowed_pass(pass, window, frame, col(time.as_str()), keys, aggs);
+    }
     let dated = match pass.key.live {
         None => frame
             .with_column(period_expr(col(time.as_str()), grain).alias(PERIOD))
@@ -155,6 +160,45 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFram
     let mut all_keys = vec![col(PERIOD)];
     all_keys.extend(keys);
     dated.group_by(all_keys).agg(aggs)
+}
+
+/// A pass over windows (`running`, `rolling`): each row is paired with every period whose
+/// window holds it, so that every aggregate, `count_distinct` and `median` included, is computed
+/// on the window's rows. Every row is paired, sums included: adding up per-period sums instead
+/// gave float sums whose last digits changed from run to run (see ARCHITECTURE.md).
+fn windowed_pass(
+    pass: &Pass,
+    window: ir::Window,
+    frame: LazyFrame,
+    time: Expr,
+    keys: Vec<Expr>,
+    aggs: Vec<Expr>,
+) -> LazyFrame {
+    let pairs = window_pairs(window, pass.key.grain, pass.first, pass.last);
+    let first_read = pairs.iter().map(|(p, _)| *p).min().unwrap_or(pass.first);
+    let (read, into): (Vec<i64>, Vec<i64>) = pairs.into_iter().unzip();
+    let map = DataFrame::new_infer_height(vec![
+        Column::new(ROW_PERIOD.into(), read),
+        Column::new(PERIOD.into(), into),
+    ])
+    .map(|df| df.lazy())
+    .unwrap_or_default();
+    let rows = frame
+        .with_column(period_expr(time, pass.key.grain).alias(ROW_PERIOD))
+        .filter(
+            col(ROW_PERIOD)
+                .gt_eq(lit(first_read))
+                .and(col(ROW_PERIOD).lt_eq(lit(pass.last))),
+        );
+    // Sums of floats depend on the order they are added in: the pairing keeps the rows' order
+    // (then the windows' order), so that the same data always gives the same bytes.
+    let mut pairing = JoinArgs::new(JoinType::Inner);
+    pairing.maintain_order = MaintainOrderJoin::LeftRight;
+    let mut row_keys = vec![col(PERIOD)];
+    row_keys.extend(keys);
+    rows.join(map, [col(ROW_PERIOD)], [col(ROW_PERIOD)], pairing)
+        .group_by(row_keys)
+        .agg(aggs)
 }
 
 /// A dimension value as text, the same for equal numbers of any type (`1`, never `1.0`), so

@@ -186,3 +186,94 @@ fn lookups_targets_from_data_and_live_rows_match_hand_written_polars() {
     let actual = row(&run, "churn_rate", &[]).value.unwrap();
     assert!((actual - expected).abs() < 1e-12, "{actual} vs {expected}");
 }
+
+/// The value of an ad hoc expression on the example, as `kpi eval` computes it.
+fn adhoc(expr: &str, by: &[&str], as_of: &str) -> kpi::project::Run {
+    let mut project = kpi::project::Project::load(&example()).unwrap();
+    let by: Vec<String> = by.iter().map(|s| s.to_string()).collect();
+    let kpi = project.adhoc_kpi(expr, &by, None).unwrap();
+    let run = project.run_adhoc(
+        &kpi,
+        &kpi::project::RunOptions {
+            as_of: Some(super::date(as_of)),
+            ..Default::default()
+        },
+    );
+    assert!(
+        run.diagnostics.iter().all(|d| !d.is_error()),
+        "{:#?}",
+        run.diagnostics
+    );
+    run
+}
+
+#[test]
+fn windows_match_hand_written_polars() {
+    let run = run_project(&example(), "2025-12-31");
+    let quarter = || {
+        month_of("order_date")
+            .gt_eq(lit(202510))
+            .and(month_of("order_date").lt_eq(lit(202512)))
+    };
+
+    // Rolling 3-month ROAS for ads: October to December campaign revenue over spend.
+    let revenue = csv("orders.csv")
+        .filter(
+            col("status")
+                .eq(lit("paid"))
+                .and(col("campaign").is_not_null())
+                .and(col("channel").eq(lit("ads")))
+                .and(quarter()),
+        )
+        .select([col("amount").sum()])
+        .collect()
+        .unwrap();
+    let spend = csv("spend.csv")
+        .filter(
+            col("channel").eq(lit("ads")).and(
+                month_of("date")
+                    .gt_eq(lit(202510))
+                    .and(month_of("date").lt_eq(lit(202512))),
+            ),
+        )
+        .select([col("amount").sum()])
+        .collect()
+        .unwrap();
+    let expected = scalar(&revenue, "amount") / scalar(&spend, "amount");
+    let actual = row(&run, "roas_rolling_3m", &["ads"]).value.unwrap();
+    assert!((actual - expected).abs() < 1e-9, "{actual} vs {expected}");
+
+    // Distinct paying customers over October to December, by channel: not the sum of the
+    // three monthly counts.
+    let run = adhoc(
+        "rolling(count_distinct(orders.customer_id where status == \"paid\"), 3)",
+        &["channel"],
+        "2025-12-31",
+    );
+    let distinct = csv("orders.csv")
+        .filter(
+            col("status")
+                .eq(lit("paid"))
+                .and(col("channel").eq(lit("seo")))
+                .and(quarter()),
+        )
+        .select([col("customer_id").n_unique().alias("n")])
+        .collect()
+        .unwrap();
+    assert_value(&run, "eval", &["seo"], Some(scalar(&distinct, "n")));
+
+    // Revenue year to date in EU through December.
+    let run = adhoc("running(sum(orders.amount))", &["region"], "2025-12-31");
+    let ytd = csv("orders.csv")
+        .filter(
+            col("region")
+                .eq(lit("EU"))
+                .and(col("order_date").dt().year().eq(lit(2025))),
+        )
+        .select([col("amount").sum()])
+        .collect()
+        .unwrap();
+    let actual = row(&run, "eval", &["EU"]).value.unwrap();
+    let expected = scalar(&ytd, "amount");
+    assert!((actual - expected).abs() < 1e-6, "{actual} vs {expected}");
+}

@@ -7,6 +7,7 @@ mod parse;
 mod report;
 mod resolve;
 mod stdlib;
+mod time;
 mod traps;
 
 use std::path::{Path, PathBuf};

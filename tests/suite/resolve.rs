@@ -197,11 +197,6 @@ fn later_features_say_not_supported_yet() {
         "kpi a {\n value sum(sales.amount)\n target >= 100 by 2025-12-31\n}\n",
         &["time-bound targets (`by DATE`) are not supported yet"],
     );
-    check(
-        "running",
-        "kpi a { value running(sum(sales.amount)) }\n",
-        &["`running()` is not supported yet"],
-    );
 }
 
 #[test]
@@ -278,4 +273,40 @@ fn views_built_on_themselves_are_a_cycle() {
         "view a = b where amount > 1\nview b = a\nkpi k { value count(a) }\n",
         &["view cycle: a -> b -> a", "view `a` has errors"],
     );
+}
+
+#[test]
+fn windows_that_mean_nothing_are_refused_with_the_reason() {
+    // Live rows are a stock: adding them up over a window counts the same rows again.
+    let (rendered, resolved) = validate_project(&sales_project(
+        "kpi live_ytd { value running(count(members at start)) }
+kpi bare { value running(5) }
+kpi nested { value rolling(running(sum(sales.amount)), 3) }
+kpi fine { value running(sum(sales.amount), year) }
+kpi coarse { every quarter  value running(sum(sales.amount), month) }
+kpi not_grain { value running(sum(sales.amount), decade) }
+kpi zero { value rolling(sum(sales.amount), 0) }
+kpi half { value rolling(sum(sales.amount), 1.5) }
+kpi one_arg { value rolling(sum(sales.amount)) }
+",
+        "\n[datasets.members]\npath = \"members.csv\"\ntime = \"joined\"\nuntil = \"left\"\n",
+        &[("members.csv", "id,joined,left\n1,2025-01-01,\n")],
+    ));
+    for needle in [
+        "a window over `members` counted `at start`/`at end` adds up the same rows period after period",
+        "Live rows are a stock",
+        "`running` needs an aggregate to accumulate",
+        "this has a window already: running(…, year)",
+        "`running` to date of a month needs a KPI whose grain is finer, but this one is every quarter",
+        "the second argument of `running` is a grain",
+        "the number of periods must be a whole number from 1",
+        "`rolling(x, 3)` is over the last 3 periods",
+        "`rolling` takes 2 argument(s)",
+        "defs.kpi:7:", // the 0 of `zero`
+    ] {
+        assert!(rendered.contains(needle), "expected {needle:?} in:\n{rendered}");
+    }
+    // Only `fine` resolves.
+    assert_eq!(resolved, 1, "{rendered}");
+    insta::assert_snapshot!("window_errors", rendered);
 }

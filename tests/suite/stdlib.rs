@@ -257,3 +257,31 @@ fn incremental_sales_as_in_the_seeds() {
     );
     assert_status(&run, "incremental_sales", &["spring"], Some(Status::Met));
 }
+
+#[test]
+fn window_kpis() {
+    let run = tiny("2025-02-28");
+    // Campaign orders (paid, with a campaign) December to February: ads #1 100 + #3 150,
+    // seo #4 300; email #6 has no campaign. Spend December to February: ads 500 + 600,
+    // seo 250 + 300, email 100.
+    assert_value(&run, "roas_rolling_3m", &["ads"], Some(250.0 / 1100.0));
+    assert_value(&run, "roas_rolling_3m", &["seo"], Some(300.0 / 550.0));
+    assert_value(&run, "roas_rolling_3m", &["email"], Some(0.0));
+    // Churned December to February: #6 (01-31), #4 (02-14), #5 (02-20). Live when December
+    // began: #4 (since 2024-11-10) and #6 (since 2024-10-01); #1 signed up on 12-05.
+    assert_value(&run, "churn_rate_rolling_3m", &[], Some(3.0 / 2.0));
+    // Paid revenue January and February: EU #1 100 + #3 150 + #6 250, NA #2 200 + #4 300.
+    // Plan for the same months: EU 350 + 500, NA 150 + 250.
+    assert_value(&run, "revenue_ytd_vs_plan", &["EU"], Some(500.0));
+    assert_value(&run, "revenue_ytd_vs_plan", &["NA"], Some(500.0));
+    assert_eq!(
+        row(&run, "revenue_ytd_vs_plan", &["EU"])
+            .target
+            .as_ref()
+            .and_then(|t| t.value),
+        Some(850.0)
+    );
+    // EU: 500 is below 850 and below 0.9 * 850 = 765; NA: 500 >= 400.
+    assert_status(&run, "revenue_ytd_vs_plan", &["EU"], Some(Status::Missed));
+    assert_status(&run, "revenue_ytd_vs_plan", &["NA"], Some(Status::Met));
+}

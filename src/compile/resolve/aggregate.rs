@@ -4,7 +4,9 @@ use super::functions::collect_heads;
 use super::MAX_EXPANDED_NODES;
 use super::{Ctx, Resolver, Row};
 use crate::compile::ir::{self, AggFunc, Ty};
+use crate::diagnostic::did_you_mean;
 use crate::diagnostic::Diagnostic;
+use crate::period::{Grain, GRAINS};
 use crate::source::Span;
 use crate::syntax::ast::{self, Ident};
 
@@ -80,18 +82,175 @@ impl<'a> Resolver<'a> {
                 };
                 self.plain_arg(&args[0], &inner)
             }
-            "running" | "rolling" => {
-                self.error(
-                    Diagnostic::unsupported(format!("`{name}()` is not supported yet"))
-                        .at(func.span)
-                        .with_hint("Year-to-date and rolling windows are planned."),
-                );
-                (ir::Expr::Null, Ty::Null)
-            }
+            "running" | "rolling" => self.window_call(expr, func, args, ctx),
             "count" | "count_distinct" | "sum" | "mean" | "avg" | "median" | "quantile"
             | "stddev" => self.aggregate(expr, func, args, ctx),
             "min" | "max" if args.len() == 1 => self.aggregate(expr, func, args, ctx),
             _ => self.function(expr, func, args, ctx, None),
+        }
+    }
+
+    /// `running(x)`, `running(x, GRAIN)`, `rolling(x, n)`: the window is pushed down to every
+    /// aggregate of `x`, so that a ratio is the ratio of the windowed parts (LANGUAGE 4.5).
+    fn window_call(
+        &mut self,
+        expr: &'a ast::Expr,
+        func: &'a Ident,
+        args: &'a [ast::CallArg],
+        ctx: &Ctx<'a>,
+    ) -> (ir::Expr, Ty) {
+        let running = func.name == "running";
+        if running && !(1..=2).contains(&args.len()) {
+            return self.arity(func, expr.span, "1 or 2");
+        }
+        if !running && args.len() != 2 {
+            return self.arity(func, expr.span, "2");
+        }
+        let window = if running {
+            match args.get(1) {
+                None => Some(ir::Window::Running(Grain::Year)),
+                Some(arg) => self.running_grain(arg, ctx.grain),
+            }
+        } else {
+            self.rolling_length(&args[1])
+        };
+        let (x, ty) = self.plain_arg(&args[0], ctx);
+        let Some(window) = window else {
+            return (ir::Expr::Null, Ty::Null);
+        };
+        let before = self.errors();
+        let mut found = false;
+        let windowed = self.push_window(x, window, &mut found, args[0].expr.span);
+        if self.errors() > before {
+            return (ir::Expr::Null, Ty::Null);
+        }
+        if !found {
+            self.error(
+                Diagnostic::error(
+                    "E0366",
+                    format!("`{}` needs an aggregate to accumulate", func.name),
+                )
+                .at(args[0].expr.span)
+                .with_hint(format!(
+                    "A window adds up the rows of several periods; give it an aggregate such as `{}(sum(orders.amount){})`.",
+                    func.name,
+                    if running { "" } else { ", 3" }
+                )),
+            );
+            return (ir::Expr::Null, Ty::Null);
+        }
+        (windowed, ty)
+    }
+
+    /// The coarser grain of `running(x, GRAIN)`.
+    fn running_grain(&mut self, arg: &'a ast::CallArg, grain: Grain) -> Option<ir::Window> {
+        let name = match &arg.expr.kind {
+            ast::ExprKind::Path { head, field: None } => Some(head.name.as_str()),
+            _ => None,
+        };
+        let coarser = name.and_then(Grain::parse);
+        match coarser {
+            Some(coarser) if coarser > grain => Some(ir::Window::Running(coarser)),
+            Some(coarser) => {
+                self.error(
+                    Diagnostic::error(
+                        "E0367",
+                        format!(
+                            "`running` to date of a {} needs a KPI whose grain is finer, but this one is every {}",
+                            coarser.name(),
+                            grain.name()
+                        ),
+                    )
+                    .at(arg.span)
+                    .with_hint("`running(x)` is year to date; `running(x, quarter)` quarter to date, for a KPI every month, week or day."),
+                );
+                None
+            }
+            None => {
+                let mut d = Diagnostic::error(
+                    "E0367",
+                    "the second argument of `running` is a grain: week, month, quarter or year",
+                )
+                .at(arg.span)
+                .with_hint("`running(x, quarter)` accumulates from the start of each quarter.");
+                if let Some(hint) = name.and_then(|n| did_you_mean(n, GRAINS)) {
+                    d = d.with_hint(hint);
+                }
+                self.error(d);
+                None
+            }
+        }
+    }
+
+    /// The n of `rolling(x, n)`.
+    fn rolling_length(&mut self, arg: &'a ast::CallArg) -> Option<ir::Window> {
+        match &arg.expr.kind {
+            ast::ExprKind::Number(n) if n.fract() == 0.0 && *n >= 1.0 && *n <= 1000.0 => {
+                Some(ir::Window::Rolling(*n as u32))
+            }
+            _ => {
+                self.error(
+                    Diagnostic::error(
+                        "E0350",
+                        "the number of periods must be a whole number from 1",
+                    )
+                    .at(arg.span)
+                    .with_hint("`rolling(x, 3)` is over the last 3 periods, this one included; `rolling(x, 1)` is `x` itself."),
+                );
+                None
+            }
+        }
+    }
+
+    /// Sets the window on every aggregate of `expr`; says why an aggregate cannot take one.
+    fn push_window(
+        &mut self,
+        expr: ir::Expr,
+        window: ir::Window,
+        found: &mut bool,
+        span: Span,
+    ) -> ir::Expr {
+        match expr {
+            ir::Expr::Agg(mut aggregate) => {
+                *found = true;
+                let source = &self.sources[aggregate.source];
+                let problem = if let Some(inner) = aggregate.window {
+                    Some((
+                        "E0364",
+                        format!("this has a window already: {}", inner.describe()),
+                        "Windows do not nest; write one window over the aggregates.".to_string(),
+                    ))
+                } else if aggregate.live.is_some() {
+                    Some((
+                        "E0363",
+                        format!("a window over `{}` counted `at start`/`at end` adds up the same rows period after period", source.name),
+                        "Live rows are a stock, already a running total: count them without a window (the stock when a 3-period window began is `previous(count(customers at start), 2)`), or put the rows dated in each period (`count(customers)`) inside the window.".to_string(),
+                    ))
+                } else if source.time.is_none() {
+                    Some((
+                        "E0363",
+                        format!("`{}` has no `time` column, so its rows belong to no period and a window over them has no meaning", source.name),
+                        format!("Set `time` for `{}` in kpi.toml, or take it without a window.", source.dataset),
+                    ))
+                } else {
+                    None
+                };
+                if let Some((code, message, hint)) = problem {
+                    self.error(Diagnostic::error(code, message).at(span).with_hint(hint));
+                }
+                aggregate.window = Some(window);
+                ir::Expr::Agg(aggregate)
+            }
+            ir::Expr::SelfValue => {
+                self.error(
+                    Diagnostic::error("E0366", "a window over the KPI's own `previous` value")
+                        .at(span)
+                        .with_hint("Windows are computed on aggregates; put the window in the KPI's value."),
+                );
+                ir::Expr::Null
+            }
+            other => other
+                .map_children(|child| crate::deep(|| self.push_window(child, window, found, span))),
         }
     }
 
@@ -349,6 +508,7 @@ impl<'a> Resolver<'a> {
                 dims: ctx.dims.clone(),
                 live,
                 quantile,
+                window: None,
             })),
             Ty::Number,
         )
