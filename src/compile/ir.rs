@@ -82,11 +82,36 @@ pub struct Source {
     /// that name), with the reason: a KPI split by one is an error, never a wrong column read.
     pub unreadable_dimensions: BTreeMap<String, String>,
     pub schema: Schema,
+    /// A per-entity view (`per KEY { ... }`): its rows are built from the base's rows, one per
+    /// key, period and dimension values of the KPI that reads it.
+    pub per: Option<PerEntity>,
+}
+
+/// `view buyers = paid_orders per customer_id { orders = count(), spent = sum(amount) }`
+/// (LANGUAGE 4.6). `dataset`, `joins` and `time` of the source are the base's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerEntity {
+    pub base: SourceId,
+    /// The key columns of the base: one row per value (tuple).
+    pub keys: Vec<String>,
+    /// The named columns: expressions of aggregates over the base's rows of one entity.
+    pub fields: Vec<(String, Expr)>,
+    /// The base view's filters and the view's own `where`, on the base's rows.
+    pub filters: Vec<Expr>,
+    /// The base's dimensions and schema: a reading KPI's `by` groups the base's rows.
+    pub base_dimensions: BTreeMap<String, String>,
+    pub base_schema: Schema,
 }
 
 impl Source {
-    /// The column that holds a dimension, by mapping or by name.
+    /// The column that holds a dimension, by mapping or by name. The rows of a per-entity view
+    /// carry each dimension of the base under the dimension's own name.
     pub fn dimension_column(&self, dimension: &str) -> Option<String> {
+        if let Some(per) = &self.per {
+            let known = per.base_dimensions.contains_key(dimension)
+                || per.base_schema.get(dimension).is_some();
+            return known.then(|| dimension.to_string());
+        }
         if let Some(column) = self.dimensions.get(dimension) {
             return Some(column.clone());
         }
@@ -266,6 +291,9 @@ pub struct Aggregate {
     pub quantile: f64,
     /// `running`/`rolling`: the aggregate of each period is taken over the window's rows.
     pub window: Option<Window>,
+    /// Over a per-entity view: the reading KPI's `where`, on the base's rows the entities are
+    /// built from (`filter` is on the entities' rows).
+    pub entity_filter: Option<Expr>,
 }
 
 impl Aggregate {

@@ -17,6 +17,8 @@ pub struct PassKey {
     pub live: Option<LiveEdgeKey>,
     /// `running`/`rolling`: each period's aggregates are taken over the window's rows.
     pub window: Option<ir::Window>,
+    /// Over a per-entity view: the reading KPI's `where` on the base's rows, as a key.
+    pub entity_filter: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -76,6 +78,7 @@ impl PassPlan {
             dims: aggregate.dims.clone(),
             live: aggregate.live.map(Into::into),
             window: aggregate.window,
+            entity_filter: aggregate.entity_filter.as_ref().map(|f| format!("{f:?}")),
         };
         let pass_index = match self.passes.iter().position(|p| p.key == key) {
             Some(i) => i,

@@ -87,6 +87,12 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFram
     if pass.timeless {
         return frame.group_by(keys).agg(aggs);
     }
+    if source.per.is_some() {
+        // The entities' rows are dated already, windows included.
+        let mut all_keys = vec![col(PERIOD)];
+        all_keys.extend(keys);
+        return frame.group_by(all_keys).agg(aggs);
+    }
     let time = source.time.clone().unwrap_or_default();
     let grain = pass.key.grain;
     if let Some(window) = pass.key.window {
@@ -160,6 +166,107 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFram
     let mut all_keys = vec![col(PERIOD)];
     all_keys.extend(keys);
     dated.group_by(all_keys).agg(aggs)
+}
+
+/// The rows of a per-entity view for one pass: the base's rows, filtered by the view and by the
+/// reading KPI's `where`, grouped by (period, dimension values, key) into one row per entity
+/// with the view's columns. Under a window, the base's rows are paired with the windows first,
+/// so an entity's columns are taken over the window (`orders` over the last 3 months).
+pub fn entity_rows(
+    pass: &Pass,
+    source: &ir::Source,
+    per: &ir::PerEntity,
+    frame: LazyFrame,
+) -> LazyFrame {
+    let entity_filter = pass
+        .aggregates
+        .first()
+        .and_then(|(_, a)| a.entity_filter.clone());
+    let mask = per
+        .filters
+        .iter()
+        .cloned()
+        .chain(entity_filter)
+        .map(|f| lower_expr(&f).fill_null(lit(false)))
+        .reduce(|a, b| a.and(b));
+    let rows = match mask {
+        Some(m) => frame.filter(m),
+        None => frame,
+    };
+    let mut keys: Vec<Expr> = Vec::new();
+    for dim in &pass.key.dims {
+        let column = per
+            .base_dimensions
+            .get(dim)
+            .cloned()
+            .unwrap_or_else(|| dim.clone());
+        let ty = per.base_schema.get(&column);
+        keys.push(dimension_text(col(column.as_str()), ty).alias(dim.as_str()));
+    }
+    keys.extend(per.keys.iter().map(|k| col(k.as_str())));
+    let fields: Vec<Expr> = per
+        .fields
+        .iter()
+        .map(|(name, e)| {
+            lower_entity_column(e)
+                .cast(DataType::Float64)
+                .alias(name.as_str())
+        })
+        .collect();
+    if pass.timeless {
+        return rows.group_by(keys).agg(fields);
+    }
+    let time = col(source.time.clone().unwrap_or_default().as_str());
+    if let Some(window) = pass.key.window {
+        return windowed_pass(pass, window, rows, time, keys, fields);
+    }
+    let mut all_keys = vec![col(PERIOD)];
+    all_keys.extend(keys);
+    rows.with_column(period_expr(time, pass.key.grain).alias(PERIOD))
+        .filter(
+            col(PERIOD)
+                .gt_eq(lit(pass.first))
+                .and(col(PERIOD).lt_eq(lit(pass.last))),
+        )
+        .group_by(all_keys)
+        .agg(fields)
+}
+
+/// The rows of a per-entity view, computed and put in one fixed order: they come out of a
+/// group-by in no fixed order, and the float sums over them would change in their last digits
+/// from run to run. Sorting inside the plan does not hold (polars drops a sort that only feeds
+/// a group-by), so they are collected, sorted and rechunked here.
+pub fn settled_entity_rows(
+    pass: &Pass,
+    source: &ir::Source,
+    per: &ir::PerEntity,
+    frame: LazyFrame,
+) -> PolarsResult<LazyFrame> {
+    let mut order: Vec<String> = Vec::new();
+    if !pass.timeless {
+        order.push(PERIOD.to_string());
+    }
+    order.extend(pass.key.dims.iter().cloned());
+    order.extend(per.keys.iter().cloned());
+    let mut df = entity_rows(pass, source, per, frame)
+        .collect()?
+        .sort(order, SortMultipleOptions::default())?;
+    df.rechunk_mut();
+    Ok(df.lazy())
+}
+
+/// A per-entity view's column: aggregates of one entity's rows, combined.
+fn lower_entity_column(expr: &ir::Expr) -> Expr {
+    match expr {
+        ir::Expr::Agg(aggregate) => {
+            let mask = aggregate
+                .filter
+                .as_ref()
+                .map(|f| lower_expr(f).fill_null(lit(false)));
+            aggregate_expr(aggregate, mask)
+        }
+        other => lower_with(other, &lower_entity_column),
+    }
 }
 
 /// A pass over windows (`running`, `rolling`): each row is paired with every period whose

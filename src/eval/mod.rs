@@ -237,12 +237,26 @@ fn run_passes(
             results[i] = Err(message);
             continue;
         }
-        match lower::source_frame(source, datasets) {
-            Some(frame) => frames.push((i, lower::pass_plan(pass, source, frame))),
-            None => {
-                results[i] = Err(format!("dataset `{}` could not be opened", source.dataset));
-            }
-        }
+        let Some(frame) = lower::source_frame(source, datasets) else {
+            results[i] = Err(format!("dataset `{}` could not be opened", source.dataset));
+            continue;
+        };
+        let frame = match &source.per {
+            Some(per) => match lower::settled_entity_rows(pass, source, per, frame) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    let joined = source.joins.iter().map(|(d, _)| d.as_str());
+                    let diagnostic = datasets.read_failure(&source.dataset, joined, &e);
+                    results[i] = Err(diagnostic.message.clone());
+                    if !diagnostics.contains(&diagnostic) {
+                        diagnostics.push(diagnostic);
+                    }
+                    continue;
+                }
+            },
+            None => frame,
+        };
+        frames.push((i, lower::pass_plan(pass, source, frame)));
     }
     // How far each dataset that a pass reads reaches: its latest `time`.
     let mut latest_frames = Vec::new();

@@ -277,3 +277,54 @@ fn windows_match_hand_written_polars() {
     let expected = scalar(&ytd, "amount");
     assert!((actual - expected).abs() < 1e-6, "{actual} vs {expected}");
 }
+
+#[test]
+fn per_entity_views_match_hand_written_polars() {
+    // Repeat purchase rate by channel in December 2025: customers with two paid orders or more
+    // in the channel, over customers with one or more.
+    let run = run_project(&example(), "2025-12-31");
+    let per_customer = csv("orders.csv")
+        .filter(
+            col("status")
+                .eq(lit("paid"))
+                .and(month_of("order_date").eq(lit(202512)))
+                .and(col("channel").eq(lit("email"))),
+        )
+        .group_by([col("customer_id")])
+        .agg([len().alias("orders")])
+        .select([
+            col("orders")
+                .gt_eq(lit(2))
+                .cast(DataType::Float64)
+                .sum()
+                .alias("repeat"),
+            len().cast(DataType::Float64).alias("all"),
+        ])
+        .collect()
+        .unwrap();
+    let expected = scalar(&per_customer, "repeat") / scalar(&per_customer, "all");
+    let by_channel = adhoc(
+        "count(buyers where orders >= 2) / count(buyers)",
+        &["channel"],
+        "2025-12-31",
+    );
+    assert_value(&by_channel, "eval", &["email"], Some(expected));
+
+    // Mean spend per buyer, over all channels.
+    let spend = csv("orders.csv")
+        .filter(
+            col("status")
+                .eq(lit("paid"))
+                .and(month_of("order_date").eq(lit(202512))),
+        )
+        .group_by([col("customer_id")])
+        .agg([col("amount").sum().alias("spent")])
+        .select([col("spent").mean()])
+        .collect()
+        .unwrap();
+    let whole = adhoc("mean(buyers.spent)", &[], "2025-12-31");
+    let actual = row(&whole, "eval", &[]).value.unwrap();
+    let expected = scalar(&spend, "spent");
+    assert!((actual - expected).abs() < 1e-6, "{actual} vs {expected}");
+    assert!(row(&run, "repeat_purchase_rate", &[]).value.is_some());
+}

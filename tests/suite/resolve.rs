@@ -188,11 +188,6 @@ fn functions_and_grains() {
 #[test]
 fn later_features_say_not_supported_yet() {
     check(
-        "per_view",
-        "view buyers = sales per rep { n = count() }\nkpi a { value count(buyers) }\n",
-        &["per-entity views (`per KEY { ... }`) are not supported yet"],
-    );
-    check(
         "deadline",
         "kpi a {\n value sum(sales.amount)\n target >= 100 by 2025-12-31\n}\n",
         &["time-bound targets (`by DATE`) are not supported yet"],
@@ -309,4 +304,42 @@ kpi one_arg { value rolling(sum(sales.amount)) }
     // Only `fine` resolves.
     assert_eq!(resolved, 1, "{rendered}");
     insta::assert_snapshot!("window_errors", rendered);
+}
+
+#[test]
+fn per_entity_views_are_checked_against_their_base() {
+    let (rendered, resolved) = validate_project(&sales_project(
+        "view a = sales per customer { n = count() }
+view b = sales per region { n = count(), bad = sum(amout) }
+view c = sales per region { n = previous(count()) }
+view d = sales per region { n = region }
+view e = sales per region { n = count(), n = sum(amount) }
+view ok = sales per region { n = count() }
+kpi ka { value count(a) }
+kpi kb { value count(b) }
+kpi kc { value count(c) }
+kpi kd { value count(d) }
+kpi ke { value count(e) }
+kpi kf { where n >= 2  value count(ok) }
+kpi kg { value count(ok where n >= 2) }
+",
+        "",
+        &[],
+    ));
+    for needle in [
+        "unknown column `customer` in `sales`",
+        "unknown column `amout` in `sales`; did you mean `amount`?",
+        "`previous` inside a per-entity view's columns",
+        "`region` in a per-entity view's columns is neither an aggregate nor a number",
+        "`n` is defined twice in view `e`",
+        // A KPI's `where` filters the rows the entities are built from: `n` is not one of them.
+        "unknown column `n` in `sales`",
+    ] {
+        assert!(
+            rendered.contains(needle),
+            "expected {needle:?} in:\n{rendered}"
+        );
+    }
+    assert_eq!(resolved, 1, "only `kg` resolves:\n{rendered}");
+    insta::assert_snapshot!("per_entity_errors", rendered);
 }

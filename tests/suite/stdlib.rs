@@ -285,3 +285,25 @@ fn window_kpis() {
     assert_status(&run, "revenue_ytd_vs_plan", &["EU"], Some(Status::Missed));
     assert_status(&run, "revenue_ytd_vs_plan", &["NA"], Some(Status::Met));
 }
+
+#[test]
+fn repeat_purchase_rate() {
+    let run = tiny("2025-02-28");
+    // February's paid orders: customers 1 (#3), 2 (#4) and 3 (#6), one order each.
+    assert_value(&run, "repeat_purchase_rate", &[], Some(0.0));
+    assert_status(&run, "repeat_purchase_rate", &[], Some(Status::Missed));
+    // Over January and February: customer 1 paid for #1 and #3, customer 2 for #2 and #4,
+    // customer 3 for #6 alone: 2 of 3 bought again.
+    let mut project = kpi::project::Project::load(&fixture("tiny")).unwrap();
+    let kpi = project
+        .adhoc_kpi("rolling(repeat_purchase_rate, 2)", &[], None)
+        .unwrap();
+    let run = project.run_adhoc(
+        &kpi,
+        &kpi::project::RunOptions {
+            as_of: Some(super::date("2025-02-28")),
+            ..Default::default()
+        },
+    );
+    assert_value(&run, "eval", &[], Some(2.0 / 3.0));
+}

@@ -89,3 +89,51 @@ fn rolling_windows_recompute_ratios_and_distinct_counts_on_the_window() {
     assert_value(&run, "by_region_2m", &["NA"], Some(40.0));
     assert_value(&run, "one", &[], Some(100.0));
 }
+
+/// Paid sales per region, and per rep.
+const ENTITY_VIEWS: &str = "
+view by_region = sales where status == \"paid\" per region { n = count(), total = sum(amount) }
+view by_rep    = sales per rep { n = count(), paid = count(sales where status == \"paid\"), avg = sum(amount) / count() }
+";
+
+#[test]
+fn per_entity_views_are_built_at_the_reading_kpis_grain_and_dimensions() {
+    let defs = ENTITY_VIEWS.to_string()
+        + "
+kpi repeat { value count(by_region where n >= 2) / count(by_region) }
+kpi mean_total { value mean(by_region.total) }
+kpi repeat_q { every quarter  value count(by_region where n >= 2) / count(by_region) }
+kpi mean_total_q { every quarter  value mean(by_region.total) }
+kpi reps_with_paid { value count(by_rep where paid >= 1) }
+kpi mean_avg { value mean(by_rep.avg) }
+kpi regions_by_rep { by rep  value count(by_region) }
+kpi eu_only { where region == \"EU\"  value count(by_region) }
+kpi anna_repeat { where rep == \"anna\"  value count(by_region where n >= 2) }
+kpi repeat_2m { value rolling(count(by_region where n >= 2), 2) }
+kpi repeat_before { value previous(count(by_region where n >= 2)) }
+";
+    let run = sales_project(&defs, "", &[]).run("2025-03-31");
+    // March, paid: EU anna 60 and chen (no amount), NA boris 40. EU has 2 rows, NA 1.
+    assert_value(&run, "repeat", &[], Some(1.0 / 2.0));
+    // EU 60 (a missing amount adds nothing), NA 40.
+    assert_value(&run, "mean_total", &[], Some(50.0));
+    // The first quarter, paid: EU 100, 30, 60 and chen's row (4 rows, 190); NA 50, 40 (2, 90).
+    assert_value(&run, "repeat_q", &[], Some(1.0));
+    assert_value(&run, "mean_total_q", &[], Some(140.0));
+    // March by rep, every status: boris 1 row (paid), anna 1 (paid), chen 1 (paid, no amount).
+    assert_value(&run, "reps_with_paid", &[], Some(3.0));
+    // avg: boris 40 / 1, anna 60 / 1, chen 0 / 1 -> mean 100 / 3.
+    assert_value(&run, "mean_avg", &[], Some(100.0 / 3.0));
+    // By rep, each rep's paid March rows form one region entity.
+    assert_value(&run, "regions_by_rep", &["anna"], Some(1.0));
+    assert_value(&run, "regions_by_rep", &["boris"], Some(1.0));
+    assert_value(&run, "regions_by_rep", &["chen"], Some(1.0));
+    // The KPI's `where` chooses the rows the entities are built from.
+    assert_value(&run, "eu_only", &[], Some(1.0));
+    // anna's paid March rows: one in EU.
+    assert_value(&run, "anna_repeat", &[], Some(0.0));
+    // February and March together: EU anna 30, anna 60, chen -> 3 rows; NA boris 40 -> 1.
+    assert_value(&run, "repeat_2m", &[], Some(1.0));
+    // February alone: EU anna 30 (chen's row is refunded).
+    assert_value(&run, "repeat_before", &[], Some(0.0));
+}

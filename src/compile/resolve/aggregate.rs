@@ -19,6 +19,19 @@ impl<'a> Resolver<'a> {
         ctx: &Ctx<'a>,
     ) -> (ir::Expr, Ty) {
         let name = func.name.as_str();
+        if ctx.entity.is_some()
+            && ["previous", "growth", "total", "running", "rolling"].contains(&name)
+        {
+            self.error(
+                Diagnostic::error(
+                    "E0368",
+                    format!("`{name}` inside a per-entity view's columns"),
+                )
+                .at(func.span)
+                .with_hint("A per-entity column aggregates one entity's rows in one period; use `previous` and windows in the KPI that reads the view."),
+            );
+            return (ir::Expr::Null, Ty::Null);
+        }
         match name {
             "previous" => {
                 if !(1..=2).contains(&args.len()) {
@@ -88,6 +101,92 @@ impl<'a> Resolver<'a> {
             "min" | "max" if args.len() == 1 => self.aggregate(expr, func, args, ctx),
             _ => self.function(expr, func, args, ctx, None),
         }
+    }
+
+    /// The probability of `quantile(x, q)`; 0 for other aggregates.
+    fn quantile_of(&mut self, agg: AggFunc, args: &'a [ast::CallArg]) -> f64 {
+        if agg != AggFunc::Quantile {
+            return 0.0;
+        }
+        match args.get(1).map(|a| &a.expr.kind) {
+            Some(ast::ExprKind::Number(q)) if (0.0..=1.0).contains(q) => *q,
+            _ => {
+                if let Some(arg) = args.get(1) {
+                    self.error(
+                        Diagnostic::error(
+                            "E0354",
+                            "the quantile must be a number from 0 to 1, such as 0.9",
+                        )
+                        .at(arg.span),
+                    );
+                }
+                0.5
+            }
+        }
+    }
+
+    /// An aggregate inside a per-entity view's `{ ... }`: over the rows of one entity, whose
+    /// bare names are the base's columns. `count()` counts them.
+    fn entity_aggregate(
+        &mut self,
+        agg: AggFunc,
+        arg: Option<&'a ast::CallArg>,
+        quantile: f64,
+        base: Row<'a>,
+        ctx: &Ctx<'a>,
+    ) -> (ir::Expr, Ty) {
+        let mut filter = None;
+        let mut value = None;
+        if let Some(arg) = arg {
+            let whole = matches!(&arg.expr.kind, ast::ExprKind::Path { head, field: None } if head.name == base.name);
+            if !whole {
+                let (e, ty) = self.row_expr(&arg.expr, ctx, base);
+                if !matches!(agg, AggFunc::Count | AggFunc::CountDistinct) && !ty.is_numeric() {
+                    self.error(
+                        Diagnostic::error(
+                            "E0359",
+                            format!("this aggregate needs numbers, but this is {}", ty.name()),
+                        )
+                        .at(arg.expr.span),
+                    );
+                }
+                value = Some(e);
+            } else if agg != AggFunc::Count {
+                self.error(
+                    Diagnostic::error("E0358", "only `count` takes a whole dataset")
+                        .at(arg.expr.span),
+                );
+            }
+            if let Some(live) = &arg.live {
+                self.error(
+                    Diagnostic::error(
+                        "E0360",
+                        "`at start` and `at end` have no meaning inside a per-entity view",
+                    )
+                    .at(live.span),
+                );
+            }
+            if let Some(f) = &arg.filter {
+                let (e, ty) = self.row_expr(f, ctx, base);
+                self.expect_bool(ty, f.span, "an aggregate's `where`");
+                filter = Some(e);
+            }
+        }
+        (
+            ir::Expr::Agg(Box::new(ir::Aggregate {
+                source: base.source,
+                func: agg,
+                arg: value,
+                filter,
+                grain: ctx.grain,
+                dims: Vec::new(),
+                live: None,
+                quantile,
+                window: None,
+                entity_filter: None,
+            })),
+            Ty::Number,
+        )
     }
 
     /// `running(x)`, `running(x, GRAIN)`, `rolling(x, n)`: the window is pushed down to every
@@ -300,34 +399,25 @@ impl<'a> Resolver<'a> {
             _ => AggFunc::Stddev,
         };
         let expected = if agg == AggFunc::Quantile { 2 } else { 1 };
+        if let Some(base) = ctx.entity {
+            if !(args.is_empty() && agg == AggFunc::Count) && args.len() != expected {
+                return self.arity(func, expr.span, if expected == 2 { "2" } else { "1" });
+            }
+            let quantile = self.quantile_of(agg, args);
+            return self.entity_aggregate(agg, args.first(), quantile, base, ctx);
+        }
         if args.len() != expected {
             if args.is_empty() && agg == AggFunc::Count {
                 self.error(
                     Diagnostic::error("E0353", "`count()` needs a dataset: `count(orders)`")
                         .at(expr.span)
-                        .with_hint("`count()` without an argument is for per-entity views, which are not supported yet."),
+                        .with_hint("`count()` without an argument counts the rows of one entity, inside a per-entity view's `{ ... }`."),
                 );
                 return (ir::Expr::Null, Ty::Null);
             }
             return self.arity(func, expr.span, if expected == 2 { "2" } else { "1" });
         }
-        let quantile = if agg == AggFunc::Quantile {
-            match &args[1].expr.kind {
-                ast::ExprKind::Number(q) if (0.0..=1.0).contains(q) => *q,
-                _ => {
-                    self.error(
-                        Diagnostic::error(
-                            "E0354",
-                            "the quantile must be a number from 0 to 1, such as 0.9",
-                        )
-                        .at(args[1].span),
-                    );
-                    0.5
-                }
-            }
-        } else {
-            0.0
-        };
+        let quantile = self.quantile_of(agg, args);
         let arg = &args[0];
         // Which dataset does the argument read? A bare dataset name, or the `ds.` of its columns.
         let whole_dataset = match &arg.expr.kind {
@@ -433,10 +523,32 @@ impl<'a> Resolver<'a> {
             }
             _ => {}
         }
+        let mut entity_filter = None;
         if let Some(f) = ctx.filter {
-            let (e, ty) = self.row_expr(f, ctx, row);
+            // Over a per-entity view, the KPI's `where` chooses the rows the entities are built
+            // from (`where region == "EU"`: EU orders), not the entities.
+            let target = match &self.sources[source_id].per {
+                Some(per) => Row {
+                    source: per.base,
+                    name: &head.name,
+                },
+                None => row,
+            };
+            let before = self.diagnostics.len();
+            let (e, ty) = self.row_expr(f, ctx, target);
             self.expect_bool(ty, f.span, "a KPI's `where`");
-            filters.push(e);
+            if target.source != source_id && self.diagnostics.len() > before {
+                let base = self.sources[target.source].name.clone();
+                let hint = format!("Over the per-entity view `{}`, a KPI's `where` chooses the rows of `{base}` its entities are built from; filter the entities in the aggregate instead: `count({} where ...)`.", head.name, head.name);
+                if let Some(last) = self.diagnostics.last_mut() {
+                    last.hints.push(hint);
+                }
+            }
+            if target.source == source_id {
+                filters.push(e);
+            } else {
+                entity_filter = Some(e);
+            }
         }
         if let Some(f) = &arg.filter {
             let (e, ty) = self.row_expr(f, ctx, row);
@@ -509,6 +621,7 @@ impl<'a> Resolver<'a> {
                 live,
                 quantile,
                 window: None,
+                entity_filter,
             })),
             Ty::Number,
         )

@@ -92,6 +92,7 @@ impl<'a> Resolver<'a> {
             in_goal: false,
             dims_only: false,
             whole: false,
+            entity: None,
         };
         self.expanding = vec![kpi.name.name.clone()];
         let mut value = ir::Expr::Null;

@@ -113,6 +113,8 @@ struct Ctx<'a> {
     dims_only: bool,
     /// Inside `total()`: every aggregate is taken whole, without dimensions.
     whole: bool,
+    /// Inside a per-entity view's `{ ... }`: aggregates read these rows, one entity's at a time.
+    entity: Option<Row<'a>>,
 }
 
 /// Inside an aggregate: the source whose columns bare names refer to.

@@ -34,6 +34,17 @@ impl<'a> Resolver<'a> {
             self.error(d);
             return (ir::Expr::Null, Ty::Null);
         }
+        if let Some(base) = ctx.entity {
+            self.error(
+                Diagnostic::error(
+                    "E0369",
+                    format!("`{name}` in a per-entity view's columns is neither an aggregate nor a number"),
+                )
+                .at(ident.span)
+                .with_hint(format!("Each column aggregates one entity's rows of `{}`: `sum({name})`, `count()`, `max({name})`.", base.name)),
+            );
+            return (ir::Expr::Null, Ty::Null);
+        }
         if let Some(local) = ctx.locals.iter().find(|l| l.name.name == name) {
             return self.expand_let(local, ctx);
         }
@@ -171,6 +182,7 @@ impl<'a> Resolver<'a> {
             in_goal: false,
             dims_only: false,
             whole: ctx.whole,
+            entity: None,
         };
         self.expanding.push(key);
         let before = self.errors();

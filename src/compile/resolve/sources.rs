@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::MAX_VIEW_DEPTH;
 use super::{Ctx, Resolver, Row};
-use crate::compile::ir::{self, Source, SourceId};
+use crate::compile::ir::{self, Schema, Source, SourceId, Ty};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::source::Span;
 use crate::syntax::ast::{self, Ident};
@@ -65,6 +65,7 @@ impl<'a> Resolver<'a> {
                 && s.joins == source.joins
                 && s.time == source.time
                 && s.until == source.until
+                && s.per == source.per
         }) {
             return i;
         }
@@ -157,6 +158,7 @@ impl<'a> Resolver<'a> {
             dimensions: config.dimensions.clone(),
             unreadable_dimensions: BTreeMap::new(),
             schema,
+            per: None,
         });
         Some((id, Vec::new()))
     }
@@ -308,17 +310,8 @@ impl<'a> Resolver<'a> {
                 dimensions,
                 unreadable_dimensions: unreadable,
                 schema,
+                per: None,
             });
-        }
-        if let Some(per) = &view.per {
-            self.error(
-                Diagnostic::unsupported(
-                    "per-entity views (`per KEY { ... }`) are not supported yet",
-                )
-                .at(per.span)
-                .with_hint("They are planned; for now aggregate the dataset directly."),
-            );
-            return None;
         }
         if let Some(filter) = &view.filter {
             let before = self.errors();
@@ -334,7 +327,99 @@ impl<'a> Resolver<'a> {
             }
             filters.push(expr);
         }
+        if let Some(per) = &view.per {
+            return self.entity_source(view, per, id, filters);
+        }
         Some((id, filters))
+    }
+
+    /// A per-entity view: the base's rows grouped by the key (LANGUAGE 4.6). Its columns are
+    /// the key and the named aggregates; the reading KPI's grain and `by` complete the grouping.
+    fn entity_source(
+        &mut self,
+        view: &'a ast::View,
+        per: &'a ast::Per,
+        base: SourceId,
+        filters: Vec<ir::Expr>,
+    ) -> Option<(SourceId, Vec<ir::Expr>)> {
+        let before = self.errors();
+        let base_source = self.sources[base].clone();
+        if base_source.per.is_some() {
+            self.error(
+                Diagnostic::unsupported(
+                    "a per-entity view of a per-entity view is not supported yet",
+                )
+                .at(per.span)
+                .with_hint("Build both views on the dataset (or on a view of it without `per`)."),
+            );
+            return None;
+        }
+        let mut schema = Schema::default();
+        for key in &per.keys {
+            match base_source.schema.get(&key.name) {
+                Some(ty) if schema.get(&key.name).is_none() => {
+                    schema.columns.push((key.name.clone(), ty));
+                }
+                Some(_) => self.error(
+                    Diagnostic::error("E0305", format!("key `{}` is listed twice", key.name))
+                        .at(key.span),
+                ),
+                None => {
+                    let d = self.unknown_column(&key.name, key.span, &base_source);
+                    self.error(d);
+                }
+            }
+        }
+        let row = Row {
+            source: base,
+            name: &view.source.name,
+        };
+        let ctx = Ctx {
+            entity: Some(row),
+            ..self.detached_ctx()
+        };
+        let mut fields = Vec::new();
+        for (name, expr) in &per.columns {
+            if schema.get(&name.name).is_some() {
+                self.error(
+                    Diagnostic::error(
+                        "E0301",
+                        format!(
+                            "`{}` is defined twice in view `{}`",
+                            name.name, view.name.name
+                        ),
+                    )
+                    .at(name.span),
+                );
+                continue;
+            }
+            let (resolved, ty) = self.expr(expr, &ctx, None);
+            self.expect_number(ty, expr.span, "a column of a per-entity view");
+            schema.columns.push((name.name.clone(), Ty::Number));
+            fields.push((name.name.clone(), resolved));
+        }
+        if self.errors() > before {
+            return None;
+        }
+        let id = self.intern(Source {
+            name: view.name.name.clone(),
+            dataset: base_source.dataset.clone(),
+            joins: base_source.joins.clone(),
+            time: base_source.time.clone(),
+            until: None,
+            dimensions: BTreeMap::new(),
+            unreadable_dimensions: base_source.unreadable_dimensions.clone(),
+            schema,
+            per: Some(ir::PerEntity {
+                base,
+                keys: per.keys.iter().map(|k| k.name.clone()).collect(),
+                fields,
+                filters,
+                base_dimensions: base_source.dimensions.clone(),
+                base_schema: base_source.schema.clone(),
+            }),
+        });
+        Some((id, Vec::new()))
     }
 
     /// A context for expressions outside any KPI (view filters).
@@ -349,6 +434,7 @@ impl<'a> Resolver<'a> {
             in_goal: false,
             dims_only: false,
             whole: false,
+            entity: None,
         }
     }
 }
