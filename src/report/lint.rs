@@ -54,6 +54,11 @@ pub fn render_table(report: &LintReport<'_>, color: bool) -> String {
     );
     out.push_str(&table.to_string());
     out.push('\n');
+    if report.kpis.iter().any(|k| !k.failed().is_empty()) {
+        out.push_str(
+            "✓ passes · ! a finding (a warning) · ✗ a finding of a letter `--deny` names\n",
+        );
+    }
     out.push_str(&findings(report));
     out.push_str(&summary(report));
     out
