@@ -408,6 +408,32 @@ fn by_wide_margin(value: f64, target: f64, direction: Direction) -> bool {
     }
 }
 
+/// Whether every judged period was met by a wide margin.
+fn always_by_wide_margin(
+    periods: &[(Status, Option<f64>, Option<f64>)],
+    direction: Direction,
+) -> bool {
+    periods.iter().all(|(status, value, target)| {
+        *status == Status::Met
+            && value
+                .zip(*target)
+                .is_some_and(|(v, t)| by_wide_margin(v, t, direction))
+    })
+}
+
+/// `3 judged periods`, `6 judged periods (over 2 rows)`.
+fn periods_text(count: usize, rows: usize) -> String {
+    let over = if rows > 1 {
+        format!(" (over {rows} rows)")
+    } else {
+        String::new()
+    };
+    format!(
+        "{count} judged period{}{over}",
+        if count == 1 { "" } else { "s" }
+    )
+}
+
 fn achievable(kpi: Option<&ir::Kpi>, outcome: Option<&KpiOutcome>) -> Achievable {
     let (Some(kpi), Some(outcome)) = (kpi, outcome) else {
         return unknown("cannot be judged: the KPI was not computed");
@@ -424,15 +450,7 @@ fn achievable(kpi: Option<&ir::Kpi>, outcome: Option<&KpiOutcome>) -> Achievable
     }
     let met = periods.iter().filter(|(s, ..)| *s == Status::Met).count();
     let hit_rate = met as f64 / judged_count as f64;
-    let over = if outcome.rows.len() > 1 {
-        format!(" (over {} rows)", outcome.rows.len())
-    } else {
-        String::new()
-    };
-    let judged_periods = format!(
-        "{judged_count} judged period{}{over}",
-        if judged_count == 1 { "" } else { "s" }
-    );
+    let judged_periods = periods_text(judged_count, outcome.rows.len());
     let direction = direction(&kpi.targets);
     let growth = direction
         .filter(|_| kpi.targets.iter().all(is_growth))
@@ -461,15 +479,7 @@ fn achievable(kpi: Option<&ir::Kpi>, outcome: Option<&KpiOutcome>) -> Achievable
             format!("likely out of reach: met in none of {judged_periods}"),
         );
     }
-    let wide = direction.is_some_and(|d| {
-        periods.iter().all(|(status, value, target)| {
-            *status == Status::Met
-                && value
-                    .zip(*target)
-                    .is_some_and(|(v, t)| by_wide_margin(v, t, d))
-        })
-    });
-    if wide {
+    if direction.is_some_and(|d| always_by_wide_margin(&periods, d)) {
         return verdict(
             false,
             format!(
@@ -539,12 +549,12 @@ impl Growth {
 
     fn describe(&self) -> String {
         let (most, extreme) = match self.direction {
-            Direction::Up => ("grew at most", self.actual.last()),
-            Direction::Down => ("fell at most to", self.actual.first()),
+            Direction::Up => ("the KPI grew at most", self.actual.last()),
+            Direction::Down => ("its lowest change in a period was", self.actual.first()),
         };
         let typical = median(&mut self.actual.clone());
         format!(
-            "the target asks for {} a period; in its history the KPI {most} {} (median {})",
+            "the target asks for {} a period; in its history {most} {} (median {})",
             signed_percent(self.required),
             signed_percent(extreme.copied().unwrap_or(0.0)),
             signed_percent(typical)

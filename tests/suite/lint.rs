@@ -186,6 +186,14 @@ fn a_growth_target_is_checked_against_the_growth_seen() {
         revenue.checks.achievable.reason,
         "likely out of reach: the target asks for +20.0% a period; in its history the KPI grew at most +0.0% (median -16.7%)"
     );
+    // A fall asked for: halve the sales each month, which never fell (0%, +50%).
+    let kpis = lint_defs(&with_target("halving", "count(sales)", "<= previous * 0.5"));
+    let halving = find(&kpis, "halving");
+    assert!(!halving.checks.achievable.pass);
+    assert_eq!(
+        halving.checks.achievable.reason,
+        "likely out of reach: the target asks for -50.0% a period; in its history its lowest change in a period was +0.0% (median +25.0%)"
+    );
 }
 
 #[test]
