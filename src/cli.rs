@@ -31,6 +31,8 @@ pub enum Command {
     List(ListArgs),
     /// Parse and resolve every definition against the datasets' schemas and check the data files, computing nothing.
     Validate(ListArgs),
+    /// Review every KPI letter by letter (Specific, Measurable, Achievable, Relevant, Time-bound).
+    Lint(LintArgs),
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +81,22 @@ pub struct EvalArgs {
     pub when: WhenArgs,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Only these KPIs.
+    pub names: Vec<String>,
+    /// Only KPIs with this tag (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    #[command(flatten)]
+    pub when: WhenArgs,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Letters that must pass, such as `A,T` (any of S, M, A, R, T): their findings exit 1.
+    #[arg(long, value_delimiter = ',')]
+    pub deny: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,8 @@ pub mod diagnostic;
 pub mod error;
 #[cfg(feature = "engine")]
 pub mod eval;
+#[cfg(feature = "engine")]
+pub mod lint;
 pub mod manifest;
 pub mod period;
 #[cfg(feature = "engine")]

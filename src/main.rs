@@ -2,6 +2,8 @@
 //!
 //! Exit codes: 0 nothing reached the `--fail-on` level; 1 something did; 2 errors in
 //! definitions, data or arguments (every KPI that could be computed is still reported).
+//! `kpi lint`: 0 findings are warnings only; 1 a letter named by `--deny` fails for some KPI;
+//! 2 errors that belong to no single KPI, or bad arguments (a KPI's own errors fail its M).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
@@ -15,8 +17,10 @@ use clap::Parser;
 use cli::{Cli, Command, FailOn, ListFormat};
 use kpi::diagnostic::{render_human, Diagnostic, DiagnosticJson};
 use kpi::eval::Status;
+use kpi::lint::Letter;
 use kpi::period::{day_range, PeriodSpec};
 use kpi::project::{Project, Run, RunOptions};
+use kpi::report::lint::LintReport;
 use kpi::report::{self, Report, TableOptions};
 use kpi::source::SourceMap;
 use kpi::syntax::ast;
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval(project, args),
         Command::List(args) => list(project, args.format),
         Command::Validate(args) => validate(project, args.format),
+        Command::Lint(args) => lint(project, args),
     };
     ExitCode::from(code)
 }
@@ -240,6 +245,49 @@ fn validate(project: Project, format: ListFormat) -> u8 {
     }
     if errors > 0 {
         EXIT_ERROR
+    } else {
+        EXIT_OK
+    }
+}
+
+fn lint(project: Project, args: cli::LintArgs) -> u8 {
+    let mut options = match run_options(&args.when) {
+        Ok(o) => o,
+        Err(message) => return argument_error(message),
+    };
+    let deny = match Letter::parse_list(&args.deny) {
+        Ok(letters) => letters,
+        Err(message) => return argument_error(message),
+    };
+    options.names = args.names;
+    options.tags = args.tags;
+    let (run, resolved) = project.run_resolved(&options);
+    let kpis = kpi::lint::lint(&project, &options, &run, &resolved);
+    let report = LintReport {
+        project: &run.project,
+        as_of: run.as_of,
+        kpis: &kpis,
+        deny: &deny,
+    };
+    match args.format {
+        ListFormat::Json => print!("{}", report::lint::render_json(&report)),
+        ListFormat::Table => print!("{}", report::lint::render_table(&report, stdout_color())),
+    }
+    print_diagnostics(&run.diagnostics, &project.sources);
+    // A KPI's own errors are its M finding; an error that belongs to no KPI (kpi.toml, a
+    // dataset, a file, an unknown name asked for) stops the review from being whole.
+    if run
+        .diagnostics
+        .iter()
+        .any(|d| d.is_error() && d.kpi.is_none())
+    {
+        return EXIT_ERROR;
+    }
+    let denied_fails = kpis
+        .iter()
+        .any(|k| k.failed().iter().any(|l| deny.contains(l)));
+    if denied_fails {
+        EXIT_FAILED
     } else {
         EXIT_OK
     }

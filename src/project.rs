@@ -190,6 +190,15 @@ impl Project {
         self.evaluate(program, datasets, options, diagnostics)
     }
 
+    /// Like [`Project::run`], and also returns the selected KPIs as resolved: `kpi lint` reads
+    /// their targets' operators and finds a bare `previous` however it was reached (a `let`).
+    pub fn run_resolved(&self, options: &RunOptions) -> (Run, Vec<ir::Kpi>) {
+        let (datasets, mut program, mut diagnostics) = self.resolve();
+        self.select(&mut program, options, &mut diagnostics);
+        let kpis = program.kpis.clone();
+        (self.evaluate(program, datasets, options, diagnostics), kpis)
+    }
+
     /// The KPI `kpi eval` evaluates: a KPI of the project by name, or an expression, with
     /// `by` and `every` overridden when given and no targets. The expression is added to the
     /// source map as `<eval>`, so that its errors point into it.
@@ -316,22 +325,23 @@ impl Project {
                 diagnostics.push(d);
             }
         }
-        // One rule for the KPIs to evaluate and for the errors that concern this run: chosen by
-        // name (when names are given) and by tag (when tags are given). A KPI whose text did not
-        // parse has no tags to read: its error is kept under any tag, never hidden by a filter.
-        let wanted = |name: &str| {
-            let tags: Option<Vec<&str>> = self
-                .kpis()
-                .find(|k| k.name.name == name)
-                .map(|k| k.tags.iter().map(|t| t.name.as_str()).collect());
-            (options.names.is_empty() || options.names.iter().any(|n| n == name))
-                && (options.tags.is_empty()
-                    || tags.is_none_or(|tags| {
-                        tags.iter().any(|t| options.tags.iter().any(|o| o == t))
-                    }))
-        };
+        let wanted = |name: &str| self.selects(options, name);
         program.kpis.retain(|k| wanted(&k.meta.name));
         diagnostics.retain(|d| d.kpi.as_deref().is_none_or(wanted));
+    }
+
+    /// Whether the options choose a KPI. One rule for the KPIs to evaluate, for the errors that
+    /// concern a run and for the KPIs `kpi lint` reviews: chosen by name (when names are given)
+    /// and by tag (when tags are given). A KPI whose text did not parse has no tags to read: it
+    /// is kept under any tag, so that its error is never hidden by a filter.
+    pub fn selects(&self, options: &RunOptions, name: &str) -> bool {
+        let tags: Option<Vec<&str>> = self
+            .kpis()
+            .find(|k| k.name.name == name)
+            .map(|k| k.tags.iter().map(|t| t.name.as_str()).collect());
+        (options.names.is_empty() || options.names.iter().any(|n| n == name))
+            && (options.tags.is_empty()
+                || tags.is_none_or(|tags| tags.iter().any(|t| options.tags.iter().any(|o| o == t))))
     }
 
     /// The names of every KPI defined, including those left out for errors in their text.

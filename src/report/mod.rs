@@ -3,6 +3,7 @@
 mod csv;
 mod format;
 mod json;
+pub mod lint;
 mod table;
 
 use chrono::NaiveDate;

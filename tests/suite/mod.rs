@@ -3,6 +3,7 @@ mod cli;
 mod data;
 mod differential;
 mod eval;
+mod lint;
 mod parse;
 mod report;
 mod resolve;
