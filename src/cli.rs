@@ -120,7 +120,11 @@ pub enum ListFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
+    /// Only missed targets.
     Missed,
+    /// Missed, and time-bound targets at risk of being missed.
+    AtRisk,
+    /// Missed, at risk, and in the warn zone.
     Warn,
 }
 

@@ -118,9 +118,11 @@ fn check(project: Project, args: cli::CheckArgs) -> u8 {
     if has_errors(&run.diagnostics) {
         return EXIT_ERROR;
     }
+    // The order is missed > at_risk > warn: each level fails on itself and everything worse.
     let fails = |status: Status| match args.fail_on {
         FailOn::Missed => status == Status::Missed,
-        FailOn::Warn => matches!(status, Status::Missed | Status::Warn),
+        FailOn::AtRisk => matches!(status, Status::Missed | Status::AtRisk),
+        FailOn::Warn => matches!(status, Status::Missed | Status::AtRisk | Status::Warn),
     };
     if run.outcomes.iter().filter_map(|k| k.status).any(fails) {
         EXIT_FAILED

@@ -158,6 +158,8 @@ pub struct Kpi {
     pub value: Expr,
     pub targets: Vec<Goal>,
     pub warns: Vec<Goal>,
+    /// A time-bound target (`target ... by DATE`, LANGUAGE 5.2).
+    pub deadline: Option<Deadline>,
     pub location: Location,
     pub span: Span,
 }
@@ -183,6 +185,36 @@ impl Kpi {
         }
         out
     }
+}
+
+/// `target >= 1_200_000 by 2025-12-31`: the target is for the period of the KPI's grain that
+/// ends on `date`; before it ends, the period in progress is judged on its pace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deadline {
+    pub date: NaiveDate,
+    /// The period that ends on `date`.
+    pub period: i64,
+    pub pace: Pace,
+    /// How the value accrues, if it does (None: a ratio or the like, judged as it stands).
+    pub accrual: Option<Accrual>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pace {
+    /// value x days in the period / days elapsed
+    Linear,
+    /// value / the share of last year's same period that had accrued by the same day
+    Seasonal,
+}
+
+/// How an additive value accrues towards its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accrual {
+    /// Over the deadline's period (a sum or a count).
+    Period,
+    /// From the start of the coarser period that holds the deadline's (a `running` sum).
+    Running(Grain),
 }
 
 /// One `target` or `warn` line.
@@ -294,6 +326,9 @@ pub struct Aggregate {
     /// Over a per-entity view: the reading KPI's `where`, on the base's rows the entities are
     /// built from (`filter` is on the entities' rows).
     pub entity_filter: Option<Expr>,
+    /// Only rows dated through this day: a time-bound KPI's period in progress is taken up to
+    /// the evaluation day. Set when the program is planned, never by resolution.
+    pub through: Option<NaiveDate>,
 }
 
 impl Aggregate {
@@ -413,6 +448,35 @@ impl Expr {
                 Expr::Func(func, args.into_iter().map(|x| *b(Box::new(x))).collect())
             }
             leaf => leaf,
+        }
+    }
+
+    /// How the expression accrues, if it is additive (LANGUAGE 5.2): a sum or a count, plain
+    /// or `running`, or such values combined by `+`, `-` and multiplication or division by a
+    /// constant. Parts that accrue differently (a running sum plus a plain one) are not additive.
+    pub fn accrual(&self) -> Option<Accrual> {
+        fn constant(e: &Expr) -> bool {
+            let mut aggregates = Vec::new();
+            e.collect_aggregates(&mut aggregates);
+            aggregates.is_empty() && e.max_lag() == 0 && !matches!(e, Expr::SelfValue)
+        }
+        match self {
+            Expr::Agg(a) => {
+                let additive = matches!(a.func, AggFunc::Sum | AggFunc::Count) && a.live.is_none();
+                match (additive, a.window) {
+                    (true, None) => Some(Accrual::Period),
+                    (true, Some(Window::Running(grain))) => Some(Accrual::Running(grain)),
+                    _ => None,
+                }
+            }
+            Expr::Unary(UnaryOp::Neg, e) => e.accrual(),
+            Expr::Binary(BinaryOp::Add | BinaryOp::Sub, a, b) => {
+                let (a, b) = (a.accrual()?, b.accrual()?);
+                (a == b).then_some(a)
+            }
+            Expr::Binary(BinaryOp::Mul, a, b) if constant(a) => b.accrual(),
+            Expr::Binary(BinaryOp::Mul | BinaryOp::Div, a, b) if constant(b) => a.accrual(),
+            _ => None,
         }
     }
 

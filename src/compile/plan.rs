@@ -19,6 +19,8 @@ pub struct PassKey {
     pub window: Option<ir::Window>,
     /// Over a per-entity view: the reading KPI's `where` on the base's rows, as a key.
     pub entity_filter: Option<String>,
+    /// Only rows dated through this day (a time-bound KPI's period in progress).
+    pub through: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,6 +81,7 @@ impl PassPlan {
             live: aggregate.live.map(Into::into),
             window: aggregate.window,
             entity_filter: aggregate.entity_filter.as_ref().map(|f| format!("{f:?}")),
+            through: aggregate.through,
         };
         let pass_index = match self.passes.iter().position(|p| p.key == key) {
             Some(i) => i,

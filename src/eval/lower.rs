@@ -63,6 +63,20 @@ pub fn source_frame(source: &ir::Source, datasets: &Datasets) -> Option<LazyFram
     Some(frame)
 }
 
+/// The rows a pass reads: for a time-bound KPI's period in progress, only those dated through
+/// the evaluation day.
+pub fn rows_through(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFrame {
+    match (pass.key.through, &source.time) {
+        (Some(day), Some(time)) => frame.filter(
+            col(time.as_str())
+                .cast(DataType::Date)
+                .lt_eq(lit(day))
+                .fill_null(lit(false)),
+        ),
+        _ => frame,
+    }
+}
+
 /// The plan of one pass: (period, dims) -> one column per aggregate, plus `n<column>` row counts.
 pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFrame {
     let mut keys: Vec<Expr> = Vec::new();
@@ -361,15 +375,22 @@ fn aggregate_expr(aggregate: &ir::Aggregate, mask: Option<Expr>) -> Expr {
 
 /// How the KPI-level and row-level IR becomes polars expressions. Aggregates become the
 /// columns their pass computed (see [`PassPlan`]); `previous` shifts within each dimension group.
+#[derive(Clone, Copy)]
 pub struct ExprLowering<'a> {
     pub plan: &'a PassPlan,
     pub dims: &'a [String],
+    /// The aggregates taken through this day (see [`ir::Aggregate::through`]).
+    pub through: Option<chrono::NaiveDate>,
 }
 
 impl ExprLowering<'_> {
     pub fn lower(&self, expr: &ir::Expr) -> Expr {
         match expr {
-            ir::Expr::Agg(aggregate) => match self.plan.columns.get(&aggregate.key()) {
+            ir::Expr::Agg(aggregate) => match self
+                .plan
+                .columns
+                .get(&through(aggregate, self.through).key())
+            {
                 Some((_, column)) => col(column.as_str()),
                 None => lit(NULL).cast(DataType::Float64),
             },
@@ -385,6 +406,14 @@ impl ExprLowering<'_> {
             }
             other => lower_with(other, &|e| self.lower(e)),
         }
+    }
+}
+
+/// The aggregate taken through a day (or as resolved, with `None`).
+pub fn through(aggregate: &ir::Aggregate, day: Option<chrono::NaiveDate>) -> ir::Aggregate {
+    ir::Aggregate {
+        through: day,
+        ..aggregate.clone()
     }
 }
 

@@ -12,6 +12,7 @@ use polars::prelude::*;
 use crate::compile::ir;
 use crate::diagnostic::Diagnostic;
 use crate::manifest::Lateness;
+use crate::period::Grain;
 use data::{first_line, Datasets};
 use lower::{ExprLowering, PassPlan, PERIOD, VALUE};
 pub use outcome::{KpiOutcome, RowOutcome, Status, TargetOutcome};
@@ -48,24 +49,133 @@ struct Window {
     evaluated: i64,
     /// The periods were named by the user (`kpi eval --from/--to`), not derived from history.
     explicit: bool,
+    /// A time-bound KPI: where the evaluation day stands against its deadline.
+    pacing: Option<Pacing>,
+}
+
+/// A time-bound KPI seen from the evaluation day (LANGUAGE 5.2).
+#[derive(Debug, Clone, Copy)]
+struct Pacing {
+    deadline: NaiveDate,
+    as_of: NaiveDate,
+    /// The deadline is after the evaluation day: the period is judged on its pace.
+    in_progress: bool,
+    /// Days from the start of the accrual (the period, or the `running` window) to the
+    /// deadline, and those elapsed on the evaluation day, that day included.
+    total_days: i64,
+    elapsed_days: i64,
+    pace: ir::Pace,
+    additive: bool,
+    /// `pace seasonal`: the same period a year earlier is this many periods back, and the
+    /// evaluation day a year earlier.
+    year_back: Option<(i64, NaiveDate)>,
+    /// The period that ends on the deadline.
+    period: i64,
+}
+
+impl Pacing {
+    fn new(kpi: &ir::Kpi, deadline: &ir::Deadline, as_of: NaiveDate) -> Pacing {
+        let grain = kpi.grain;
+        let start = match deadline.accrual {
+            Some(ir::Accrual::Running(coarser)) => {
+                coarser.start(grain.within(deadline.period, coarser))
+            }
+            _ => grain.start(deadline.period),
+        };
+        let total_days = (deadline.date - start).num_days() + 1;
+        let elapsed_days = ((as_of - start).num_days() + 1).clamp(0, total_days);
+        let periods_a_year = match grain {
+            Grain::Day => 364,
+            Grain::Week => 52,
+            Grain::Month => 12,
+            Grain::Quarter => 4,
+            Grain::Year => 1,
+        };
+        let year_back = (deadline.pace == ir::Pace::Seasonal).then(|| {
+            let day = as_of
+                .checked_sub_months(chrono::Months::new(12))
+                .unwrap_or(as_of);
+            (periods_a_year, day)
+        });
+        Pacing {
+            deadline: deadline.date,
+            as_of,
+            in_progress: as_of < deadline.date,
+            total_days,
+            elapsed_days,
+            pace: deadline.pace,
+            additive: deadline.accrual.is_some(),
+            year_back,
+            period: deadline.period,
+        }
+    }
+
+    /// The period judged: the deadline's once it is over or before it has begun, else the one
+    /// in progress on the evaluation day.
+    fn judged(&self, grain: Grain) -> i64 {
+        if self.in_progress && self.elapsed_days > 0 {
+            grain.index_of(self.as_of).min(self.period)
+        } else {
+            self.period
+        }
+    }
+
+    /// The day through which the value's rows are read, while the period is in progress.
+    fn value_through(&self) -> Option<NaiveDate> {
+        self.in_progress.then_some(self.as_of)
+    }
 }
 
 fn window(kpi: &ir::Kpi, options: &EvalOptions) -> Window {
+    let pacing = match (&kpi.deadline, options.range) {
+        (Some(deadline), None) => Some(Pacing::new(kpi, deadline, options.as_of)),
+        _ => None,
+    };
     let (first_reported, evaluated) = match options.range {
         Some((from, to)) => (kpi.grain.index_of(from), kpi.grain.index_of(to)),
         None => {
-            let evaluated = kpi.grain.last_complete(options.as_of);
+            let evaluated = match &pacing {
+                Some(p) => p.judged(kpi.grain),
+                None => kpi.grain.last_complete(options.as_of),
+            };
             (evaluated - options.history as i64, evaluated)
         }
     };
     let first_reported = first_reported.min(evaluated);
+    let lag = kpi.max_lag() as i64;
+    let year_back = pacing.and_then(|p| p.year_back).map_or(0, |(k, _)| k);
     Window {
         // One more period than the deepest `previous` so that `change` has a previous value.
-        first_computed: first_reported - kpi.max_lag() as i64 - 1,
+        first_computed: first_reported - lag.max(year_back) - 1,
         first_reported,
         evaluated,
         explicit: options.range.is_some(),
+        pacing,
     }
+}
+
+/// The aggregates a KPI reads, as planned: while a time-bound period is in progress its value's
+/// are taken through the evaluation day (and through the same day a year earlier, for
+/// `pace seasonal`); its targets' are taken whole, since a target is for the whole period.
+fn planned_aggregates(kpi: &ir::Kpi, window: &Window) -> Vec<ir::Aggregate> {
+    let mut value = Vec::new();
+    kpi.value.collect_aggregates(&mut value);
+    let mut goals = Vec::new();
+    for goal in kpi.targets.iter().chain(&kpi.warns) {
+        for e in goal.exprs() {
+            e.collect_aggregates(&mut goals);
+        }
+    }
+    let pacing = window.pacing.filter(|p| p.in_progress);
+    let mut out = Vec::new();
+    for a in value {
+        out.push(lower::through(a, pacing.and_then(|p| p.value_through())));
+        if let Some((_, day)) = pacing.and_then(|p| p.year_back) {
+            out.push(lower::through(a, Some(day)));
+        }
+    }
+    out.extend(goals.into_iter().cloned());
+    out
 }
 
 /// The lowered form of a program: the passes every KPI's aggregates were assigned to.
@@ -111,9 +221,9 @@ pub fn lower(program: &ir::Program, options: &EvalOptions) -> Lowered {
             windows.push(w);
             continue;
         }
-        for aggregate in kpi.aggregates() {
+        for aggregate in planned_aggregates(kpi, &w) {
             let timeless = program.sources[aggregate.source].time.is_none();
-            plan.add(aggregate, timeless, w.first_computed, w.evaluated);
+            plan.add(&aggregate, timeless, w.first_computed, w.evaluated);
         }
         windows.push(w);
     }
@@ -204,6 +314,10 @@ fn coverage(
     Coverage { limits }
 }
 
+/// `pace seasonal`: last year's value through the same day, and over its whole period.
+const YEAR_AGO_TO_DATE: &str = "__year_ago_to_date";
+const YEAR_AGO_WHOLE: &str = "__year_ago_whole";
+
 /// Pass index -> its result, or the reason it has none.
 type PassResults = Vec<Result<DataFrame, String>>;
 
@@ -241,6 +355,7 @@ fn run_passes(
             results[i] = Err(format!("dataset `{}` could not be opened", source.dataset));
             continue;
         };
+        let frame = lower::rows_through(pass, source, frame);
         let frame = match &source.per {
             Some(per) => match lower::settled_entity_rows(pass, source, per, frame) {
                 Ok(rows) => rows,
@@ -384,7 +499,7 @@ fn evaluate_kpi(
     let fail = |message: String| Diagnostic::error("E0411", message);
     // The passes this KPI reads, with the columns it needs from each.
     let mut used: BTreeMap<usize, Vec<(String, bool)>> = BTreeMap::new();
-    for aggregate in kpi.aggregates() {
+    for aggregate in planned_aggregates(kpi, &window) {
         let Some((pass, column)) = plan.columns.get(&aggregate.key()) else {
             return Err(Diagnostic::internal(format!(
                 "aggregate of `{}` has no pass",
@@ -481,13 +596,41 @@ fn evaluate_kpi(
     let lowering = ExprLowering {
         plan,
         dims: &kpi.dims,
+        through: None,
+    };
+    let pacing = window.pacing.filter(|p| p.in_progress);
+    let value_lowering = ExprLowering {
+        through: pacing.and_then(|p| p.value_through()),
+        ..lowering
     };
     frame = frame.with_column(
-        lowering
+        value_lowering
             .lower(&kpi.value)
             .cast(DataType::Float64)
             .alias(VALUE),
     );
+    if let Some((periods, day)) = pacing.and_then(|p| p.year_back) {
+        // `pace seasonal`: last year's value through the same day, and its whole period.
+        let year_ago = ExprLowering {
+            through: Some(day),
+            ..lowering
+        };
+        let to_deadline = pacing.map_or(0, |p| p.period - window.evaluated);
+        let shift = |e: Expr, n: i64| {
+            let shifted = e.shift(lit(n.max(1)));
+            if kpi.dims.is_empty() {
+                shifted
+            } else {
+                let partition: Vec<Expr> = kpi.dims.iter().map(|d| col(d.as_str())).collect();
+                shifted.over(partition).unwrap_or_else(|_| lit(NULL))
+            }
+        };
+        frame = frame.with_columns([
+            shift(year_ago.lower(&kpi.value).cast(DataType::Float64), periods)
+                .alias(YEAR_AGO_TO_DATE),
+            shift(col(VALUE), periods - to_deadline).alias(YEAR_AGO_WHOLE),
+        ]);
+    }
     let mut goal_columns = Vec::new();
     for (prefix, goals) in [("t", &kpi.targets), ("w", &kpi.warns)] {
         for (i, goal) in goals.iter().enumerate() {
@@ -701,9 +844,26 @@ fn judge(
 ) -> PolarsResult<KpiOutcome> {
     // A period that the data does not cover yet has no value: never a partial month that
     // looks like a drop, nor a zero that misses a target.
-    let last_day = |p: i64| kpi.grain.end(p).pred_opt().unwrap_or(NaiveDate::MIN);
-    let reason = coverage.gap(last_day(window.evaluated));
+    // A period in progress is read through the evaluation day, and judged when the data reach it.
+    let pacing = window.pacing.filter(|p| p.in_progress);
+    let last_day = |p: i64| match pacing {
+        Some(pace) if p == window.evaluated => pace.as_of,
+        _ => kpi.grain.end(p).pred_opt().unwrap_or(NaiveDate::MIN),
+    };
+    let not_begun = pacing.is_some_and(|p| p.elapsed_days == 0);
+    let reason = if not_begun {
+        pacing.map(|p| {
+            format!(
+                "the period that ends on {} has not begun on {}",
+                p.deadline, p.as_of
+            )
+        })
+    } else {
+        coverage.gap(last_day(window.evaluated))
+    };
     let values = f64_column(df, VALUE);
+    let year_ago_to_date = f64_column(df, YEAR_AGO_TO_DATE);
+    let year_ago_whole = f64_column(df, YEAR_AGO_WHOLE);
     let targets = goal_columns(df, "t", &kpi.targets);
     let warns = goal_columns(df, "w", &kpi.warns);
     let index = row_index(kpi, df)?;
@@ -742,12 +902,54 @@ fn judge(
             };
             (status, at)
         };
-        let (status, at) = judge_at(window.evaluated);
+        let mut row_reason = reason.clone();
+        let (mut status, at) = judge_at(window.evaluated);
         let target = at.and_then(|at| applicable(&targets, at));
         let warn = at.and_then(|at| applicable(&warns, at));
-        let history_status = (window.first_reported..=window.evaluated)
+        // Before its deadline a time-bound target is judged on its pace (LANGUAGE 5.2): an
+        // additive value on its projection to the period's end, any other on its value so far.
+        let mut projection = None;
+        let mut needed = None;
+        if let (Some(pace), Some(at)) = (pacing, at) {
+            if pace.additive && !not_begun {
+                let share = match pace.pace {
+                    ir::Pace::Linear => Some(pace.elapsed_days as f64 / pace.total_days as f64),
+                    ir::Pace::Seasonal => year_ago_to_date[at]
+                        .zip(year_ago_whole[at])
+                        .and_then(|(part, whole)| (whole != 0.0).then(|| part / whole)),
+                };
+                projection = value
+                    .zip(share.filter(|s| *s > 0.0))
+                    .map(|(v, s)| v / s)
+                    .filter(|p| p.is_finite());
+                if share.is_none() && pace.pace == ir::Pace::Seasonal && row_reason.is_none() {
+                    row_reason = Some(
+                        "`pace seasonal` needs the same period a year earlier, which has no value"
+                            .to_string(),
+                    );
+                }
+            }
+            let judged = if pace.additive { projection } else { value };
+            status = target.map(|t| match t.holds(at, judged) {
+                _ if not_begun => Status::NoData,
+                None => Status::NoData,
+                Some(true) => Status::OnTrack,
+                Some(false) => Status::AtRisk,
+            });
+            needed = target
+                .and_then(|t| t.low[at])
+                .zip(value)
+                .map(|(goal, v)| goal - v)
+                .filter(|_| pace.additive && !not_begun);
+        }
+        let mut history_status: Vec<Option<Status>> = (window.first_reported..=window.evaluated)
             .map(|p| judge_at(p).0)
             .collect();
+        if pacing.is_some() {
+            if let Some(last) = history_status.last_mut() {
+                *last = status;
+            }
+        }
         let history_target = (window.first_reported..=window.evaluated)
             .map(|p| {
                 let at = row_of(p)?;
@@ -767,10 +969,16 @@ fn judge(
             target: target.zip(at).map(|(g, at)| g.outcome(at)),
             warn: warn.zip(at).map(|(g, at)| g.outcome(at)),
             status,
-            reason: reason.clone(),
+            reason: row_reason,
             history,
             history_status,
             history_target,
+            deadline: window.pacing.map(|p| p.deadline.to_string()),
+            elapsed: window
+                .pacing
+                .map(|p| p.elapsed_days as f64 / p.total_days as f64),
+            projection,
+            needed,
         });
     }
     let status = if kpi.targets.is_empty() {
@@ -789,6 +997,9 @@ fn judge(
             .map(|p| kpi.grain.label(p))
             .collect(),
         status,
+        deadline: window.pacing.map(|p| p.deadline.to_string()),
+        pace: window.pacing.map(|p| p.pace),
+        in_progress: pacing.is_some(),
         rows,
     })
 }

@@ -11,29 +11,38 @@ use crate::source::Location;
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Met,
-    Warn,
-    Missed,
+    /// Before its deadline, a time-bound target whose projection meets it.
+    OnTrack,
     NoData,
+    Warn,
+    /// Before its deadline, a time-bound target whose projection does not meet it.
+    AtRisk,
+    Missed,
 }
 
 impl Status {
-    /// Worse statuses rank higher: missed > warn > no_data > met.
+    /// Worse statuses rank higher: missed > at_risk > warn > no_data > on_track > met.
     pub fn severity(self) -> u8 {
         match self {
             Status::Met => 0,
-            Status::NoData => 1,
-            Status::Warn => 2,
-            Status::Missed => 3,
+            Status::OnTrack => 1,
+            Status::NoData => 2,
+            Status::Warn => 3,
+            Status::AtRisk => 4,
+            Status::Missed => 5,
         }
     }
 
-    /// The machine name, as in JSON and CSV: `met`, `warn`, `missed`, `no_data`.
+    /// The machine name, as in JSON and CSV: `met`, `on_track`, `no_data`, `warn`, `at_risk`,
+    /// `missed`.
     pub fn key(self) -> &'static str {
         match self {
             Status::Met => "met",
-            Status::Warn => "warn",
-            Status::Missed => "missed",
+            Status::OnTrack => "on_track",
             Status::NoData => "no_data",
+            Status::Warn => "warn",
+            Status::AtRisk => "at_risk",
+            Status::Missed => "missed",
         }
     }
 
@@ -78,6 +87,15 @@ pub struct RowOutcome {
     pub history_status: Vec<Option<Status>>,
     /// The target that applied in each history period (the low bound of `between`).
     pub history_target: Vec<Option<f64>>,
+    /// A time-bound target (`by DATE`): the last day of the period it is for.
+    pub deadline: Option<String>,
+    /// The share of the period elapsed, 0 to 1, counting the evaluation day (time-bound only).
+    pub elapsed: Option<f64>,
+    /// Before the deadline, an additive value projected to the period's end.
+    pub projection: Option<f64>,
+    /// Before the deadline, what the rest of the period must add to meet the target (the target
+    /// less the value so far; negative when it is met already).
+    pub needed: Option<f64>,
 }
 
 /// One KPI: what it is, the period judged, and its rows.
@@ -95,6 +113,10 @@ pub struct KpiOutcome {
     pub history_periods: Vec<String>,
     /// The worst status of the rows; null for a KPI without target.
     pub status: Option<Status>,
+    /// A time-bound target: its deadline, and whether the period is still in progress.
+    pub deadline: Option<String>,
+    pub pace: Option<crate::compile::ir::Pace>,
+    pub in_progress: bool,
     pub rows: Vec<RowOutcome>,
 }
 

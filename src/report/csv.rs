@@ -15,6 +15,10 @@ pub fn render(report: &Report<'_>) -> String {
         "target_high",
         "status",
         "reason",
+        "deadline",
+        "elapsed",
+        "projection",
+        "needed",
     ]);
     for kpi in report.outcomes {
         for row in &kpi.rows {
@@ -41,6 +45,11 @@ pub fn render(report: &Report<'_>) -> String {
                     ),
                     _ => Default::default(),
                 };
+                let paced = |v: Option<f64>| if evaluated { number(v) } else { String::new() };
+                let deadline = match (&row.deadline, evaluated) {
+                    (Some(d), true) => d.as_str(),
+                    _ => "",
+                };
                 let _ = writer.write_record([
                     kpi.meta.name.as_str(),
                     &dims,
@@ -52,6 +61,10 @@ pub fn render(report: &Report<'_>) -> String {
                     &high,
                     &status,
                     reason,
+                    deadline,
+                    &paced(row.elapsed),
+                    &paced(row.projection),
+                    &paced(row.needed),
                 ]);
             }
         }

@@ -37,6 +37,8 @@ pub struct Summary {
     pub warn: usize,
     pub missed: usize,
     pub no_data: usize,
+    pub on_track: usize,
+    pub at_risk: usize,
     pub without_target: usize,
     pub errors: usize,
     /// KPIs that could not be computed, in the order of their first error.
@@ -60,6 +62,8 @@ impl Report<'_> {
             warn: count(Status::Warn),
             missed: count(Status::Missed),
             no_data: count(Status::NoData),
+            on_track: count(Status::OnTrack),
+            at_risk: count(Status::AtRisk),
             without_target: self.outcomes.iter().filter(|k| k.status.is_none()).count(),
             errors: self.diagnostics.iter().filter(|d| d.is_error()).count(),
             failed,

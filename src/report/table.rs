@@ -96,6 +96,7 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
     out.push('\n');
     out.push_str(&reasons(report));
     if options.judged {
+        out.push_str(&pacing(report));
         out.push_str(&self::summary(&summary));
     }
     out
@@ -165,6 +166,8 @@ fn status_cell(status: Option<Status>, color: bool) -> Cell {
         Status::Warn => ("! warn", Color::Yellow),
         Status::Missed => ("✗ missed", Color::Red),
         Status::NoData => ("? no data", Color::DarkGrey),
+        Status::OnTrack => ("→ on track", Color::Green),
+        Status::AtRisk => ("⚠ at risk", Color::Red),
     };
     let cell = Cell::new(mark);
     if color {
@@ -175,8 +178,17 @@ fn status_cell(status: Option<Status>, color: bool) -> Cell {
 }
 
 fn summary(summary: &Summary) -> String {
+    // On track and at risk are counted only where there are time-bound targets in progress.
+    let paced = if summary.on_track + summary.at_risk > 0 {
+        format!(
+            " · {} on track · {} at risk",
+            summary.on_track, summary.at_risk
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{} met · {} warn · {} missed · {} no data · {} without target · {} error{}\n",
+        "{} met · {} warn · {} missed{paced} · {} no data · {} without target · {} error{}\n",
         summary.met,
         summary.warn,
         summary.missed,
@@ -185,4 +197,60 @@ fn summary(summary: &Summary) -> String {
         summary.errors,
         if summary.errors == 1 { "" } else { "s" }
     )
+}
+
+/// One line per row of a time-bound target, in words: how far the period has gone, where the
+/// value stands and where it is heading, and what the rest of the period must bring.
+fn pacing(report: &Report<'_>) -> String {
+    let mut out = String::new();
+    for kpi in report.outcomes {
+        let Some(deadline) = &kpi.deadline else {
+            continue;
+        };
+        let title = kpi.meta.title.as_deref().unwrap_or(&kpi.meta.name);
+        let f = |v: Option<f64>| {
+            format_value(
+                v,
+                kpi.meta.format,
+                kpi.meta.decimals,
+                kpi.meta.unit.as_deref(),
+            )
+        };
+        for row in &kpi.rows {
+            let mut name = title.to_string();
+            for (_, value) in &row.dimensions {
+                name = format!("{name} · {value}");
+            }
+            let target = row.target.as_ref().map(|t| target_text(t, kpi));
+            let line = if !kpi.in_progress {
+                format!(
+                    "{name}: the period to {deadline} is over; {} against {}",
+                    f(row.value),
+                    target.unwrap_or_default()
+                )
+            } else if row.elapsed == Some(0.0) {
+                format!("{name}: the period to {deadline} has not begun")
+            } else {
+                let elapsed = row.elapsed.map_or(String::new(), |e| {
+                    format!("{:.0}% of the time to {deadline} gone", e * 100.0)
+                });
+                let mut line = format!("{name}: {} so far, {elapsed}", f(row.value));
+                if let Some(projection) = row.projection {
+                    line.push_str(&format!(
+                        "; heading for {} against {}",
+                        f(Some(projection)),
+                        target.unwrap_or_default()
+                    ));
+                } else if let Some(target) = target {
+                    line.push_str(&format!("; judged as it stands against {target}"));
+                }
+                if let Some(needed) = row.needed.filter(|n| *n > 0.0) {
+                    line.push_str(&format!("; {} still to go", f(Some(needed))));
+                }
+                line
+            };
+            out.push_str(&format!("⏱ {line}\n"));
+        }
+    }
+    out
 }

@@ -114,6 +114,8 @@ pub struct Kpi {
     pub unit: Option<Spanned<String>>,
     /// `every month`
     pub every: Option<Ident>,
+    /// `pace seasonal`: how a time-bound target projects (linear | seasonal).
+    pub pace: Option<Ident>,
     /// `by channel, rep`
     pub by: Vec<Ident>,
     /// `where region != "LATAM"`
@@ -138,6 +140,7 @@ impl Kpi {
             decimals: None,
             unit: None,
             every: None,
+            pace: None,
             by: Vec::new(),
             filter: None,
             lets: Vec::new(),

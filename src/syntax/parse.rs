@@ -252,7 +252,7 @@ fn syntax_error(
 }
 
 /// The fields of a KPI, for "did you mean" on a misspelt one.
-const FIELDS: [&str; 14] = [
+const FIELDS: [&str; 15] = [
     "title",
     "description",
     "owner",
@@ -267,6 +267,7 @@ const FIELDS: [&str; 14] = [
     "value",
     "target",
     "warn",
+    "pace",
 ];
 
 /// A description of the token at `offset` and its length in bytes.
@@ -316,6 +317,7 @@ fn expected_words(positives: &[Rule]) -> String {
         Rule::kw_value,
         Rule::kw_target,
         Rule::kw_warn,
+        Rule::kw_pace,
     ];
     let fields = positives
         .iter()
@@ -670,6 +672,7 @@ impl Walker<'_> {
                 Rule::decimals_field => Some("decimals"),
                 Rule::unit_field => Some("unit"),
                 Rule::every_field => Some("every"),
+                Rule::pace_field => Some("pace"),
                 Rule::by_field => Some("by"),
                 Rule::where_field => Some("where"),
                 Rule::value_field => Some("value"),
@@ -703,6 +706,7 @@ impl Walker<'_> {
                 Rule::tags_field => kpi.tags = inner.map(|p| self.ident(p)).collect(),
                 Rule::format_field => kpi.format = Some(self.ident(inner.next().expect("format"))),
                 Rule::every_field => kpi.every = Some(self.ident(inner.next().expect("every"))),
+                Rule::pace_field => kpi.pace = Some(self.ident(inner.next().expect("pace"))),
                 Rule::by_field => kpi.by = self.ident_list(inner.next().expect("by list")),
                 Rule::decimals_field => {
                     let p = inner.next().expect("decimals");

@@ -91,6 +91,27 @@ fn fail_on_warn() {
 }
 
 #[test]
+fn fail_on_at_risk() {
+    // 350 by 31 March, 90 of 365 days: heading for 1,419, short of 2,000.
+    let p =
+        project("kpi a { every year\n value sum(sales.amount)\n target >= 2000 by 2025-12-31 }");
+    let mut cmd = kpi(&p);
+    cmd.arg("check");
+    let out = run(cmd);
+    assert_eq!(
+        out.code, 0,
+        "at risk does not fail by default: {}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("⚠ at risk"), "{}", out.stdout);
+    for level in ["at-risk", "warn"] {
+        let mut cmd = kpi(&p);
+        cmd.args(["check", "--fail-on", level]);
+        assert_eq!(run(cmd).code, 1, "--fail-on {level}");
+    }
+}
+
+#[test]
 fn errors_exit_2_and_the_rest_is_still_reported() {
     let p = project(
         "kpi good { value count(sales)\n target >= 100 }\nkpi bad { value sum(sales.amonut) }",

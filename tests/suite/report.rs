@@ -34,6 +34,12 @@ kpi count_only {
 kpi broken {
     value sum(sales.nope)
 }
+kpi year_paced {
+    title  "Revenue 2025"
+    every  year
+    value  sum(sales.amount)
+    target >= 1000 by 2025-12-31
+}
 "#;
 
 fn rendered(format: OutputFormat) -> String {
@@ -71,6 +77,13 @@ fn table() {
     assert!(text.contains("✓ met"), "{text}");
     assert!(text.contains("! warn"), "{text}");
     assert!(text.contains("? no data"), "{text}");
+    assert!(text.contains("→ on track"), "{text}");
+    assert!(
+        text.contains(
+            "⏱ Revenue 2025: 350 so far, 25% of the time to 2025-12-31 gone; heading for 1,419"
+        ),
+        "{text}"
+    );
     // The KPI that could not be computed still has its line.
     assert!(
         text.contains("broken") && text.contains("‼ error"),
@@ -91,8 +104,16 @@ fn json() {
     assert_eq!(value["status"], "missed");
     assert_eq!(
         value["summary"],
-        serde_json::json!({"met": 1, "warn": 1, "missed": 1, "no_data": 1, "without_target": 1, "errors": 1, "failed": ["broken"]})
+        serde_json::json!({"met": 1, "warn": 1, "missed": 1, "no_data": 1, "on_track": 1, "at_risk": 0, "without_target": 1, "errors": 1, "failed": ["broken"]})
     );
+    // 350 through 31 March, 90 of 365 days gone: projected 350 * 365 / 90, 650 still needed.
+    let paced = &value["kpis"][5]["rows"][0];
+    assert_eq!(paced["status"], "on_track");
+    assert_eq!(paced["deadline"], "2025-12-31");
+    assert_eq!(paced["value"], 350.0);
+    assert_eq!(paced["needed"], 650.0);
+    assert!((paced["elapsed"].as_f64().unwrap() - 90.0 / 365.0).abs() < 1e-12);
+    assert!((paced["projection"].as_f64().unwrap() - 350.0 * 365.0 / 90.0).abs() < 1e-9);
     let revenue = &value["kpis"][0];
     assert_eq!(revenue["name"], "revenue");
     assert_eq!(revenue["location"]["line"], 2);
@@ -108,10 +129,10 @@ fn json() {
 fn csv() {
     let text = rendered(OutputFormat::Csv);
     assert!(text.starts_with(
-        "kpi,dimensions,period,value,evaluated,target,target_value,target_high,status,reason\n"
+        "kpi,dimensions,period,value,evaluated,target,target_value,target_high,status,reason,deadline,elapsed,projection,needed\n"
     ));
     assert!(
-        text.contains("by_region,region=NA,2025-03,40,true,>= sum(targets.goal),45,,warn,\n"),
+        text.contains("by_region,region=NA,2025-03,40,true,>= sum(targets.goal),45,,warn,,,,,\n"),
         "{text}"
     );
     insta::assert_snapshot!(text);

@@ -188,9 +188,9 @@ fn functions_and_grains() {
 #[test]
 fn later_features_say_not_supported_yet() {
     check(
-        "deadline",
-        "kpi a {\n value sum(sales.amount)\n target >= 100 by 2025-12-31\n}\n",
-        &["time-bound targets (`by DATE`) are not supported yet"],
+        "per_of_per",
+        "view a = sales per rep { n = count() }\nview b = a per rep { m = count() }\nkpi k { value count(b) }\n",
+        &["a per-entity view of a per-entity view is not supported yet"],
     );
 }
 
@@ -342,4 +342,32 @@ kpi kg { value count(ok where n >= 2) }
     }
     assert_eq!(resolved, 1, "only `kg` resolves:\n{rendered}");
     insta::assert_snapshot!("per_entity_errors", rendered);
+}
+
+#[test]
+fn deadlines_and_paces_are_checked() {
+    let (rendered, resolved) = validate(
+        "kpi no_deadline { value sum(sales.amount)  target >= 1  pace seasonal }
+kpi mid_month { value sum(sales.amount)  target >= 1 by 2025-12-15 }
+kpi two { every year  value sum(sales.amount)  target >= 1 by 2025-12-31  warn >= 1 by 2026-12-31 }
+kpi unknown_pace { every year  value sum(sales.amount)  target >= 1 by 2025-12-31  pace steady }
+kpi seasonal_ratio { every year  value sum(sales.amount) / count(sales)  target >= 1 by 2025-12-31  pace seasonal }
+kpi fine { every quarter  value sum(sales.amount)  target >= 1 by 2026-03-31  pace seasonal }
+",
+    );
+    for needle in [
+        "`pace` needs a target with a deadline",
+        "the deadline 2025-12-15 does not end a month of the KPI",
+        "the months around it end on 2025-11-30 and 2025-12-31",
+        "KPI `two` has two deadlines: 2025-12-31 and 2026-12-31",
+        "unknown pace `steady`",
+        "`pace seasonal` projects a value that adds up over the period, and this one does not",
+    ] {
+        assert!(
+            rendered.contains(needle),
+            "expected {needle:?} in:\n{rendered}"
+        );
+    }
+    assert_eq!(resolved, 1, "{rendered}");
+    insta::assert_snapshot!("deadline_errors", rendered);
 }

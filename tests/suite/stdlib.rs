@@ -307,3 +307,19 @@ fn repeat_purchase_rate() {
     );
     assert_value(&run, "eval", &[], Some(2.0 / 3.0));
 }
+
+#[test]
+fn annual_revenue_target_is_paced() {
+    let run = tiny("2025-02-28");
+    let row = row(&run, "annual_revenue_target", &[]);
+    // Paid through 28 February: January #1 100 + #2 200, February 700. 59 of 365 days gone.
+    assert_value(&run, "annual_revenue_target", &[], Some(1000.0));
+    let projection = row.projection.unwrap();
+    assert!(
+        (projection - 1000.0 * 365.0 / 59.0).abs() < 1e-9,
+        "{projection}"
+    );
+    assert_eq!(row.needed, Some(7_000_000.0 - 1000.0));
+    assert_eq!(row.status, Some(Status::AtRisk));
+    assert_eq!(outcome(&run, "annual_revenue_target").period, "2025");
+}

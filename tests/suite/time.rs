@@ -137,3 +137,117 @@ kpi repeat_before { value previous(count(by_region where n >= 2)) }
     // February alone: EU anna 30 (chen's row is refunded).
     assert_value(&run, "repeat_before", &[], Some(0.0));
 }
+
+/// The row of a time-bound KPI, with its status.
+fn paced(run: &kpi::project::Run, name: &str) -> kpi::eval::RowOutcome {
+    row(run, name, &[]).clone()
+}
+
+#[track_caller]
+fn close(actual: Option<f64>, expected: f64) {
+    let actual = actual.expect("a value");
+    assert!(
+        (actual - expected).abs() < 1e-9,
+        "expected {expected}, got {actual}"
+    );
+}
+
+const PACED: &str = "
+kpi year { every year  value sum(sales.amount)  target >= 1000 by 2025-12-31 }
+kpi quarter { every quarter  value sum(sales.amount)  target >= 500 by 2025-03-31 }
+kpi ratio { every quarter  value sum(sales.amount where status == \"paid\") / count(sales)  target >= 50 by 2025-03-31 }
+kpi next_quarter { every quarter  value sum(sales.amount)  target >= 100 by 2025-06-30 }
+kpi ytd { every month  value running(sum(sales.amount))  target >= 1000 by 2025-12-31 }
+";
+
+#[test]
+fn time_bound_targets_are_paced_until_their_deadline() {
+    use kpi::eval::Status;
+    let run = sales_project(PACED, "", &[]).run("2025-02-15");
+    // Through 2025-02-15: January 100 + 50, February 30 + 70 (March is after the day).
+    // 2025 has 365 days, 46 of them gone (31 + 15).
+    let year = paced(&run, "year");
+    close(year.value, 250.0);
+    close(year.elapsed, 46.0 / 365.0);
+    close(year.projection, 250.0 * 365.0 / 46.0);
+    close(year.needed, 750.0);
+    assert_eq!(year.deadline.as_deref(), Some("2025-12-31"));
+    assert_eq!(year.status, Some(Status::OnTrack));
+    // The first quarter has 90 days: 250 * 90 / 46 = 489.1 falls short of 500.
+    let quarter = paced(&run, "quarter");
+    close(quarter.projection, 250.0 * 90.0 / 46.0);
+    assert_eq!(quarter.status, Some(Status::AtRisk));
+    assert_eq!(super::outcome(&run, "quarter").period, "2025-Q1");
+    // A ratio is not projected: (100 + 50 + 30) paid over 4 rows = 45, below 50.
+    let ratio = paced(&run, "ratio");
+    close(ratio.value, 45.0);
+    assert_eq!(ratio.projection, None);
+    assert_eq!(ratio.needed, None);
+    assert_eq!(ratio.status, Some(Status::AtRisk));
+    // The second quarter has not begun: nothing to judge yet.
+    let next = paced(&run, "next_quarter");
+    assert_eq!(next.status, Some(Status::NoData));
+    assert_eq!(next.elapsed, Some(0.0));
+    assert!(next.reason.unwrap().contains("has not begun"));
+    // A running sum accrues from 1 January: judged in February, projected to the year's end.
+    let ytd = paced(&run, "ytd");
+    assert_eq!(super::outcome(&run, "ytd").period, "2025-02");
+    close(ytd.value, 250.0);
+    close(ytd.projection, 250.0 * 365.0 / 46.0);
+    assert_eq!(ytd.status, Some(Status::OnTrack));
+}
+
+#[test]
+fn after_the_deadline_a_time_bound_target_is_met_or_missed() {
+    use kpi::eval::Status;
+    // The data (through 2025-03-20, fresh for a month) cover the whole first quarter.
+    let run = sales_project(PACED, "", &[]).run("2025-04-15");
+    let quarter = paced(&run, "quarter");
+    // 150 + 100 + 100.
+    close(quarter.value, 350.0);
+    close(quarter.elapsed, 1.0);
+    assert_eq!(quarter.projection, None);
+    assert_eq!(quarter.status, Some(Status::Missed));
+    // The year is still in progress: 350 over 105 days.
+    close(paced(&run, "year").projection, 350.0 * 365.0 / 105.0);
+}
+
+#[test]
+fn seasonal_pace_projects_with_last_years_shape() {
+    use kpi::eval::Status;
+    let csv = "day,region,rep,amount,status
+2024-01-10,EU,anna,100,paid
+2024-07-10,EU,anna,300,paid
+2025-01-10,EU,anna,120,paid
+2025-02-10,EU,anna,10,paid
+";
+    let run = sales_project(
+        "kpi year { every year  value sum(s2.amount)  target >= 500 by 2025-12-31  pace seasonal }
+         kpi linear { every year  value sum(s2.amount)  target >= 500 by 2025-12-31 }",
+        "[datasets.s2]\npath = \"s2.csv\"\ntime = \"day\"\nfresh = \"1 month\"\n",
+        &[("s2.csv", csv)],
+    )
+    .run("2025-01-31");
+    // By 31 January 2024, 100 of the year's 400 had come in: a quarter. 120 / 0.25 = 480.
+    let year = paced(&run, "year");
+    close(year.value, 120.0);
+    close(year.projection, 480.0);
+    assert_eq!(year.status, Some(Status::AtRisk));
+    // Linear: 120 * 365 / 31 is far above 500.
+    close(paced(&run, "linear").projection, 120.0 * 365.0 / 31.0);
+    assert_eq!(paced(&run, "linear").status, Some(Status::OnTrack));
+}
+
+#[test]
+fn seasonal_pace_without_last_year_says_why() {
+    let run = sales_project(
+        "kpi year { every year  value sum(sales.amount)  target >= 500 by 2025-12-31  pace seasonal }",
+        "",
+        &[],
+    )
+    .run("2025-03-31");
+    let year = paced(&run, "year");
+    assert_eq!(year.projection, None);
+    assert_eq!(year.status, Some(kpi::eval::Status::NoData));
+    assert!(year.reason.unwrap().contains("a year earlier"));
+}

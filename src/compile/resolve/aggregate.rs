@@ -184,6 +184,7 @@ impl<'a> Resolver<'a> {
                 quantile,
                 window: None,
                 entity_filter: None,
+                through: None,
             })),
             Ty::Number,
         )
@@ -622,6 +623,7 @@ impl<'a> Resolver<'a> {
                 quantile,
                 window: None,
                 entity_filter,
+                through: None,
             })),
             Ty::Number,
         )

@@ -131,6 +131,7 @@ impl<'a> Resolver<'a> {
                 );
             }
         }
+        let deadline = self.deadline(kpi, grain, &value);
         if self.errors() == before {
             self.check_dimension_types(kpi, &value, &targets, &warns);
         }
@@ -200,8 +201,94 @@ impl<'a> Resolver<'a> {
             value,
             targets,
             warns,
+            deadline,
             location: self.input.sources.location(kpi.name.span),
             span: kpi.span,
+        })
+    }
+
+    /// The deadline of a time-bound KPI (`target ... by DATE`) and how it is paced (LANGUAGE 5.2).
+    fn deadline(&mut self, kpi: &ast::Kpi, grain: Grain, value: &ir::Expr) -> Option<ir::Deadline> {
+        let dated: Vec<&ast::Spanned<chrono::NaiveDate>> = kpi
+            .targets
+            .iter()
+            .chain(&kpi.warns)
+            .filter_map(|g| g.deadline.as_ref())
+            .collect();
+        let Some(first) = dated.first() else {
+            if let Some(pace) = &kpi.pace {
+                self.error(
+                    Diagnostic::error("E0308", "`pace` needs a target with a deadline")
+                        .at(pace.span)
+                        .with_hint("`pace` says how a time-bound target projects the period in progress: `target >= 1_200_000 by 2025-12-31`."),
+                );
+            }
+            return None;
+        };
+        if let Some(other) = dated.iter().find(|d| d.node != first.node) {
+            self.error(
+                Diagnostic::error(
+                    "E0309",
+                    format!(
+                        "KPI `{}` has two deadlines: {} and {}",
+                        kpi.name.name, first.node, other.node
+                    ),
+                )
+                .at(other.span)
+                .with_hint("The target and warn lines of one KPI are for one period; give them one deadline."),
+            );
+            return None;
+        }
+        let date = first.node;
+        let period = grain.index_of(date);
+        if grain.end(period).pred_opt() != Some(date) {
+            let before = grain.start(period).pred_opt().unwrap_or(date);
+            let after = grain.end(period).pred_opt().unwrap_or(date);
+            self.error(
+                Diagnostic::error(
+                    "E0312",
+                    format!("the deadline {date} does not end a {} of the KPI", grain.name()),
+                )
+                .at(first.span)
+                .with_hint(format!(
+                    "A deadline is the last day of the period it is for; the {}s around it end on {before} and {after}.",
+                    grain.name()
+                )),
+            );
+            return None;
+        }
+        let pace = match kpi.pace.as_ref().map(|p| p.name.as_str()) {
+            None | Some("linear") => ir::Pace::Linear,
+            Some("seasonal") => ir::Pace::Seasonal,
+            Some(other) => {
+                let span = kpi.pace.as_ref().map_or(kpi.span, |p| p.span);
+                let mut d = Diagnostic::error("E0313", format!("unknown pace `{other}`"))
+                    .at(span)
+                    .with_hint("Paces are linear (the default) and seasonal.");
+                if let Some(hint) = did_you_mean(other, ["linear", "seasonal"]) {
+                    d = d.with_hint(hint);
+                }
+                self.error(d);
+                ir::Pace::Linear
+            }
+        };
+        let accrual = value.accrual();
+        if pace == ir::Pace::Seasonal && accrual.is_none() {
+            let span = kpi.pace.as_ref().map_or(kpi.span, |p| p.span);
+            self.error(
+                Diagnostic::error(
+                    "E0313",
+                    "`pace seasonal` projects a value that adds up over the period, and this one does not",
+                )
+                .at(span)
+                .with_hint("Sums and counts (and `running` sums) are projected; a ratio is judged on its value so far, so drop `pace`."),
+            );
+        }
+        Some(ir::Deadline {
+            date,
+            period,
+            pace,
+            accrual,
         })
     }
 
@@ -286,15 +373,6 @@ impl<'a> Resolver<'a> {
     }
 
     pub(super) fn goal(&mut self, goal: &'a ast::Goal, ctx: &Ctx<'a>) -> ir::Goal {
-        if let Some(deadline) = &goal.deadline {
-            self.error(
-                Diagnostic::unsupported("time-bound targets (`by DATE`) are not supported yet")
-                    .at(deadline.span)
-                    .with_hint(
-                        "Pacing against a deadline is planned; judge the period instead for now.",
-                    ),
-            );
-        }
         let test = match &goal.kind {
             ast::GoalKind::Compare(op, e) => {
                 let (expr, ty) = self.expr(e, ctx, None);
