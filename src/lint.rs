@@ -693,6 +693,10 @@ fn names_in(expr: &ast::Expr, out: &mut BTreeSet<String>) {
                 }
             }
         }
+        ast::ExprKind::Member { head, .. } => {
+            // A funnel's or a cohort's numbers: the KPI uses that item.
+            out.insert(head.name.clone());
+        }
         ast::ExprKind::Unary { expr, .. } | ast::ExprKind::IsNull { expr, .. } => {
             names_in(expr, out);
         }

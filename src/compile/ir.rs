@@ -85,6 +85,72 @@ pub struct Source {
     /// A per-entity view (`per KEY { ... }`): its rows are built from the base's rows, one per
     /// key, period and dimension values of the KPI that reads it.
     pub per: Option<PerEntity>,
+    /// A funnel or a cohort: one row per entity, dated by its entry (see [`Derived`]).
+    pub derived: Option<Derived>,
+}
+
+/// The column that dates the entities of a funnel or a cohort: when each entered.
+pub const ENTERED: &str = "__entered";
+/// In a funnel's entity rows: whether step i was reached, and the days it took.
+pub fn reached_column(step: usize) -> String {
+    format!("__reached_{step}")
+}
+pub fn days_column(step: usize) -> String {
+    format!("__days_{step}")
+}
+/// In a cohort's rows: how many periods after the entity's start it was active (one row per
+/// entity and age; null for an entity never active).
+pub const AGE: &str = "__age";
+
+/// Sources whose rows are entities followed through time (LANGUAGE 4.7, 4.8).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Derived {
+    Funnel(FunnelSpec),
+    Cohort(CohortSpec),
+}
+
+/// A view as a step, a start or an activity: its source and its filters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    pub source: SourceId,
+    pub filters: Vec<Expr>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunnelSpec {
+    pub name: String,
+    /// The column that holds the entity's key in every step.
+    pub entity: String,
+    pub steps: Vec<Stage>,
+    pub within_days: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CohortSpec {
+    pub name: String,
+    pub entity: String,
+    pub start: Stage,
+    pub active: Stage,
+    /// Ages 0 to `periods`.
+    pub periods: u32,
+}
+
+impl Derived {
+    /// The stage whose rows carry an entity's dimension values: the first step, the start.
+    pub fn entry(&self) -> &Stage {
+        match self {
+            Derived::Funnel(f) => &f.steps[0],
+            Derived::Cohort(c) => &c.start,
+        }
+    }
+
+    pub fn stages(&self) -> Vec<&Stage> {
+        match self {
+            Derived::Funnel(f) => f.steps.iter().collect(),
+            Derived::Cohort(c) => vec![&c.start, &c.active],
+        }
+    }
 }
 
 /// `view buyers = paid_orders per customer_id { orders = count(), spent = sum(amount) }`
@@ -107,6 +173,13 @@ impl Source {
     /// The column that holds a dimension, by mapping or by name. The rows of a per-entity view
     /// carry each dimension of the base under the dimension's own name.
     pub fn dimension_column(&self, dimension: &str) -> Option<String> {
+        if self.derived.is_some() {
+            // The entry's dimensions, copied at resolution, under their own names.
+            return self
+                .dimensions
+                .contains_key(dimension)
+                .then(|| dimension.to_string());
+        }
         if let Some(per) = &self.per {
             let known = per.base_dimensions.contains_key(dimension)
                 || per.base_schema.get(dimension).is_some();
@@ -160,6 +233,10 @@ pub struct Kpi {
     pub warns: Vec<Goal>,
     /// A time-bound target (`target ... by DATE`, LANGUAGE 5.2).
     pub deadline: Option<Deadline>,
+    /// Over a funnel or a cohort: how long its cohorts take to mature.
+    pub maturity: Maturity,
+    /// Over a funnel or a cohort: the steps or the triangle the reports draw.
+    pub drawing: Option<Drawing>,
     pub location: Location,
     pub span: Span,
 }
@@ -184,6 +261,47 @@ impl Kpi {
             }
         }
         out
+    }
+}
+
+/// How long a KPI's cohorts take to mature (LANGUAGE 4.7, 4.8): a period is judged once this
+/// many days have passed after its last day and this many more periods have completed.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Maturity {
+    pub days: f64,
+    pub periods: u32,
+}
+
+impl Maturity {
+    pub fn is_immediate(&self) -> bool {
+        self.days == 0.0 && self.periods == 0
+    }
+}
+
+/// What the reports draw for a KPI over a funnel or a cohort, as expressions computed with it.
+#[derive(Debug, Clone)]
+pub enum Drawing {
+    /// Each step: its name, the entities that reached it, and the mean days it took.
+    Funnel {
+        name: String,
+        title: Option<String>,
+        steps: Vec<(String, Expr, Expr)>,
+    },
+    /// The cohort's size and its active entities at each age.
+    Cohort {
+        name: String,
+        title: Option<String>,
+        size: Expr,
+        active: Vec<Expr>,
+    },
+}
+
+impl Drawing {
+    pub fn exprs(&self) -> Vec<&Expr> {
+        match self {
+            Drawing::Funnel { steps, .. } => steps.iter().flat_map(|(_, n, d)| [n, d]).collect(),
+            Drawing::Cohort { size, active, .. } => std::iter::once(size).chain(active).collect(),
+        }
     }
 }
 

@@ -324,7 +324,7 @@ fn windowed_pass(
 
 /// A dimension value as text, the same for equal numbers of any type (`1`, never `1.0`), so
 /// that the rows of datasets that store a key as an integer and as a float meet.
-fn dimension_text(column: Expr, ty: Option<ir::Ty>) -> Expr {
+pub fn dimension_text(column: Expr, ty: Option<ir::Ty>) -> Expr {
     let text = match ty {
         Some(ir::Ty::Number) => {
             // Whole numbers as integers, exactly (an integer column is never taken through a

@@ -1,6 +1,7 @@
 //! Datasets, running the plans, and judging targets: IR + data -> outcomes.
 
 pub mod data;
+mod followed;
 pub mod lower;
 pub mod outcome;
 
@@ -15,7 +16,9 @@ use crate::manifest::Lateness;
 use crate::period::Grain;
 use data::{first_line, Datasets};
 use lower::{ExprLowering, PassPlan, PERIOD, VALUE};
-pub use outcome::{KpiOutcome, RowOutcome, Status, TargetOutcome};
+pub use outcome::{
+    CohortTable, DrawnItem, FunnelStep, KpiOutcome, RowOutcome, Status, TargetOutcome,
+};
 
 /// Which periods to compute.
 #[derive(Debug, Clone)]
@@ -47,6 +50,8 @@ struct Window {
     first_computed: i64,
     first_reported: i64,
     evaluated: i64,
+    /// The last period computed: after `evaluated` when younger cohorts are still maturing.
+    last_computed: i64,
     /// The periods were named by the user (`kpi eval --from/--to`), not derived from history.
     explicit: bool,
     /// A time-bound KPI: where the evaluation day stands against its deadline.
@@ -136,7 +141,7 @@ fn window(kpi: &ir::Kpi, options: &EvalOptions) -> Window {
         None => {
             let evaluated = match &pacing {
                 Some(p) => p.judged(kpi.grain),
-                None => kpi.grain.last_complete(options.as_of),
+                None => last_mature(kpi, options.as_of),
             };
             (evaluated - options.history as i64, evaluated)
         }
@@ -144,14 +149,36 @@ fn window(kpi: &ir::Kpi, options: &EvalOptions) -> Window {
     let first_reported = first_reported.min(evaluated);
     let lag = kpi.max_lag() as i64;
     let year_back = pacing.and_then(|p| p.year_back).map_or(0, |(k, _)| k);
+    let last_computed = if options.range.is_none() && pacing.is_none() {
+        evaluated.max(kpi.grain.last_complete(options.as_of))
+    } else {
+        evaluated
+    };
     Window {
         // One more period than the deepest `previous` so that `change` has a previous value.
         first_computed: first_reported - lag.max(year_back) - 1,
         first_reported,
         evaluated,
+        last_computed,
         explicit: options.range.is_some(),
         pacing,
     }
+}
+
+/// The last period whose cohorts are mature on `as_of` (LANGUAGE 4.7, 4.8): complete, and
+/// complete for the largest age read, and with the funnel's window closed (its last day plus
+/// `within` days is on or before `as_of`). Without funnels or cohorts, the last complete period.
+fn last_mature(kpi: &ir::Kpi, as_of: NaiveDate) -> i64 {
+    let grain = kpi.grain;
+    let mut period = grain.last_complete(as_of) - i64::from(kpi.maturity.periods);
+    let days = chrono::Duration::days(kpi.maturity.days.ceil() as i64);
+    if kpi.maturity.days > 0.0 {
+        // Bounded: `within` is at most 3,660 days, so this steps back at most that many periods.
+        while grain.end(period).pred_opt().unwrap_or(NaiveDate::MIN) + days > as_of {
+            period -= 1;
+        }
+    }
+    period
 }
 
 /// The aggregates a KPI reads, as planned: while a time-bound period is in progress its value's
@@ -175,6 +202,13 @@ fn planned_aggregates(kpi: &ir::Kpi, window: &Window) -> Vec<ir::Aggregate> {
         }
     }
     out.extend(goals.into_iter().cloned());
+    if let Some(drawing) = &kpi.drawing {
+        let mut drawn = Vec::new();
+        for e in drawing.exprs() {
+            e.collect_aggregates(&mut drawn);
+        }
+        out.extend(drawn.into_iter().cloned());
+    }
     out
 }
 
@@ -223,7 +257,7 @@ pub fn lower(program: &ir::Program, options: &EvalOptions) -> Lowered {
         }
         for aggregate in planned_aggregates(kpi, &w) {
             let timeless = program.sources[aggregate.source].time.is_none();
-            plan.add(&aggregate, timeless, w.first_computed, w.evaluated);
+            plan.add(&aggregate, timeless, w.first_computed, w.last_computed);
         }
         windows.push(w);
     }
@@ -314,6 +348,9 @@ fn coverage(
     Coverage { limits }
 }
 
+/// The columns of what a KPI over a funnel or a cohort draws (`ir::Drawing::exprs`).
+const DRAWN: &str = "__drawn";
+
 /// `pace seasonal`: last year's value through the same day, and over its whole period.
 const YEAR_AGO_TO_DATE: &str = "__year_ago_to_date";
 const YEAR_AGO_WHOLE: &str = "__year_ago_whole";
@@ -351,9 +388,30 @@ fn run_passes(
             results[i] = Err(message);
             continue;
         }
-        let Some(frame) = lower::source_frame(source, datasets) else {
-            results[i] = Err(format!("dataset `{}` could not be opened", source.dataset));
-            continue;
+        let frame = match &source.derived {
+            Some(derived) => {
+                let entity_filter = pass
+                    .aggregates
+                    .first()
+                    .and_then(|(_, a)| a.entity_filter.as_ref());
+                followed::followed_rows(pass, derived, entity_filter, &program.sources, datasets)
+            }
+            None => lower::source_frame(source, datasets).map(Ok),
+        };
+        let frame = match frame {
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => {
+                let diagnostic = datasets.read_failure(&source.dataset, [], &e);
+                results[i] = Err(diagnostic.message.clone());
+                if !diagnostics.contains(&diagnostic) {
+                    diagnostics.push(diagnostic);
+                }
+                continue;
+            }
+            None => {
+                results[i] = Err(format!("dataset `{}` could not be opened", source.dataset));
+                continue;
+            }
         };
         let frame = lower::rows_through(pass, source, frame);
         let frame = match &source.per {
@@ -542,7 +600,7 @@ fn evaluate_kpi(
 
     // The grid: every period x every dimension tuple, sorted by tuple then period so that
     // `previous` can shift within each tuple.
-    let periods: Vec<i64> = (window.first_computed..=window.evaluated).collect();
+    let periods: Vec<i64> = (window.first_computed..=window.last_computed).collect();
     let mut period_column = Vec::new();
     let mut dim_columns: Vec<Vec<String>> = vec![Vec::new(); kpi.dims.len()];
     for tuple in &tuples {
@@ -653,6 +711,16 @@ fn evaluate_kpi(
             goal_columns.push(condition.alias(format!("{prefix}{i}_if").as_str()));
         }
     }
+    if let Some(drawing) = &kpi.drawing {
+        for (i, e) in drawing.exprs().into_iter().enumerate() {
+            goal_columns.push(
+                lowering
+                    .lower(e)
+                    .cast(DataType::Float64)
+                    .alias(format!("{DRAWN}{i}").as_str()),
+            );
+        }
+    }
     if !goal_columns.is_empty() {
         frame = frame.with_columns(goal_columns);
     }
@@ -706,7 +774,7 @@ fn rows_seen(
                 first_with_rows = Some(first_with_rows.map_or(*p, |f| f.min(*p)));
             }
             let in_window =
-                period.is_none_or(|p| window.first_reported <= p && p <= window.evaluated);
+                period.is_none_or(|p| window.first_reported <= p && p <= window.last_computed);
             if full_dims && in_window {
                 let tuple = kpi
                     .dims
@@ -862,6 +930,12 @@ fn judge(
         coverage.gap(last_day(window.evaluated))
     };
     let values = f64_column(df, VALUE);
+    let drawn_columns: Vec<Vec<Option<f64>>> = match &kpi.drawing {
+        Some(drawing) => (0..drawing.exprs().len())
+            .map(|i| f64_column(df, &format!("{DRAWN}{i}")))
+            .collect(),
+        None => Vec::new(),
+    };
     let year_ago_to_date = f64_column(df, YEAR_AGO_TO_DATE);
     let year_ago_whole = f64_column(df, YEAR_AGO_WHOLE);
     let targets = goal_columns(df, "t", &kpi.targets);
@@ -956,6 +1030,13 @@ fn judge(
                 applicable(&targets, at)?.low[at]
             })
             .collect();
+        let maturing = (window.evaluated + 1..=window.last_computed)
+            .map(value_of)
+            .collect();
+        let (funnel, cohort) = match &kpi.drawing {
+            Some(drawing) => drawn(drawing, kpi.grain, window, &drawn_columns, row_of),
+            None => (None, None),
+        };
         rows.push(RowOutcome {
             dimensions: kpi
                 .dims
@@ -979,6 +1060,9 @@ fn judge(
                 .map(|p| p.elapsed_days as f64 / p.total_days as f64),
             projection,
             needed,
+            maturing,
+            funnel,
+            cohort,
         });
     }
     let status = if kpi.targets.is_empty() {
@@ -1000,6 +1084,91 @@ fn judge(
         deadline: window.pacing.map(|p| p.deadline.to_string()),
         pace: window.pacing.map(|p| p.pace),
         in_progress: pacing.is_some(),
+        maturing: (window.evaluated + 1..=window.last_computed)
+            .map(|p| kpi.grain.label(p))
+            .collect(),
+        drawing: kpi.drawing.as_ref().map(|d| match d {
+            ir::Drawing::Funnel { name, title, .. } => DrawnItem {
+                kind: "funnel",
+                name: name.clone(),
+                title: title.clone(),
+            },
+            ir::Drawing::Cohort { name, title, .. } => DrawnItem {
+                kind: "cohort",
+                name: name.clone(),
+                title: title.clone(),
+            },
+        }),
         rows,
     })
+}
+
+/// A row's funnel (its judged cohort's steps) or cohort triangle, from the drawn columns.
+fn drawn(
+    drawing: &ir::Drawing,
+    grain: Grain,
+    window: Window,
+    columns: &[Vec<Option<f64>>],
+    row_of: impl Fn(i64) -> Option<usize>,
+) -> (Option<Vec<FunnelStep>>, Option<CohortTable>) {
+    let at = |column: usize, period: i64| {
+        row_of(period).and_then(|r| {
+            columns
+                .get(column)
+                .and_then(|c| c.get(r).copied().flatten())
+        })
+    };
+    let ratio =
+        |a: Option<f64>, b: Option<f64>| a.zip(b).and_then(|(a, b)| (b != 0.0).then(|| a / b));
+    match drawing {
+        ir::Drawing::Funnel { steps, .. } => {
+            let mut out = Vec::new();
+            let first = at(0, window.evaluated);
+            let mut previous = None;
+            for (i, (name, _, _)) in steps.iter().enumerate() {
+                let count = at(2 * i, window.evaluated);
+                out.push(FunnelStep {
+                    step: name.clone(),
+                    count,
+                    from_previous: if i == 0 { None } else { ratio(count, previous) },
+                    from_first: if i == 0 { None } else { ratio(count, first) },
+                    // The first step is reached on entering.
+                    days: if i == 0 {
+                        None
+                    } else {
+                        at(2 * i + 1, window.evaluated)
+                    },
+                });
+                previous = count;
+            }
+            (Some(out), None)
+        }
+        ir::Drawing::Cohort { active, .. } => {
+            let complete = window.last_computed;
+            let cohorts: Vec<i64> = (window.first_reported..=window.last_computed).collect();
+            let sizes: Vec<Option<f64>> = cohorts.iter().map(|c| at(0, *c)).collect();
+            let shares = cohorts
+                .iter()
+                .zip(&sizes)
+                .map(|(c, size)| {
+                    (0..active.len())
+                        .map(|k| {
+                            let done = c + k as i64 <= complete;
+                            if done {
+                                ratio(at(1 + k, *c), *size)
+                            } else {
+                                None
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let table = CohortTable {
+                cohorts: cohorts.iter().map(|c| grain.label(*c)).collect(),
+                sizes,
+                shares,
+            };
+            (None, Some(table))
+        }
+    }
 }

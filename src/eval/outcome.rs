@@ -96,6 +96,47 @@ pub struct RowOutcome {
     /// Before the deadline, what the rest of the period must add to meet the target (the target
     /// less the value so far; negative when it is met already).
     pub needed: Option<f64>,
+    /// Over a funnel or a cohort: the values of the younger cohorts, still maturing (the
+    /// KPI's `maturing` periods), never judged.
+    pub maturing: Vec<Option<f64>>,
+    /// Over a funnel: each step of the judged cohort.
+    pub funnel: Option<Vec<FunnelStep>>,
+    /// Over a cohort: the triangle, cohort by age.
+    pub cohort: Option<CohortTable>,
+}
+
+/// One step of a funnel, for the judged cohort and the row's dimension values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunnelStep {
+    pub step: String,
+    /// Entities that reached it.
+    pub count: Option<f64>,
+    /// Its count over the step before's, and over the first step's.
+    pub from_previous: Option<f64>,
+    pub from_first: Option<f64>,
+    /// Mean days from entering to reaching it.
+    pub days: Option<f64>,
+}
+
+/// A cohort triangle: one line per cohort (the KPI's `history_periods` then its `maturing`
+/// ones), one column per age from 0.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CohortTable {
+    pub cohorts: Vec<String>,
+    /// Entities in each cohort.
+    pub sizes: Vec<Option<f64>>,
+    /// `shares[c][k]`: the share of cohort c active k periods after its start; null where that
+    /// period has not completed yet.
+    pub shares: Vec<Vec<Option<f64>>>,
+}
+
+/// A funnel or a cohort a KPI reads, which its report draws.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrawnItem {
+    /// `funnel` or `cohort`.
+    pub kind: &'static str,
+    pub name: String,
+    pub title: Option<String>,
 }
 
 /// One KPI: what it is, the period judged, and its rows.
@@ -117,6 +158,11 @@ pub struct KpiOutcome {
     pub deadline: Option<String>,
     pub pace: Option<crate::compile::ir::Pace>,
     pub in_progress: bool,
+    /// Over a funnel or a cohort: the periods after the judged one whose cohorts are still
+    /// maturing, reported with their values so far and never judged.
+    pub maturing: Vec<String>,
+    /// The funnel or cohort drawn with the rows.
+    pub drawing: Option<DrawnItem>,
     pub rows: Vec<RowOutcome>,
 }
 

@@ -42,6 +42,8 @@ pub enum Item {
     View(View),
     Let(Let),
     Kpi(Kpi),
+    Funnel(Funnel),
+    Cohort(Cohort),
 }
 
 impl Item {
@@ -50,17 +52,54 @@ impl Item {
             Item::View(v) => &v.name,
             Item::Let(l) => &l.name,
             Item::Kpi(k) => &k.name,
+            Item::Funnel(f) => &f.name,
+            Item::Cohort(c) => &c.name,
         }
     }
 
-    /// The keyword that starts it: `view`, `let` or `kpi`.
+    /// The keyword that starts it: `view`, `let`, `kpi`, `funnel` or `cohort`.
     pub fn keyword(&self) -> &'static str {
         match self {
             Item::View(_) => "view",
             Item::Let(_) => "let",
             Item::Kpi(_) => "kpi",
+            Item::Funnel(_) => "funnel",
+            Item::Cohort(_) => "cohort",
         }
     }
+}
+
+/// What a funnel or a cohort says about itself.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct About {
+    pub title: Option<Spanned<String>>,
+    pub description: Option<Spanned<String>>,
+    pub owner: Option<Spanned<String>>,
+}
+
+/// `funnel NAME { entity KEY  step NAME = VIEW...  within N days }` (LANGUAGE 4.7)
+#[derive(Debug, Clone, PartialEq)]
+pub struct Funnel {
+    pub name: Ident,
+    pub about: About,
+    pub entity: Option<Ident>,
+    /// Each step is a view of its own, named after the step.
+    pub steps: Vec<View>,
+    /// `within 90 days`
+    pub within: Option<Spanned<f64>>,
+    pub span: Span,
+}
+
+/// `cohort NAME { entity KEY  start VIEW  active VIEW  periods N }` (LANGUAGE 4.8)
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cohort {
+    pub name: Ident,
+    pub about: About,
+    pub entity: Option<Ident>,
+    pub start: Option<View>,
+    pub active: Option<View>,
+    pub periods: Option<Spanned<f64>>,
+    pub span: Span,
 }
 
 /// `view NAME = SOURCE [on COLUMN] [join OTHER on KEY]... [where COND] [per KEYS { NAME = AGG, ... }]`
@@ -240,6 +279,14 @@ pub enum ExprKind {
     Path { head: Ident, field: Option<Ident> },
     /// `func(arg, ...)`: aggregates, row and scalar functions, `previous`, `growth`, `total`
     Call { func: Ident, args: Vec<CallArg> },
+    /// A funnel's or a cohort's numbers: `lead_funnel.won.days` (`member` is `days`),
+    /// `signup_retention.active(3)` (`args` are given).
+    Member {
+        head: Ident,
+        field: Ident,
+        member: Option<Ident>,
+        args: Option<Vec<CallArg>>,
+    },
     /// `-x`, `not x`
     Unary { op: UnaryOp, expr: Box<Expr> },
     /// `a + b`, `a and b`, `a >= b`

@@ -376,7 +376,9 @@ fn expected_words(positives: &[Rule]) -> String {
             | Rule::next_item
             | Rule::view_item
             | Rule::let_item
-            | Rule::kpi_item => "`view`, `let` or `kpi`",
+            | Rule::kpi_item
+            | Rule::funnel_item
+            | Rule::cohort_item => "`view`, `let`, `kpi`, `funnel` or `cohort`",
             // After a whole view or `let`: what follows must start the next item.
             Rule::kw_view | Rule::kw_let | Rule::kw_kpi | Rule::kw_funnel | Rule::kw_cohort => {
                 "a new item"
@@ -548,6 +550,8 @@ impl Walker<'_> {
             Rule::view_item => Some(ast::Item::View(self.view(pair))),
             Rule::let_item => Some(ast::Item::Let(self.let_item(pair))),
             Rule::kpi_item => Some(ast::Item::Kpi(self.kpi(pair))),
+            Rule::funnel_item => Some(ast::Item::Funnel(self.funnel(pair))),
+            Rule::cohort_item => Some(ast::Item::Cohort(self.cohort(pair))),
             _ => None,
         }
     }
@@ -556,6 +560,158 @@ impl Walker<'_> {
         let span = self.span(&pair);
         let mut parts = meaningful(pair.into_inner());
         let name = self.ident(parts.next().expect("view has a name"));
+        self.view_body(name, parts, span)
+    }
+
+    /// The title, description and owner of a funnel or cohort; false for other fields.
+    fn about(&mut self, about: &mut ast::About, field: &Pair<'_, Rule>) -> bool {
+        let slot = match field.as_rule() {
+            Rule::title_field => &mut about.title,
+            Rule::description_field => &mut about.description,
+            Rule::owner_field => &mut about.owner,
+            _ => return false,
+        };
+        let span = self.span(field);
+        let text = meaningful(field.clone().into_inner()).next().expect("text");
+        let value = self.string(text);
+        if slot.is_some() {
+            self.errors.push(
+                Diagnostic::error("E0101", "this field is given twice")
+                    .at(span)
+                    .with_label("second one here"),
+            );
+        }
+        *slot = Some(value);
+        true
+    }
+
+    /// A field that may appear once: says so when it appears again.
+    fn once<T>(&mut self, slot: &mut Option<T>, value: T, span: Span, what: &str) {
+        if slot.is_some() {
+            self.errors.push(
+                Diagnostic::error("E0101", format!("`{what}` is given twice"))
+                    .at(span)
+                    .with_label("second one here"),
+            );
+        }
+        *slot = Some(value);
+    }
+
+    /// `funnel NAME { entity KEY  step NAME = VIEW ...  within N days }`
+    fn funnel(&mut self, pair: Pair<'_, Rule>) -> ast::Funnel {
+        let span = self.span(&pair);
+        let mut parts = meaningful(pair.into_inner());
+        let name = self.ident(parts.next().expect("funnel name"));
+        let mut funnel = ast::Funnel {
+            name,
+            about: ast::About::default(),
+            entity: None,
+            steps: Vec::new(),
+            within: None,
+            span,
+        };
+        for field in parts {
+            if self.about(&mut funnel.about, &field) {
+                continue;
+            }
+            let field_span = self.span(&field);
+            match field.as_rule() {
+                Rule::entity_field => {
+                    let key = self.ident(meaningful(field.into_inner()).next().expect("entity"));
+                    self.once(&mut funnel.entity, key, field_span, "entity");
+                }
+                Rule::step_field => {
+                    let mut inner = meaningful(field.into_inner());
+                    let step = self.ident(inner.next().expect("step name"));
+                    let view = self.view_body(step, inner, field_span);
+                    funnel.steps.push(view);
+                }
+                Rule::within_field => {
+                    let number = meaningful(field.into_inner()).next().expect("days");
+                    let days = self.number(&number);
+                    let value = Spanned {
+                        node: days,
+                        span: field_span,
+                    };
+                    self.once(&mut funnel.within, value, field_span, "within");
+                }
+                _ => {}
+            }
+        }
+        funnel
+    }
+
+    /// `cohort NAME { entity KEY  start VIEW  active VIEW  periods N }`
+    fn cohort(&mut self, pair: Pair<'_, Rule>) -> ast::Cohort {
+        let span = self.span(&pair);
+        let mut parts = meaningful(pair.into_inner());
+        let name = self.ident(parts.next().expect("cohort name"));
+        let mut cohort = ast::Cohort {
+            name: name.clone(),
+            about: ast::About::default(),
+            entity: None,
+            start: None,
+            active: None,
+            periods: None,
+            span,
+        };
+        for field in parts {
+            if self.about(&mut cohort.about, &field) {
+                continue;
+            }
+            let field_span = self.span(&field);
+            match field.as_rule() {
+                Rule::entity_field => {
+                    let key = self.ident(meaningful(field.into_inner()).next().expect("entity"));
+                    self.once(&mut cohort.entity, key, field_span, "entity");
+                }
+                Rule::start_field | Rule::active_field => {
+                    let what = if field.as_rule() == Rule::start_field {
+                        "start"
+                    } else {
+                        "active"
+                    };
+                    let view_name = Ident {
+                        name: format!("{}.{what}", name.name),
+                        span: name.span,
+                    };
+                    let view =
+                        self.view_body(view_name, meaningful(field.into_inner()), field_span);
+                    let slot = if what == "start" {
+                        &mut cohort.start
+                    } else {
+                        &mut cohort.active
+                    };
+                    if slot.is_some() {
+                        self.errors.push(
+                            Diagnostic::error("E0101", format!("`{what}` is given twice"))
+                                .at(field_span),
+                        );
+                    }
+                    *slot = Some(view);
+                }
+                Rule::periods_field => {
+                    let number = meaningful(field.into_inner()).next().expect("periods");
+                    let n = self.number(&number);
+                    let value = Spanned {
+                        node: n,
+                        span: field_span,
+                    };
+                    self.once(&mut cohort.periods, value, field_span, "periods");
+                }
+                _ => {}
+            }
+        }
+        cohort
+    }
+
+    /// A view's source and clauses, after its name: `orders on paid_at where status == "paid"`.
+    fn view_body<'p>(
+        &mut self,
+        name: Ident,
+        mut parts: impl Iterator<Item = Pair<'p, Rule>>,
+        span: Span,
+    ) -> ast::View {
         let source = self.ident(parts.next().expect("view has a source"));
         let mut view = ast::View {
             name,
@@ -884,6 +1040,11 @@ impl Walker<'_> {
     }
 
     fn operand(&mut self, pair: Pair<'_, Rule>) -> ast::Expr {
+        // The walk recurses once per nesting level, like resolution: grown when the stack runs low.
+        crate::deep(|| self.operand_here(pair))
+    }
+
+    fn operand_here(&mut self, pair: Pair<'_, Rule>) -> ast::Expr {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
             Rule::number => ast::ExprKind::Number(self.number(&pair)),
@@ -924,6 +1085,30 @@ impl Walker<'_> {
                 let func = self.ident(inner.next().expect("call name"));
                 let args = inner.map(|arg| self.call_arg(arg)).collect();
                 ast::ExprKind::Call { func, args }
+            }
+            Rule::member => {
+                let mut inner = meaningful(pair.into_inner());
+                let head = self.ident(inner.next().expect("member head"));
+                let field = self.ident(inner.next().expect("member field"));
+                let mut member = None;
+                let mut args = None;
+                if let Some(last) = inner.next() {
+                    if last.as_rule() == Rule::member_args {
+                        args = Some(
+                            meaningful(last.into_inner())
+                                .map(|arg| self.call_arg(arg))
+                                .collect(),
+                        );
+                    } else {
+                        member = Some(self.ident(last));
+                    }
+                }
+                ast::ExprKind::Member {
+                    head,
+                    field,
+                    member,
+                    args,
+                }
             }
             Rule::expr | Rule::arith => return self.expr(pair),
             other => {

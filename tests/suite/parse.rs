@@ -67,6 +67,22 @@ fn shape(text: &str) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            ExprKind::Member {
+                head,
+                field,
+                member,
+                args,
+            } => {
+                let mut text = format!("{}.{}", head.name, field.name);
+                if let Some(m) = member {
+                    text = format!("{text}.{}", m.name);
+                }
+                if let Some(args) = args {
+                    let args: Vec<String> = args.iter().map(|a| show(&a.expr)).collect();
+                    text = format!("{text}({})", args.join(", "));
+                }
+                text
+            }
             ExprKind::Unary { op, expr } => {
                 format!(
                     "({} {})",

@@ -251,3 +251,168 @@ fn seasonal_pace_without_last_year_says_why() {
     assert_eq!(year.status, Some(kpi::eval::Status::NoData));
     assert!(year.reason.unwrap().contains("a year earlier"));
 }
+
+/// Leads: created, qualified (mql_at) and won (won_at), by channel.
+const DEALS: &str = "lead_id,created,mql_at,won_at,channel
+1,2025-01-05,2025-01-06,2025-02-01,ads
+2,2025-01-10,2025-01-09,,ads
+3,2025-01-20,2025-01-25,2025-03-30,seo
+4,2025-02-03,2025-02-04,2025-02-10,seo
+";
+
+const FUNNEL: &str = "
+funnel f {
+    title  \"Deals\"
+    entity lead_id
+    step lead = deals
+    step mql  = deals on mql_at
+    step won  = deals on won_at
+    within 30 days
+}
+kpi conv { value f.won / f.lead  target >= 50% }
+kpi conv_by { by channel  value f.won / f.lead }
+kpi mql_days { value f.mql.days }
+kpi won_days { value f.won.days }
+kpi leads_in { value f.lead }
+kpi ads_conv { where channel == \"ads\"  value f.won / f.lead }
+";
+
+fn funnel_run(as_of: &str) -> kpi::project::Run {
+    sales_project(
+        FUNNEL,
+        "[datasets.deals]\npath = \"deals.csv\"\ntime = \"created\"\nfresh = \"1 month\"\n",
+        &[("deals.csv", DEALS)],
+    )
+    .run(as_of)
+}
+
+#[test]
+fn funnels_follow_each_entity_through_ordered_steps_within_the_window() {
+    // On 2025-03-15 January's cohort is mature (31 January + 30 days = 2 March) and February's
+    // is not (28 February + 30 days = 30 March).
+    let run = funnel_run("2025-03-15");
+    let conv = super::outcome(&run, "conv");
+    assert_eq!(conv.period, "2025-01");
+    assert_eq!(conv.maturing, vec!["2025-02".to_string()]);
+    // January: leads 1, 2, 3. Lead 2 qualified before it arrived (not in order); lead 3 was
+    // won 69 days after arriving (outside the 30 days). Lead 1 went all the way.
+    assert_value(&run, "leads_in", &[], Some(3.0));
+    assert_value(&run, "conv", &[], Some(1.0 / 3.0));
+    assert_value(&run, "conv_by", &["ads"], Some(1.0 / 2.0));
+    assert_value(&run, "conv_by", &["seo"], Some(0.0));
+    // Qualified after 1 day (lead 1) and 5 days (lead 3); won after 27 days (lead 1).
+    assert_value(&run, "mql_days", &[], Some(3.0));
+    assert_value(&run, "won_days", &[], Some(27.0));
+    // The KPI's `where` chooses the leads that enter: ads only.
+    assert_value(&run, "ads_conv", &[], Some(1.0 / 2.0));
+    // February's cohort (lead 4, won after 7 days) is maturing: reported, never judged.
+    let row = row(&run, "conv", &[]);
+    assert_eq!(row.maturing, vec![Some(1.0)]);
+    assert_eq!(row.status, Some(kpi::eval::Status::Missed));
+    // The funnel of the judged cohort, step by step.
+    let steps = row.funnel.clone().expect("the funnel is drawn");
+    let counts: Vec<Option<f64>> = steps.iter().map(|s| s.count).collect();
+    assert_eq!(counts, vec![Some(3.0), Some(2.0), Some(1.0)]);
+    assert_eq!(steps[1].from_previous, Some(2.0 / 3.0));
+    assert_eq!(steps[2].from_previous, Some(1.0 / 2.0));
+    assert_eq!(steps[2].from_first, Some(1.0 / 3.0));
+    assert_eq!(steps[1].days, Some(3.0));
+    assert_eq!(steps[2].days, Some(27.0));
+    // Two weeks later February's window has closed too.
+    let later = funnel_run("2025-03-31");
+    assert_eq!(super::outcome(&later, "conv").period, "2025-02");
+    assert_value(&later, "conv", &[], Some(1.0));
+}
+
+/// Signups and purchases: customer 1 signs up in January and buys in January and March;
+/// customer 2 signs up in January and buys in February; customer 3 signs up in February and
+/// buys in April; customer 4 signs up in March and never buys.
+const SIGNUPS: &str = "customer_id,signed_up,segment
+1,2025-01-03,smb
+2,2025-01-20,mid
+3,2025-02-10,smb
+4,2025-03-05,smb
+";
+const BUYS: &str = "customer_id,day,amount
+1,2025-01-04,10
+1,2025-03-10,10
+2,2025-02-11,10
+2,2025-02-12,10
+3,2025-04-01,10
+9,2025-01-05,10
+";
+
+fn cohort_run(defs: &str, as_of: &str) -> kpi::project::Run {
+    sales_project(
+        defs,
+        "[datasets.signups]\npath = \"signups.csv\"\ntime = \"signed_up\"\nfresh = \"3 months\"\n\
+         [datasets.buys]\npath = \"buys.csv\"\ntime = \"day\"\nfresh = \"3 months\"\n",
+        &[("signups.csv", SIGNUPS), ("buys.csv", BUYS)],
+    )
+    .run(as_of)
+}
+
+const COHORT: &str = "
+cohort c {
+    entity  customer_id
+    start   signups
+    active  buys
+    periods 3
+}
+kpi m1 { value c.active(1) / c.size  target >= 50% }
+kpi m2 { value c.active(2) / c.size }
+kpi size { value c.size }
+kpi m0_by { by segment  value c.active(0) }
+";
+
+#[test]
+fn cohorts_are_dated_by_their_start_and_judged_once_mature() {
+    // On 2025-04-30 the last complete month is April: mature for age 2 is February's cohort
+    // and older; for age 1, March's.
+    let run = cohort_run(COHORT, "2025-04-30");
+    assert_eq!(super::outcome(&run, "m2").period, "2025-02");
+    assert_eq!(
+        super::outcome(&run, "m2").maturing,
+        vec!["2025-03".to_string(), "2025-04".to_string()]
+    );
+    assert_eq!(super::outcome(&run, "m1").period, "2025-03");
+    // February's cohort: customer 3, who bought in April (age 2), not in March (age 1).
+    assert_value(&run, "m2", &[], Some(1.0));
+    // March's cohort: customer 4, who never bought.
+    assert_value(&run, "m1", &[], Some(0.0));
+    // January's cohort at age 1 (February): customer 2 of customers 1 and 2.
+    assert_eq!(
+        row(&run, "m1", &[]).history.first().copied().flatten(),
+        Some(0.5)
+    );
+    // The size alone reads age 0, so it is judged on April, which has no signups; March's 1
+    // is the history's last but one.
+    assert_eq!(super::outcome(&run, "size").period, "2025-04");
+    assert_value(&run, "size", &[], Some(0.0));
+    let sizes = &row(&run, "size", &[]).history;
+    assert_eq!(sizes[sizes.len() - 2], Some(1.0));
+    // By segment, each customer in the segment of its signup: January, age 0: customer 1 (smb).
+    let m0 = cohort_run(COHORT, "2025-01-31");
+    assert_value(&m0, "m0_by", &["smb"], Some(1.0));
+    assert_value(&m0, "m0_by", &["mid"], Some(0.0));
+}
+
+#[test]
+fn the_cohort_triangle_has_a_share_per_cohort_and_completed_age() {
+    let run = cohort_run(COHORT, "2025-04-30");
+    let table = row(&run, "m1", &[])
+        .cohort
+        .clone()
+        .expect("the triangle is drawn");
+    let at = |cohort: &str| table.cohorts.iter().position(|c| c == cohort).unwrap();
+    let jan = at("2025-01");
+    assert_eq!(table.sizes[jan], Some(2.0));
+    // January: age 0 customer 1; age 1 customer 2; age 2 customer 1; age 3 (April) nobody.
+    assert_eq!(
+        table.shares[jan],
+        vec![Some(0.5), Some(0.5), Some(0.5), Some(0.0)]
+    );
+    // March: ages 0 and 1 are complete on 2025-04-30, ages 2 and 3 are not.
+    let mar = at("2025-03");
+    assert_eq!(table.shares[mar], vec![Some(0.0), Some(0.0), None, None]);
+}

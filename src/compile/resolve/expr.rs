@@ -74,6 +74,14 @@ impl<'a> Resolver<'a> {
             ast::ExprKind::Path {
                 head,
                 field: Some(field),
+            } if self.funnels.contains_key(head.name.as_str())
+                || self.cohorts.contains_key(head.name.as_str()) =>
+            {
+                self.member(expr, head, field, None, None, ctx)
+            }
+            ast::ExprKind::Path {
+                head,
+                field: Some(field),
             } => {
                 self.error(
                     Diagnostic::error(
@@ -92,6 +100,12 @@ impl<'a> Resolver<'a> {
                 (ir::Expr::Null, Ty::Null)
             }
             ast::ExprKind::Call { func, args } => self.kpi_call(expr, func, args, ctx),
+            ast::ExprKind::Member {
+                head,
+                field,
+                member,
+                args,
+            } => self.member(expr, head, field, member.as_ref(), args.as_deref(), ctx),
             _ => self.common(expr, ctx, None),
         }
     }
@@ -170,6 +184,20 @@ impl<'a> Resolver<'a> {
             K::Bool(b) => (ir::Expr::Bool(*b), Ty::Bool),
             K::Null => (ir::Expr::Null, Ty::Null),
             K::Path { .. } | K::Call { .. } => self.expr(expr, ctx, row),
+            K::Member { head, .. } => match row {
+                None => self.expr(expr, ctx, row),
+                Some(_) => {
+                    self.error(
+                        Diagnostic::error(
+                            "E0374",
+                            format!("`{}`'s numbers inside an aggregate", head.name),
+                        )
+                        .at(expr.span)
+                        .with_hint("A funnel's or a cohort's numbers are aggregates already; use them in the KPI's value."),
+                    );
+                    (ir::Expr::Null, Ty::Null)
+                }
+            },
             K::Unary { op, expr: inner } => {
                 let (e, ty) = self.expr(inner, ctx, row);
                 match op {

@@ -219,6 +219,8 @@ pub(super) fn collect_heads<'e>(expr: &'e ast::Expr, out: &mut Vec<&'e Ident>) {
                 collect_heads(&a.expr, out);
             }
         }
+        // A funnel's or a cohort's numbers are aggregates of their own, not columns.
+        K::Member { .. } => {}
         K::Unary { expr, .. } | K::IsNull { expr, .. } => collect_heads(expr, out),
         K::Binary { left, right, .. } => {
             collect_heads(left, out);

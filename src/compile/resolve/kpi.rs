@@ -15,6 +15,8 @@ impl<'a> Resolver<'a> {
         self.in_cycle = false;
         self.too_deep_reported = false;
         self.expanded_nodes = 0;
+        self.maturity = ir::Maturity::default();
+        self.drawing = None;
         let grain = match &kpi.every {
             None => {
                 if self.input.manifest.setting_is_broken("grain") {
@@ -202,6 +204,8 @@ impl<'a> Resolver<'a> {
             targets,
             warns,
             deadline,
+            maturity: self.maturity,
+            drawing: self.drawing.take(),
             location: self.input.sources.location(kpi.name.span),
             span: kpi.span,
         })

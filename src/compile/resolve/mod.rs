@@ -12,6 +12,7 @@ use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::ast::{self, Ident};
 
 mod aggregate;
+mod entities;
 mod expr;
 mod functions;
 mod hints;
@@ -61,6 +62,14 @@ struct Resolver<'a> {
     views: HashMap<&'a str, &'a ast::View>,
     lets: HashMap<&'a str, &'a ast::Let>,
     kpis: HashMap<&'a str, &'a ast::Kpi>,
+    funnels: HashMap<&'a str, &'a ast::Funnel>,
+    cohorts: HashMap<&'a str, &'a ast::Cohort>,
+    /// Funnel or cohort name -> its source, once resolved (None: it has errors).
+    resolved_entities: HashMap<String, Option<SourceId>>,
+    /// Over funnels and cohorts: how long the KPI being resolved takes to mature, and what
+    /// its reports draw.
+    maturity: ir::Maturity,
+    drawing: Option<ir::Drawing>,
     /// Items left out for their own errors, by name: what uses them fails with a pointer there.
     broken: HashMap<&'a str, &'a ast::Broken>,
     sources: Vec<Source>,
@@ -131,6 +140,11 @@ impl<'a> Resolver<'a> {
             views: HashMap::new(),
             lets: HashMap::new(),
             kpis: HashMap::new(),
+            funnels: HashMap::new(),
+            cohorts: HashMap::new(),
+            resolved_entities: HashMap::new(),
+            maturity: ir::Maturity::default(),
+            drawing: None,
             broken: HashMap::new(),
             sources: Vec::new(),
             resolved_views: HashMap::new(),
@@ -153,11 +167,7 @@ impl<'a> Resolver<'a> {
         }
         for file in files {
             for item in &file.items {
-                let name = match item {
-                    ast::Item::View(v) => &v.name,
-                    ast::Item::Let(l) => &l.name,
-                    ast::Item::Kpi(k) => &k.name,
-                };
+                let name = item.name();
                 if let Some(first) = seen.get(&name.name) {
                     let first = input.sources.location(*first);
                     resolver.error(
@@ -190,6 +200,12 @@ impl<'a> Resolver<'a> {
                     }
                     ast::Item::Kpi(k) => {
                         resolver.kpis.insert(&k.name.name, k);
+                    }
+                    ast::Item::Funnel(f) => {
+                        resolver.funnels.insert(&f.name.name, f);
+                    }
+                    ast::Item::Cohort(c) => {
+                        resolver.cohorts.insert(&c.name.name, c);
                     }
                 }
             }

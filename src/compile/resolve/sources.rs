@@ -66,6 +66,7 @@ impl<'a> Resolver<'a> {
                 && s.time == source.time
                 && s.until == source.until
                 && s.per == source.per
+                && s.derived == source.derived
         }) {
             return i;
         }
@@ -159,6 +160,7 @@ impl<'a> Resolver<'a> {
             unreadable_dimensions: BTreeMap::new(),
             schema,
             per: None,
+            derived: None,
         });
         Some((id, Vec::new()))
     }
@@ -311,6 +313,7 @@ impl<'a> Resolver<'a> {
                 unreadable_dimensions: unreadable,
                 schema,
                 per: None,
+                derived: None,
             });
         }
         if let Some(filter) = &view.filter {
@@ -410,6 +413,7 @@ impl<'a> Resolver<'a> {
             dimensions: BTreeMap::new(),
             unreadable_dimensions: base_source.unreadable_dimensions.clone(),
             schema,
+            derived: None,
             per: Some(ir::PerEntity {
                 base,
                 keys: per.keys.iter().map(|k| k.name.clone()).collect(),
