@@ -67,6 +67,26 @@ pub fn render(report: &Report<'_>) -> String {
                     &paced(row.needed),
                 ]);
             }
+            // Younger cohorts of a funnel or a cohort: their values so far, never judged.
+            for (period, value) in kpi.maturing.iter().zip(&row.maturing) {
+                let value = value.map(|x| x.to_string()).unwrap_or_default();
+                let _ = writer.write_record([
+                    kpi.meta.name.as_str(),
+                    &dims,
+                    period,
+                    &value,
+                    "false",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "maturing",
+                    "",
+                    "",
+                    "",
+                    "",
+                ]);
+            }
         }
     }
     String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()

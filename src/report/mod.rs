@@ -1,6 +1,7 @@
 //! Outcomes -> bytes, one file per format. Only this module and the CLI write output.
 
 mod csv;
+mod drawing;
 mod format;
 mod json;
 pub mod lint;

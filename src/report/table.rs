@@ -97,6 +97,7 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
     out.push_str(&reasons(report));
     if options.judged {
         out.push_str(&pacing(report));
+        out.push_str(&super::drawing::render(report));
         out.push_str(&self::summary(&summary));
     }
     out

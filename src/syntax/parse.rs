@@ -324,7 +324,10 @@ fn expected_words(positives: &[Rule]) -> String {
         .filter(|r| field_keywords.contains(r))
         .count();
     for rule in positives {
-        if fields > 3 && (field_keywords.contains(rule) || *rule == Rule::kw_let) {
+        // Inside a KPI's braces (where `value` may come), every field is possible: say so
+        // once instead of listing them all. Funnels and cohorts list their own few.
+        let in_kpi = positives.contains(&Rule::kw_value);
+        if in_kpi && fields > 3 && (field_keywords.contains(rule) || *rule == Rule::kw_let) {
             push("a KPI field (`title`, `value`, `target`, `warn`, `by`, `where`, `let`, ...)");
             continue;
         }
@@ -396,7 +399,9 @@ fn expected_words(positives: &[Rule]) -> String {
             Rule::dot => "`.`",
             Rule::assign => "`=`",
             Rule::list => "a list `[...]`",
-            Rule::kw_start | Rule::kw_end => "`start` or `end`",
+            Rule::kw_start | Rule::kw_end if positives.contains(&Rule::kw_end) => {
+                "`start` or `end`"
+            }
             Rule::quoted_inner => "a name",
             Rule::string_inner => "a string",
             other => {

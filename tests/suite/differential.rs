@@ -328,3 +328,66 @@ fn per_entity_views_match_hand_written_polars() {
     assert!((actual - expected).abs() < 1e-6, "{actual} vs {expected}");
     assert!(row(&run, "repeat_purchase_rate", &[]).value.is_some());
 }
+
+#[test]
+fn funnels_and_cohorts_match_hand_written_polars() {
+    let run = run_project(&example(), "2025-12-31");
+    // Lead to deal within 90 days, ads: September 2025's leads (the last cohort whose 90 days
+    // are over on 2025-12-31), won after qualifying and becoming an opportunity, in that order,
+    // within 90 days of arriving.
+    let ms = |c: &str| {
+        col(c)
+            .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
+            .cast(DataType::Int64)
+    };
+    let leads = csv("leads.csv")
+        .filter(
+            month_of("created_at")
+                .eq(lit(202509))
+                .and(col("channel").eq(lit("ads"))),
+        )
+        .select([
+            len().cast(DataType::Float64).alias("lead"),
+            (col("is_mql")
+                .and(col("is_opportunity"))
+                .and(col("won"))
+                .and(ms("mql_at").gt_eq(ms("created_at")))
+                .and(ms("opportunity_at").gt_eq(ms("mql_at")))
+                .and(ms("won_at").gt_eq(ms("opportunity_at")))
+                .and(ms("won_at").lt_eq(ms("created_at") + lit(90i64 * 86_400_000)))
+                .fill_null(lit(false)))
+            .cast(DataType::Float64)
+            .sum()
+            .alias("won"),
+        ])
+        .collect()
+        .unwrap();
+    let expected = scalar(&leads, "won") / scalar(&leads, "lead");
+    assert_eq!(super::outcome(&run, "lead_to_deal_90d").period, "2025-09");
+    let actual = row(&run, "lead_to_deal_90d", &["ads"]).value.unwrap();
+    assert!((actual - expected).abs() < 1e-12, "{actual} vs {expected}");
+
+    // Retention at month 3: September 2025's signups who paid for an order in December.
+    let cohort = csv("customers.csv")
+        .filter(month_of("signup_date").eq(lit(202509)))
+        .select([col("customer_id")]);
+    let size = cohort.clone().select([len().alias("n")]).collect().unwrap();
+    let active = csv("orders.csv")
+        .filter(
+            col("status")
+                .eq(lit("paid"))
+                .and(month_of("order_date").eq(lit(202512))),
+        )
+        .select([col("customer_id")])
+        .join(
+            cohort,
+            [col("customer_id")],
+            [col("customer_id")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([col("customer_id").n_unique().alias("n")])
+        .collect()
+        .unwrap();
+    let expected = scalar(&active, "n") / scalar(&size, "n");
+    assert_value(&run, "retained_m3", &[], Some(expected));
+}

@@ -40,6 +40,29 @@ kpi year_paced {
     value  sum(sales.amount)
     target >= 1000 by 2025-12-31
 }
+funnel paying {
+    title  "Sale to paid"
+    entity rep
+    step sale = sales
+    step paid = sales where status == "paid"
+    within 40 days
+}
+kpi paid_share_of_reps {
+    title  "Reps whose first sale was paid within 40 days"
+    format percent
+    value  paying.paid / paying.sale
+    target >= 50%
+}
+cohort reps {
+    entity  rep
+    start   sales
+    active  sales where status == "paid"
+    periods 2
+}
+kpi reps_paid_next_month {
+    format percent
+    value  reps.active(1) / reps.size
+}
 "#;
 
 fn rendered(format: OutputFormat) -> String {
@@ -104,7 +127,7 @@ fn json() {
     assert_eq!(value["status"], "missed");
     assert_eq!(
         value["summary"],
-        serde_json::json!({"met": 1, "warn": 1, "missed": 1, "no_data": 1, "on_track": 1, "at_risk": 0, "without_target": 1, "errors": 1, "failed": ["broken"]})
+        serde_json::json!({"met": 2, "warn": 1, "missed": 1, "no_data": 1, "on_track": 1, "at_risk": 0, "without_target": 2, "errors": 1, "failed": ["broken"]})
     );
     // 350 through 31 March, 90 of 365 days gone: projected 350 * 365 / 90, 650 still needed.
     let paced = &value["kpis"][5]["rows"][0];
@@ -114,6 +137,29 @@ fn json() {
     assert_eq!(paced["needed"], 650.0);
     assert!((paced["elapsed"].as_f64().unwrap() - 90.0 / 365.0).abs() < 1e-12);
     assert!((paced["projection"].as_f64().unwrap() - 350.0 * 365.0 / 90.0).abs() < 1e-9);
+    // The funnel of January's reps (anna and boris, both paid on their first day), judged once
+    // its 40 days are over; February's (chen: paid 44 days after the first sale) is maturing.
+    let funnel = &value["kpis"][6];
+    assert_eq!(funnel["drawing"]["kind"], "funnel");
+    assert_eq!(funnel["period"], "2025-01");
+    assert_eq!(
+        funnel["maturing"],
+        serde_json::json!(["2025-02", "2025-03"])
+    );
+    assert_eq!(
+        funnel["rows"][0]["funnel"][1],
+        serde_json::json!({"step": "paid", "count": 2.0, "from_previous": 1.0, "from_first": 1.0, "days": 0.0})
+    );
+    // The cohorts of reps by first sale: January (anna, boris) paid at ages 0, 1 (anna), 2;
+    // February (chen) not at age 0, at age 1; age 2 of February is not complete on 31 March.
+    let cohort = &value["kpis"][7]["rows"][0]["cohort"];
+    assert_eq!(
+        cohort["cohorts"],
+        serde_json::json!(["2025-01", "2025-02", "2025-03"])
+    );
+    assert_eq!(cohort["sizes"], serde_json::json!([2.0, 1.0, 0.0]));
+    assert_eq!(cohort["shares"][0], serde_json::json!([1.0, 0.5, 1.0]));
+    assert_eq!(cohort["shares"][1], serde_json::json!([0.0, 1.0, null]));
     let revenue = &value["kpis"][0];
     assert_eq!(revenue["name"], "revenue");
     assert_eq!(revenue["location"]["line"], 2);

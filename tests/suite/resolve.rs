@@ -371,3 +371,69 @@ kpi fine { every quarter  value sum(sales.amount)  target >= 1 by 2026-03-31  pa
     assert_eq!(resolved, 1, "{rendered}");
     insta::assert_snapshot!("deadline_errors", rendered);
 }
+
+#[test]
+fn funnels_and_cohorts_are_checked_with_hints() {
+    let (rendered, resolved) = validate_project(&sales_project(
+        "funnel f {
+    entity rep
+    step sale = sales
+    step goal = targets
+}
+funnel nokey {
+    step sale = sales
+}
+funnel empty {
+    entity rep
+    within 0 days
+}
+cohort c {
+    entity rep
+    start  sales
+    active sales where status == \"paid\"
+    periods 2
+}
+cohort half {
+    entity rep
+    start  sales
+}
+funnel ok {
+    entity rep
+    step sale = sales
+    step paid = sales where status == \"paid\"
+}
+kpi a { value f.sale }
+kpi b { value ok.paydd }
+kpi c1 { value ok.paid.hours }
+kpi d { value c.active(3) }
+kpi e { value c.size(1) }
+kpi g { value nope.sale }
+kpi h { by channel  value ok.paid }
+kpi i { value sum(sales.amount where ok.paid.days > 1) }
+kpi j { value nokey.sale + empty.sale + half.size }
+kpi fine { by region  value ok.paid / ok.sale + c.active(2) / c.size }
+",
+        "",
+        &[],
+    ));
+    for needle in [
+        // The issue's case: a funnel step whose rows lack the entity column.
+        "step `goal` of `f` reads `targets`, which has no entity column `rep`",
+        "Every step reads rows that carry the entity's key",
+        "funnel `ok` has no step `paydd`",
+        "a funnel step is read as `ok.paid` (entities that reached it) or `ok.paid.days`",
+        "a cohort is read as `c.size` (entities in it) or `c.active(k)` (those active k periods after their start, k from 0 to 2)",
+        "`nope` is not a funnel or a cohort",
+        "`ok` has no dimension `channel`",
+        "`ok`'s numbers inside an aggregate",
+        "funnel `nokey` has no `entity`",
+        "funnel `empty` has no steps",
+        "`within` takes a number of days from 1",
+        "cohort `half` has no `active`",
+        "cohort `half` has no `periods`",
+    ] {
+        assert!(rendered.contains(needle), "expected {needle:?} in:\n{rendered}");
+    }
+    assert_eq!(resolved, 1, "only `fine` resolves:\n{rendered}");
+    insta::assert_snapshot!("funnel_and_cohort_errors", rendered);
+}

@@ -323,3 +323,32 @@ fn annual_revenue_target_is_paced() {
     assert_eq!(row.status, Some(Status::AtRisk));
     assert_eq!(outcome(&run, "annual_revenue_target").period, "2025");
 }
+
+#[test]
+fn funnel_and_cohort_kpis() {
+    let run = tiny("2025-02-28");
+    // Lead to deal within 90 days: on 2025-02-28 the last cohort whose 90 days are over is
+    // November 2024 (30 November + 90 days = 28 February), which has no leads.
+    let funnel = outcome(&run, "lead_to_deal_90d");
+    assert_eq!(funnel.period, "2024-11");
+    assert_eq!(funnel.maturing, vec!["2024-12", "2025-01", "2025-02"]);
+    // The younger cohorts so far, for ads: December none; January lead #5, won on 02-14
+    // after qualifying (01-06) and becoming an opportunity (01-10): 1 of 1; February leads #1
+    // (won on 02-21) and #2 (never qualified): 1 of 2.
+    let ads = row(&run, "lead_to_deal_90d", &["ads"]);
+    assert_eq!(ads.maturing, vec![None, Some(1.0), Some(0.5)]);
+    // Signup-cohort retention at month 3: as of 2025-02-28 the cohort three months old is
+    // November 2024, customer #4, who paid for nothing in February: 0 of 1.
+    assert_eq!(outcome(&run, "retained_m3").period, "2024-11");
+    assert_value(&run, "retained_m3", &[], Some(0.0));
+    assert_status(&run, "retained_m3", &[], Some(Status::Missed));
+    // The triangle's December 2024 line: customer #1, who paid in January (#1) and February
+    // (#3) but not in December; March, age 3, is not over yet.
+    let table = row(&run, "retained_m3", &[]).cohort.clone().unwrap();
+    let dec = table.cohorts.iter().position(|c| c == "2024-12").unwrap();
+    assert_eq!(table.sizes[dec], Some(1.0));
+    assert_eq!(
+        &table.shares[dec][..4],
+        &[Some(0.0), Some(1.0), Some(1.0), None]
+    );
+}

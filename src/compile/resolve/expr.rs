@@ -75,7 +75,10 @@ impl<'a> Resolver<'a> {
                 head,
                 field: Some(field),
             } if self.funnels.contains_key(head.name.as_str())
-                || self.cohorts.contains_key(head.name.as_str()) =>
+                || self.cohorts.contains_key(head.name.as_str())
+                || !(self.input.manifest.datasets.contains_key(&head.name)
+                    || self.views.contains_key(head.name.as_str())
+                    || self.broken.contains_key(head.name.as_str())) =>
             {
                 self.member(expr, head, field, None, None, ctx)
             }
