@@ -460,6 +460,13 @@ fn achievable(kpi: Option<&ir::Kpi>, outcome: Option<&KpiOutcome>) -> Achievable
         reason,
         hit_rate: Some(hit_rate),
     };
+    // A growth target asking for more than the KPI ever grew is out of reach however short the
+    // history of judged periods is: the growth seen is measured on the values themselves.
+    if let Some(g) = &growth {
+        if g.out_of_reach() {
+            return verdict(false, format!("likely out of reach: {}", g.describe()));
+        }
+    }
     if judged_count < MIN_JUDGED {
         return verdict(
             false,
@@ -467,11 +474,6 @@ fn achievable(kpi: Option<&ir::Kpi>, outcome: Option<&KpiOutcome>) -> Achievable
                 "too little history to judge: met in {met} of {judged_periods}; {MIN_JUDGED} are needed"
             ),
         );
-    }
-    if let Some(g) = &growth {
-        if g.out_of_reach() {
-            return verdict(false, format!("likely out of reach: {}", g.describe()));
-        }
     }
     if met == 0 {
         return verdict(

@@ -590,6 +590,7 @@ fn evaluate_kpi(
     // History starts where the KPI's data starts: periods before the first row of any of its
     // dated aggregates would only show zeros that mean "no data yet". Periods asked for by
     // name (`kpi eval --from`) are all reported: a count of 0 there is a value.
+    let data_starts = first_with_rows.filter(|_| !window.explicit);
     let window = match first_with_rows {
         Some(first) if !window.explicit => Window {
             first_reported: window.first_reported.max(first).min(window.evaluated),
@@ -635,10 +636,19 @@ fn evaluate_kpi(
         } else {
             frame.join(right, keys.clone(), keys, JoinArgs::new(JoinType::Left))
         };
+        // A count or sum of no rows is 0 from the first period the KPI's data has rows; before
+        // that there is no data yet, not a zero, so that `previous` of the first period (and a
+        // growth target built on it) has no value rather than 0.
+        let zero = |c: &str| match data_starts {
+            Some(first) => when(col(PERIOD).gt_eq(lit(first)))
+                .then(col(c).fill_null(lit(0)))
+                .otherwise(col(c)),
+            None => col(c).fill_null(lit(0)),
+        };
         let fills: Vec<Expr> = needed
             .iter()
             .filter(|(_, zero)| *zero)
-            .map(|(c, _)| col(c.as_str()).fill_null(lit(0)).alias(c.as_str()))
+            .map(|(c, _)| zero(c.as_str()).alias(c.as_str()))
             .collect();
         if !fills.is_empty() {
             frame = frame.with_columns(fills);

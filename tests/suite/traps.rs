@@ -727,3 +727,17 @@ fn a_bad_as_of_judges_nothing_unless_the_day_is_given() {
     });
     assert_value(&run, "n", &[], Some(3.0));
 }
+
+#[test]
+fn before_the_data_starts_previous_has_no_value_rather_than_zero() {
+    // January 2025 is the first month with sales: December has no data, not zero sales, so a
+    // growth target has nothing to grow from and is not met by default.
+    let run = sales("kpi g { value count(sales)\n target >= previous * 1.2 }").run("2025-01-31");
+    let r = row(&run, "g", &[]);
+    assert_eq!(r.value, Some(2.0));
+    assert_eq!(r.previous, None);
+    assert_eq!(r.status, Some(Status::NoData));
+    // In February, January's 2 is there: 2 against 2 * 1.2 is missed.
+    let run = sales("kpi g { value count(sales)\n target >= previous * 1.2 }").run("2025-02-28");
+    assert_eq!(row(&run, "g", &[]).status, Some(Status::Missed));
+}
