@@ -1,14 +1,25 @@
 #!/usr/bin/env python3
-"""Writes the example company's data (2024-01-01 to 2025-12-31) into examples/acme/data/.
+"""Writes the example company's data (2024-01-01 to 2026-02-15) into examples/acme/data/.
 
 The data is committed; this script documents how it was made and remakes it byte for byte
-(a fixed seed, no dependence on the clock). It has seasonality (a strong Q4, a quiet August),
-growth (about 30% a year), and deliberate edge cases:
+(fixed seeds, no dependence on the clock). It has seasonality (a strong Q4, a quiet August),
+growth (demand about 30% a year; revenue much more, as the customer base builds up), and
+deliberate edge cases:
 
 - no leads at all from `social` in 2025-08 (spend on social goes on);
 - customer 1 signs up and churns in the same month (2025-03);
 - every order on 2025-03-15 was refunded (a refunded-only day);
-- some orders have no campaign, some tickets are unresolved or unrated.
+- some orders have no campaign, some tickets are unresolved or unrated;
+- the data stop in the middle of a month, a quarter and a year (2026-02-15), so the example's
+  `as_of` judges 2026-01, 2025-Q4 and 2025, and the 2026 goals on their pace;
+- spend is booked on Mondays and CRM events happen on weekdays, so neither has a row on the last
+  day (spend is `fresh = "1 week"`; CRM events are read by monthly KPIs only);
+- the plan (`plan.csv`) covers every month of 2024 to 2026 and is close to what the regions make:
+  a month in the data is planned at the region's paid revenue of that month times its ambition
+  (EU 1.05, NA 0.95, APAC 1.12, LATAM 0.9) and a little noise, so EU and APAC miss some months and
+  NA and LATAM meet most; February 2026 and later months repeat the same month of 2025 grown as the
+  company grew on a year in 2025-Q4, times the same ambition and noise. The plan draws from its own
+  seed, so it does not shift the other files.
 """
 
 import datetime as dt
@@ -18,7 +29,7 @@ import random
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 START = dt.date(2024, 1, 1)
-END = dt.date(2025, 12, 31)
+END = dt.date(2026, 2, 15)
 CHANNELS = ["ads", "seo", "email", "social", "referral"]
 REGIONS = ["EU", "NA", "APAC", "LATAM"]
 REPS = ["anna", "boris", "chen", "dmytro", "elena", "farid"]
@@ -32,6 +43,10 @@ CAMPAIGNS = {
 }
 NO_SOCIAL_LEADS = (2025, 8)
 REFUNDED_DAY = dt.date(2025, 3, 15)
+# The plan: each region's ambition against what it makes (EU is asked for 5% more, LATAM for 10% less).
+AMBITION = {"EU": 1.05, "NA": 0.95, "APAC": 1.12, "LATAM": 0.9}
+PLAN_YEARS = (2024, 2025, 2026)
+PLAN_SEED = 20260215
 
 rng = random.Random(20251231)
 
@@ -48,6 +63,11 @@ def season(d):
     growth = 1.0 + 0.3 * ((d - START).days / 365.0)
     month = {8: 0.75, 10: 1.15, 11: 1.35, 12: 1.5}.get(d.month, 1.0)
     return growth * month
+
+
+def month_end(first):
+    """The last day of the month that starts on `first`."""
+    return (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
 
 
 def pick(weighted):
@@ -196,13 +216,27 @@ def main():
     write_csv("tickets", ["ticket_id", "customer_id", "opened_at", "first_response_at", "resolved_at", "csat",
                           "nps", "is_complaint"], tickets)
 
-    # The revenue plan per month and region.
+    # The revenue plan per month and region: what each region is asked for, close to what it makes.
+    # Its own random stream, so that the plan never shifts the draws of the other files.
+    plan_rng = random.Random(PLAN_SEED)
+    paid = {}
+    for o in orders:
+        if o[6] == "paid":
+            key = (o[2].year, o[2].month, o[9])
+            paid[key] = paid.get(key, 0.0) + o[3]
+    # Months after the data, and the month the data stop in, repeat the same month a year earlier,
+    # grown as the company grew over its last complete quarter (2025-Q4 against 2024-Q4).
+    growth = (sum(v for (y, m, _), v in paid.items() if y == 2025 and m >= 10)
+              / sum(v for (y, m, _), v in paid.items() if y == 2024 and m >= 10))
     plan = []
-    for year in (2024, 2025):
+    for year in PLAN_YEARS:
         for month in range(1, 13):
             first = dt.date(year, month, 1)
-            for region, share in zip(REGIONS, (0.4, 0.3, 0.2, 0.1)):
-                plan.append([first, region, round(95000 * share * season(first) * (1.1 if year == 2025 else 1.0), 2)])
+            whole = month_end(first) <= END
+            for region in REGIONS:
+                base = paid.get((year, month, region), 0.0) if whole else paid[(year - 1, month, region)] * growth
+                target = base * AMBITION[region] * plan_rng.uniform(0.92, 1.08)
+                plan.append([first, region, float(round(target, -2))])
     write_csv("plan", ["month", "region", "revenue_target"], plan)
 
     # Site traffic, as JSON lines.

@@ -1056,7 +1056,12 @@ fn judge(
                 .collect(),
             value,
             previous,
-            change: value.zip(previous).map(|(v, p)| v - p),
+            // A period in progress against a whole one would look like a collapse: the pace
+            // (`projection`, `elapsed`) says how it is going instead.
+            change: value
+                .zip(previous)
+                .map(|(v, p)| v - p)
+                .filter(|_| pacing.is_none()),
             target: target.zip(at).map(|(g, at)| g.outcome(at)),
             warn: warn.zip(at).map(|(g, at)| g.outcome(at)),
             status,

@@ -62,12 +62,20 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
                 cells.push(Cell::new(target));
                 cells.push(status_cell(row.status, options.color));
             }
+            // No change for a period in progress: its value so far against a whole period.
+            let previous = row.previous.filter(|_| !kpi.in_progress);
             cells.push(Cell::new(format_change(
                 row.value,
-                row.previous,
+                previous,
                 kpi.meta.format,
             )));
-            cells.push(Cell::new(sparkline(&row.history)));
+            // The trend of a period in progress stops before it: a part of a period drawn next
+            // to whole ones would look like a drop.
+            let history = match (kpi.in_progress, row.history.split_last()) {
+                (true, Some((_, done))) => done,
+                _ => &row.history[..],
+            };
+            cells.push(Cell::new(sparkline(history)));
             table.add_row(cells);
         }
     }

@@ -391,3 +391,87 @@ fn funnels_and_cohorts_match_hand_written_polars() {
     let expected = scalar(&active, "n") / scalar(&size, "n");
     assert_value(&run, "retained_m3", &[], Some(expected));
 }
+
+#[test]
+fn time_bound_goals_match_hand_written_polars() {
+    // The company's 2026 goals (examples/acme/kpis/goals_2026.kpi), as of the manifest's day:
+    // 2026-02-15 is day 46 of 365 of the year and of 90 of the first quarter.
+    use kpi::eval::Status;
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let run = run_project(&example(), "2026-02-15");
+    let paid_between = |region: &str, from: chrono::NaiveDate, to: chrono::NaiveDate| {
+        let df = csv("orders.csv")
+            .filter(
+                col("status")
+                    .eq(lit("paid"))
+                    .and(col("region").eq(lit(region)))
+                    .and(col("order_date").gt_eq(lit(from)))
+                    .and(col("order_date").lt_eq(lit(to))),
+            )
+            .select([col("amount").sum()])
+            .collect()
+            .unwrap();
+        scalar(&df, "amount")
+    };
+    let close = |a: f64, e: f64, what: &str| {
+        assert!(
+            (a - e).abs() <= 1e-9 * e.abs().max(1.0),
+            "{what}: {a} vs {e}"
+        );
+    };
+
+    // Revenue 2026 per region against the sum of the region's 2026 plan, paced seasonally: the
+    // projection is the year so far over the share of 2025 that had accrued by 15 February.
+    for region in ["APAC", "EU", "LATAM", "NA"] {
+        let so_far = paid_between(region, day(2026, 1, 1), day(2026, 2, 15));
+        let year_ago_so_far = paid_between(region, day(2025, 1, 1), day(2025, 2, 15));
+        let year_ago = paid_between(region, day(2025, 1, 1), day(2025, 12, 31));
+        let plan = csv("plan.csv")
+            .filter(
+                col("region")
+                    .eq(lit(region))
+                    .and(col("month").dt().year().eq(lit(2026))),
+            )
+            .select([col("revenue_target").sum()])
+            .collect()
+            .unwrap();
+        let target = scalar(&plan, "revenue_target");
+        let projection = so_far / (year_ago_so_far / year_ago);
+
+        let r = row(&run, "revenue_2026_vs_plan", &[region]);
+        close(r.value.unwrap(), so_far, region);
+        close(r.target.as_ref().unwrap().value.unwrap(), target, region);
+        close(r.projection.unwrap(), projection, region);
+        close(r.needed.unwrap(), target - so_far, region);
+        close(r.elapsed.unwrap(), 46.0 / 365.0, region);
+        assert_eq!(r.deadline.as_deref(), Some("2026-12-31"));
+        let expected = if projection >= target {
+            Status::OnTrack
+        } else {
+            Status::AtRisk
+        };
+        assert_eq!(r.status, Some(expected), "{region}");
+    }
+
+    // New customers in 2026-Q1, paced linearly: the count so far times 90 / 46.
+    let signups = csv("customers.csv")
+        .filter(
+            col("signup_date")
+                .gt_eq(lit(day(2026, 1, 1)))
+                .and(col("signup_date").lt_eq(lit(day(2026, 2, 15)))),
+        )
+        .select([len().alias("n")])
+        .collect()
+        .unwrap();
+    let so_far = scalar(&signups, "n");
+    let r = row(&run, "new_customers_q1_2026", &[]);
+    close(r.value.unwrap(), so_far, "new customers");
+    close(r.projection.unwrap(), so_far * 90.0 / 46.0, "new customers");
+    close(r.needed.unwrap(), 190.0 - so_far, "new customers");
+    let expected = if so_far * 90.0 / 46.0 >= 190.0 {
+        Status::OnTrack
+    } else {
+        Status::AtRisk
+    };
+    assert_eq!(r.status, Some(expected));
+}
