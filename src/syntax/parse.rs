@@ -297,6 +297,18 @@ fn describe_found(text: &str, offset: usize) -> (String, usize) {
 }
 
 fn expected_words(positives: &[Rule]) -> String {
+    // After `a.b` pest also tries `a.b.c` (a funnel step's `.days`): a third part is hardly
+    // ever what is missing, so it is named only when nothing else could follow.
+    let filtered: Vec<Rule> = positives
+        .iter()
+        .copied()
+        .filter(|r| *r != Rule::dot)
+        .collect();
+    let positives: &[Rule] = if filtered.is_empty() {
+        positives
+    } else {
+        &filtered
+    };
     let mut words: Vec<String> = Vec::new();
     let mut push = |w: &str| {
         if !words.iter().any(|x| x == w) {

@@ -170,7 +170,9 @@ fn precedence_and_literals() {
         ("null_count + true_value", "(null_count + true_value)"),
         ("count(leads where won)", "count(leads)"),
         ("a +", "error: expected an expression, found end of file"),
-        ("a b", "error: expected an operator, `(` or `.`, found `b`"),
+        ("a b", "error: expected an operator or `(`, found `b`"),
+        ("f.won.days / f.lead", "(f.won.days / f.lead)"),
+        ("c.active(3) / c.size", "(c.active(3) / c.size)"),
     ];
     for (text, expected) in cases {
         assert_eq!(shape(text), expected, "parsing {text:?}");
