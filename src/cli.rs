@@ -123,6 +123,7 @@ pub enum FailOn {
     /// Only missed targets.
     Missed,
     /// Missed, and time-bound targets at risk of being missed.
+    #[value(alias = "at_risk")]
     AtRisk,
     /// Missed, at risk, and in the warn zone.
     Warn,

@@ -389,7 +389,10 @@ fn judged(rows: &[RowOutcome]) -> impl Iterator<Item = (Status, Option<f64>, Opt
             .iter()
             .enumerate()
             .filter_map(move |(i, status)| {
-                let status = (*status).filter(|s| *s != Status::NoData)?;
+                // Only periods judged against their target count: not `no_data`, and not a
+                // time-bound period in progress (`on_track`, `at_risk`), which is a forecast.
+                let status = (*status)
+                    .filter(|s| matches!(s, Status::Met | Status::Warn | Status::Missed))?;
                 Some((
                     status,
                     row.history.get(i).copied().flatten(),

@@ -2,6 +2,7 @@
 //! and age it was active at), dated by when the entity entered, with the dimension values of
 //! the row it entered by. A pass over them then counts and averages like over any source.
 
+use chrono::NaiveDate;
 use polars::prelude::*;
 
 use super::data::Datasets;
@@ -25,10 +26,18 @@ pub fn followed_rows(
     entity_filter: Option<&ir::Expr>,
     sources: &[ir::Source],
     datasets: &Datasets,
+    as_of: NaiveDate,
 ) -> Option<PolarsResult<LazyFrame>> {
+    // Steps and activity are followed only up to the evaluation day: a row dated after it has
+    // not happened yet, whatever the files hold (a run `--as-of` a past day sees that day's view).
+    let read = Read {
+        sources,
+        datasets,
+        as_of,
+    };
     let rows = match derived {
-        ir::Derived::Funnel(spec) => funnel_rows(pass, spec, entity_filter, sources, datasets)?,
-        ir::Derived::Cohort(spec) => cohort_rows(pass, spec, entity_filter, sources, datasets)?,
+        ir::Derived::Funnel(spec) => funnel_rows(pass, spec, entity_filter, &read)?,
+        ir::Derived::Cohort(spec) => cohort_rows(pass, spec, entity_filter, &read)?,
     };
     let settled = rows.collect().and_then(|df| {
         let mut df = df.sort([ir::ENTERED, KEY], SortMultipleOptions::default())?;
@@ -36,6 +45,13 @@ pub fn followed_rows(
         Ok(df.lazy())
     });
     Some(settled)
+}
+
+/// Where the stages' rows come from, and the day they are read through.
+struct Read<'a> {
+    sources: &'a [ir::Source],
+    datasets: &'a Datasets,
+    as_of: NaiveDate,
 }
 
 /// Milliseconds since 1970 of a timestamp.
@@ -48,12 +64,11 @@ fn stage_rows(
     stage: &ir::Stage,
     entity: &str,
     extra: Option<&ir::Expr>,
-    sources: &[ir::Source],
-    datasets: &Datasets,
+    read: &Read<'_>,
 ) -> Option<LazyFrame> {
-    let source = &sources[stage.source];
+    let source = &read.sources[stage.source];
     let time = source.time.clone()?;
-    let frame = source_frame(source, datasets)?;
+    let frame = source_frame(source, read.datasets)?;
     let mask = stage
         .filters
         .iter()
@@ -70,7 +85,12 @@ fn stage_rows(
             .filter(
                 col(entity)
                     .is_not_null()
-                    .and(col(time.as_str()).is_not_null()),
+                    .and(col(time.as_str()).is_not_null())
+                    .and(
+                        col(time.as_str())
+                            .cast(DataType::Date)
+                            .lt_eq(lit(read.as_of)),
+                    ),
             )
             .with_columns([
                 dimension_text(col(entity), key_type).alias(KEY),
@@ -88,11 +108,10 @@ fn entities(
     entry: &ir::Stage,
     entity: &str,
     entity_filter: Option<&ir::Expr>,
-    sources: &[ir::Source],
-    datasets: &Datasets,
+    read: &Read<'_>,
 ) -> Option<LazyFrame> {
-    let source = &sources[entry.source];
-    let rows = stage_rows(entry, entity, entity_filter, sources, datasets)?;
+    let source = &read.sources[entry.source];
+    let rows = stage_rows(entry, entity, entity_filter, read)?;
     let mut dims = Vec::new();
     let mut firsts = Vec::new();
     for dim in &pass.key.dims {
@@ -120,20 +139,17 @@ fn funnel_rows(
     pass: &Pass,
     spec: &ir::FunnelSpec,
     entity_filter: Option<&ir::Expr>,
-    sources: &[ir::Source],
-    datasets: &Datasets,
+    read: &Read<'_>,
 ) -> Option<LazyFrame> {
     let first = spec.steps.first()?;
     let at = |i: usize| format!("__at_{i}");
-    let mut frame = entities(pass, first, &spec.entity, entity_filter, sources, datasets)?
-        .with_columns([
-            col(ir::ENTERED).alias(at(0).as_str()),
-            lit(true).alias(ir::reached_column(0).as_str()),
-            lit(0.0).alias(ir::days_column(0).as_str()),
-        ]);
+    let mut frame = entities(pass, first, &spec.entity, entity_filter, read)?.with_columns([
+        col(ir::ENTERED).alias(at(0).as_str()),
+        lit(true).alias(ir::reached_column(0).as_str()),
+        lit(0.0).alias(ir::days_column(0).as_str()),
+    ]);
     for (i, step) in spec.steps.iter().enumerate().skip(1) {
-        let rows =
-            stage_rows(step, &spec.entity, None, sources, datasets)?.select([col(KEY), col(AT)]);
+        let rows = stage_rows(step, &spec.entity, None, read)?.select([col(KEY), col(AT)]);
         let previous = at(i - 1);
         let mut in_order = col(AT).gt_eq(col(previous.as_str()));
         if let Some(days) = spec.within_days {
@@ -174,20 +190,12 @@ fn cohort_rows(
     pass: &Pass,
     spec: &ir::CohortSpec,
     entity_filter: Option<&ir::Expr>,
-    sources: &[ir::Source],
-    datasets: &Datasets,
+    read: &Read<'_>,
 ) -> Option<LazyFrame> {
     let grain = pass.key.grain;
-    let starts = entities(
-        pass,
-        &spec.start,
-        &spec.entity,
-        entity_filter,
-        sources,
-        datasets,
-    )?
-    .with_column(period_expr(col(ir::ENTERED), grain).alias(START_PERIOD));
-    let active = stage_rows(&spec.active, &spec.entity, None, sources, datasets)?
+    let starts = entities(pass, &spec.start, &spec.entity, entity_filter, read)?
+        .with_column(period_expr(col(ir::ENTERED), grain).alias(START_PERIOD));
+    let active = stage_rows(&spec.active, &spec.entity, None, read)?
         .select([col(KEY), period_expr(col(AT), grain).alias(ACTIVE_PERIOD)])
         .group_by([col(KEY), col(ACTIVE_PERIOD)])
         .agg([len().alias("__rows")]);

@@ -50,8 +50,11 @@ struct Window {
     first_computed: i64,
     first_reported: i64,
     evaluated: i64,
-    /// The last period computed: after `evaluated` when younger cohorts are still maturing.
+    /// The last period computed: after `evaluated` when younger cohorts are still maturing, or
+    /// the deadline's period while a time-bound period is in progress (its target is read there).
     last_computed: i64,
+    /// The last of the younger cohorts reported as maturing (`evaluated` when there are none).
+    maturing_until: i64,
     /// The periods were named by the user (`kpi eval --from/--to`), not derived from history.
     explicit: bool,
     /// A time-bound KPI: where the evaluation day stands against its deadline.
@@ -81,12 +84,15 @@ struct Pacing {
 impl Pacing {
     fn new(kpi: &ir::Kpi, deadline: &ir::Deadline, as_of: NaiveDate) -> Pacing {
         let grain = kpi.grain;
-        let start = match deadline.accrual {
-            Some(ir::Accrual::Running(coarser)) => {
-                coarser.start(grain.within(deadline.period, coarser))
-            }
-            _ => grain.start(deadline.period),
+        // A `running` value accrues from the first period of its window (for weeks, the
+        // first ISO week of the year or quarter, which may start in December).
+        let first = match deadline.accrual {
+            Some(ir::Accrual::Running(coarser)) => *ir::Window::Running(coarser)
+                .periods(grain, deadline.period)
+                .start(),
+            _ => deadline.period,
         };
+        let start = grain.start(first);
         let total_days = (deadline.date - start).num_days() + 1;
         let elapsed_days = ((as_of - start).num_days() + 1).clamp(0, total_days);
         let periods_a_year = match grain {
@@ -97,9 +103,14 @@ impl Pacing {
             Grain::Year => 1,
         };
         let year_back = (deadline.pace == ir::Pace::Seasonal).then(|| {
-            let day = as_of
-                .checked_sub_months(chrono::Months::new(12))
-                .unwrap_or(as_of);
+            // The same day of the period a year back: 52 weeks (364 days) for days and weeks,
+            // so that weekdays line up; 12 months otherwise.
+            let day = match grain {
+                Grain::Day | Grain::Week => as_of - chrono::Duration::days(364),
+                _ => as_of
+                    .checked_sub_months(chrono::Months::new(12))
+                    .unwrap_or(as_of),
+            };
             (periods_a_year, day)
         });
         Pacing {
@@ -149,10 +160,14 @@ fn window(kpi: &ir::Kpi, options: &EvalOptions) -> Window {
     let first_reported = first_reported.min(evaluated);
     let lag = kpi.max_lag() as i64;
     let year_back = pacing.and_then(|p| p.year_back).map_or(0, |(k, _)| k);
-    let last_computed = if options.range.is_none() && pacing.is_none() {
+    let maturing_until = if options.range.is_none() && pacing.is_none() {
         evaluated.max(kpi.grain.last_complete(options.as_of))
     } else {
         evaluated
+    };
+    let last_computed = match pacing {
+        Some(p) => evaluated.max(p.period),
+        None => maturing_until,
     };
     Window {
         // One more period than the deepest `previous` so that `change` has a previous value.
@@ -160,6 +175,7 @@ fn window(kpi: &ir::Kpi, options: &EvalOptions) -> Window {
         first_reported,
         evaluated,
         last_computed,
+        maturing_until,
         explicit: options.range.is_some(),
         pacing,
     }
@@ -394,7 +410,14 @@ fn run_passes(
                     .aggregates
                     .first()
                     .and_then(|(_, a)| a.entity_filter.as_ref());
-                followed::followed_rows(pass, derived, entity_filter, &program.sources, datasets)
+                followed::followed_rows(
+                    pass,
+                    derived,
+                    entity_filter,
+                    &program.sources,
+                    datasets,
+                    options.as_of,
+                )
             }
             None => lower::source_frame(source, datasets).map(Ok),
         };
@@ -784,7 +807,7 @@ fn rows_seen(
                 first_with_rows = Some(first_with_rows.map_or(*p, |f| f.min(*p)));
             }
             let in_window =
-                period.is_none_or(|p| window.first_reported <= p && p <= window.last_computed);
+                period.is_none_or(|p| window.first_reported <= p && p <= window.evaluated);
             if full_dims && in_window {
                 let tuple = kpi
                     .dims
@@ -987,14 +1010,21 @@ fn judge(
             (status, at)
         };
         let mut row_reason = reason.clone();
+        let value = value.filter(|_| !not_begun);
         let (mut status, at) = judge_at(window.evaluated);
-        let target = at.and_then(|at| applicable(&targets, at));
-        let warn = at.and_then(|at| applicable(&warns, at));
+        // A time-bound target is for the deadline's period: while an earlier one is judged (the
+        // month in progress of a `running` year), the target is read at the deadline's.
+        let goal_at = match pacing {
+            Some(p) => row_of(p.period),
+            None => at,
+        };
+        let target = goal_at.and_then(|at| applicable(&targets, at));
+        let warn = goal_at.and_then(|at| applicable(&warns, at));
         // Before its deadline a time-bound target is judged on its pace (LANGUAGE 5.2): an
         // additive value on its projection to the period's end, any other on its value so far.
         let mut projection = None;
         let mut needed = None;
-        if let (Some(pace), Some(at)) = (pacing, at) {
+        if let (Some(pace), Some(at), Some(goal_at)) = (pacing, at, goal_at) {
             if pace.additive && !not_begun {
                 let share = match pace.pace {
                     ir::Pace::Linear => Some(pace.elapsed_days as f64 / pace.total_days as f64),
@@ -1014,33 +1044,37 @@ fn judge(
                 }
             }
             let judged = if pace.additive { projection } else { value };
-            status = target.map(|t| match t.holds(at, judged) {
+            status = target.map(|t| match t.holds(goal_at, judged) {
                 _ if not_begun => Status::NoData,
                 None => Status::NoData,
                 Some(true) => Status::OnTrack,
                 Some(false) => Status::AtRisk,
             });
             needed = target
-                .and_then(|t| t.low[at])
+                .and_then(|t| t.low[goal_at])
                 .zip(value)
                 .map(|(goal, v)| goal - v)
                 .filter(|_| pace.additive && !not_begun);
         }
+        // A time-bound target is for its deadline's period alone: the history has no status
+        // but the judged period's.
+        let time_bound = window.pacing.is_some();
         let mut history_status: Vec<Option<Status>> = (window.first_reported..=window.evaluated)
-            .map(|p| judge_at(p).0)
+            .map(|p| if time_bound { None } else { judge_at(p).0 })
             .collect();
-        if pacing.is_some() {
-            if let Some(last) = history_status.last_mut() {
-                *last = status;
-            }
+        if let Some(last) = history_status.last_mut() {
+            *last = status;
         }
-        let history_target = (window.first_reported..=window.evaluated)
+        let mut history_target: Vec<Option<f64>> = (window.first_reported..=window.evaluated)
             .map(|p| {
-                let at = row_of(p)?;
+                let at = row_of(p).filter(|_| !time_bound)?;
                 applicable(&targets, at)?.low[at]
             })
             .collect();
-        let maturing = (window.evaluated + 1..=window.last_computed)
+        if let Some(last) = history_target.last_mut() {
+            *last = target.zip(goal_at).and_then(|(t, at)| t.low[at]);
+        }
+        let maturing = (window.evaluated + 1..=window.maturing_until)
             .map(value_of)
             .collect();
         let (funnel, cohort) = match &kpi.drawing {
@@ -1062,8 +1096,8 @@ fn judge(
                 .zip(previous)
                 .map(|(v, p)| v - p)
                 .filter(|_| pacing.is_none()),
-            target: target.zip(at).map(|(g, at)| g.outcome(at)),
-            warn: warn.zip(at).map(|(g, at)| g.outcome(at)),
+            target: target.zip(goal_at).map(|(g, at)| g.outcome(at)),
+            warn: warn.zip(goal_at).map(|(g, at)| g.outcome(at)),
             status,
             reason: row_reason,
             history,
@@ -1099,7 +1133,7 @@ fn judge(
         deadline: window.pacing.map(|p| p.deadline.to_string()),
         pace: window.pacing.map(|p| p.pace),
         in_progress: pacing.is_some(),
-        maturing: (window.evaluated + 1..=window.last_computed)
+        maturing: (window.evaluated + 1..=window.maturing_until)
             .map(|p| kpi.grain.label(p))
             .collect(),
         drawing: kpi.drawing.as_ref().map(|d| match d {
@@ -1159,8 +1193,8 @@ fn drawn(
             (Some(out), None)
         }
         ir::Drawing::Cohort { active, .. } => {
-            let complete = window.last_computed;
-            let cohorts: Vec<i64> = (window.first_reported..=window.last_computed).collect();
+            let complete = window.maturing_until;
+            let cohorts: Vec<i64> = (window.first_reported..=window.maturing_until).collect();
             let sizes: Vec<Option<f64>> = cohorts.iter().map(|c| at(0, *c)).collect();
             let shares = cohorts
                 .iter()

@@ -17,17 +17,20 @@ pub fn render(report: &Report<'_>) -> String {
             continue;
         };
         let title = kpi.meta.title.as_deref().unwrap_or(&kpi.meta.name);
-        let item = drawing.title.as_deref().unwrap_or(&drawing.name);
+        let item = match &drawing.title {
+            Some(t) => format!(" ({t})"),
+            None => String::new(),
+        };
         out.push('\n');
         if drawing.kind == "funnel" {
             out.push_str(&format!(
-                "{title}: funnel `{}` ({item}), the cohort of {}\n",
+                "{title}: funnel `{}`{item}, the cohort of {}\n",
                 drawing.name, kpi.period
             ));
             out.push_str(&funnel_table(kpi));
         } else {
             out.push_str(&format!(
-                "{title}: cohort `{}` ({item}), share active by age\n",
+                "{title}: cohort `{}`{item}, share active by age\n",
                 drawing.name
             ));
             for row in &kpi.rows {

@@ -143,9 +143,14 @@ fn reasons(report: &Report<'_>) -> String {
             )
         })
         .collect();
-    out.push_str(
-        "  (if such data are complete, say how late they may be with `fresh` in kpi.toml)\n",
-    );
+    let stale = grouped.iter().any(|(reason, _)| {
+        reason.contains("has data only through") || reason.contains("has no dated rows")
+    });
+    if stale {
+        out.push_str(
+            "  (if such data are complete, say how late they may be with `fresh` in kpi.toml)\n",
+        );
+    }
     out
 }
 
@@ -253,8 +258,20 @@ fn pacing(report: &Report<'_>) -> String {
                 } else if let Some(target) = target {
                     line.push_str(&format!("; judged as it stands against {target}"));
                 }
-                if let Some(needed) = row.needed.filter(|n| *n > 0.0) {
-                    line.push_str(&format!("; {} still to go", f(Some(needed))));
+                // `needed` is the target less the value so far: what is still to bring for a
+                // floor (`>=`), what is left before a ceiling (`<=`) is reached.
+                let ceiling = row.target.as_ref().is_some_and(|t| t.op.starts_with('<'));
+                match row.needed {
+                    Some(n) if n > 0.0 && ceiling => {
+                        line.push_str(&format!("; {} left before the limit", f(Some(n))));
+                    }
+                    Some(n) if n < 0.0 && ceiling => {
+                        line.push_str(&format!("; over the limit by {}", f(Some(-n))));
+                    }
+                    Some(n) if n > 0.0 => {
+                        line.push_str(&format!("; {} still to go", f(Some(n))));
+                    }
+                    _ => {}
                 }
                 line
             };

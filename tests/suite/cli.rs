@@ -104,7 +104,7 @@ fn fail_on_at_risk() {
         out.stdout
     );
     assert!(out.stdout.contains("⚠ at risk"), "{}", out.stdout);
-    for level in ["at-risk", "warn"] {
+    for level in ["at-risk", "at_risk", "warn"] {
         let mut cmd = kpi(&p);
         cmd.args(["check", "--fail-on", level]);
         assert_eq!(run(cmd).code, 1, "--fail-on {level}");

@@ -428,7 +428,7 @@ kpi fine { by region  value ok.paid / ok.sale + c.active(2) / c.size }
         "`ok`'s numbers inside an aggregate",
         "funnel `nokey` has no `entity`",
         "funnel `empty` has no steps",
-        "`within` takes a number of days from 1",
+        "`within` takes a number of days above 0",
         "cohort `half` has no `active`",
         "cohort `half` has no `periods`",
     ] {
@@ -436,4 +436,26 @@ kpi fine { by region  value ok.paid / ok.sale + c.active(2) / c.size }
     }
     assert_eq!(resolved, 1, "only `fine` resolves:\n{rendered}");
     insta::assert_snapshot!("funnel_and_cohort_errors", rendered);
+}
+
+#[test]
+fn funnels_with_errors_are_reported_whether_used_or_not() {
+    let (rendered, resolved) = validate(
+        "funnel broken { entity rep  within 3 days within 4 days  step sale = sales }
+funnel unused { entity nope  step sale = sales }
+kpi a { value broken.sale }
+kpi b { every year  value sum(sales.amount)  target >= 10 when 1 == 1 by 2025-12-31 }
+",
+    );
+    // The funnel with a syntax error is pointed at, not taken for a column.
+    assert!(rendered.contains("E0346"), "{rendered}");
+    assert!(!rendered.contains("is a column"), "{rendered}");
+    // A funnel no KPI reads still has its errors reported.
+    assert!(
+        rendered
+            .contains("step `sale` of `unused` reads `sales`, which has no entity column `nope`"),
+        "{rendered}"
+    );
+    // `when` and `by` in either order.
+    assert_eq!(resolved, 1, "{rendered}");
 }

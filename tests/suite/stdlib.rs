@@ -326,17 +326,25 @@ fn annual_revenue_target_is_paced() {
 
 #[test]
 fn funnel_and_cohort_kpis() {
-    let run = tiny("2025-02-28");
-    // Lead to deal within 90 days: on 2025-02-28 the last cohort whose 90 days are over is
-    // November 2024 (30 November + 90 days = 28 February), which has no leads.
+    // Lead to deal within 90 days: on 2025-04-10 the last cohort whose 90 days are over is
+    // December 2024 (31 December + 90 days = 31 March): lead #7, from referral, qualified a day
+    // after arriving and went no further.
+    let run = tiny("2025-04-10");
     let funnel = outcome(&run, "lead_to_deal_90d");
-    assert_eq!(funnel.period, "2024-11");
-    assert_eq!(funnel.maturing, vec!["2024-12", "2025-01", "2025-02"]);
-    // The younger cohorts so far, for ads: December none; January lead #5, won on 02-14
-    // after qualifying (01-06) and becoming an opportunity (01-10): 1 of 1; February leads #1
-    // (won on 02-21) and #2 (never qualified): 1 of 2.
-    let ads = row(&run, "lead_to_deal_90d", &["ads"]);
-    assert_eq!(ads.maturing, vec![None, Some(1.0), Some(0.5)]);
+    assert_eq!(funnel.period, "2024-12");
+    assert_eq!(funnel.maturing, vec!["2025-01", "2025-02", "2025-03"]);
+    // The channels of the judged cohort are the rows; ads, seo and email arrive later.
+    assert_eq!(funnel.rows.len(), 1);
+    assert_value(&run, "lead_to_deal_90d", &["referral"], Some(0.0));
+    let steps = row(&run, "lead_to_deal_90d", &["referral"])
+        .funnel
+        .clone()
+        .unwrap();
+    let counts: Vec<Option<f64>> = steps.iter().map(|s| s.count).collect();
+    assert_eq!(counts, vec![Some(1.0), Some(1.0), Some(0.0), Some(0.0)]);
+    assert_eq!(steps[1].days, Some(1.0));
+    assert_eq!(steps[1].from_first, Some(1.0));
+    let run = tiny("2025-02-28");
     // Signup-cohort retention at month 3: as of 2025-02-28 the cohort three months old is
     // November 2024, customer #4, who paid for nothing in February: 0 of 1.
     assert_eq!(outcome(&run, "retained_m3").period, "2024-11");

@@ -416,3 +416,105 @@ fn the_cohort_triangle_has_a_share_per_cohort_and_completed_age() {
     let mar = at("2025-03");
     assert_eq!(table.shares[mar], vec![Some(0.0), Some(0.0), None, None]);
 }
+
+#[test]
+fn funnels_and_cohorts_never_read_past_the_evaluation_day() {
+    // Without `within`, January's lead 3 is won on 03-30: not yet on 2025-02-28.
+    let defs = "funnel g { entity lead_id  step lead = deals  step mql = deals on mql_at  step won = deals on won_at }
+kpi conv { value g.won / g.lead }";
+    let run = |as_of: &str| {
+        sales_project(
+            defs,
+            "[datasets.deals]\npath = \"deals.csv\"\ntime = \"created\"\nfresh = \"2 months\"\n",
+            &[("deals.csv", DEALS)],
+        )
+        .run(as_of)
+    };
+    let history = |r: &kpi::project::Run| row(r, "conv", &[]).history.clone();
+    // January's cohort: leads 1, 2, 3; won by 02-28: lead 1 only; by 03-31: leads 1 and 3.
+    assert_eq!(
+        history(&run("2025-02-28")).first().copied().flatten(),
+        Some(1.0 / 3.0)
+    );
+    assert_eq!(history(&run("2025-03-31"))[0], Some(2.0 / 3.0));
+    // A cohort's activity likewise: February's customer 3 buys on 04-01, after 03-31.
+    let run = cohort_run(COHORT, "2025-03-31");
+    let m2 = row(&run, "m2", &[]);
+    assert_eq!(super::outcome(&run, "m2").maturing[0], "2025-02");
+    assert_eq!(m2.maturing[0], Some(0.0));
+}
+
+#[test]
+fn a_dimension_value_seen_only_in_maturing_cohorts_is_not_a_row() {
+    let deals = format!("{DEALS}9,2025-03-10,2025-03-11,,tv\n");
+    let run = sales_project(
+        "funnel f { entity lead_id  step lead = deals  step won = deals on won_at  within 30 days }
+kpi ct { by channel  value f.won / f.lead  target >= 0% }",
+        "[datasets.deals]\npath = \"deals.csv\"\ntime = \"created\"\nfresh = \"2 months\"\n",
+        &[("deals.csv", deals.as_str())],
+    )
+    .run("2025-03-15");
+    let outcome = super::outcome(&run, "ct");
+    // Judged on January: ads and seo; tv's only lead arrived in March, still maturing.
+    let channels: Vec<&str> = outcome
+        .rows
+        .iter()
+        .map(|r| r.dimensions[0].1.as_str())
+        .collect();
+    assert_eq!(channels, vec!["ads", "seo"]);
+    assert_eq!(outcome.status, Some(kpi::eval::Status::Met));
+}
+
+#[test]
+fn a_paced_running_value_is_judged_against_the_deadline_periods_target() {
+    // 100 sold on the 15th of every month of 2025, against a plan of 100 a month.
+    let mut sales = String::from("day,region,rep,amount,status\n");
+    let mut plan = String::from("month,region,goal\n");
+    for m in 1..=12 {
+        sales.push_str(&format!("2025-{m:02}-15,EU,anna,100,paid\n"));
+        plan.push_str(&format!("2025-{m:02}-01,EU,100\n"));
+    }
+    let run = sales_project(
+        "kpi ytd { value running(sum(s2.amount))  target >= running(sum(p2.goal)) by 2025-12-31 }",
+        "[datasets.s2]\npath = \"s2.csv\"\ntime = \"day\"\nfresh = \"1 year\"\n\
+         [datasets.p2]\npath = \"p2.csv\"\ntime = \"month\"\nfresh = \"1 year\"\n",
+        &[("s2.csv", sales.as_str()), ("p2.csv", plan.as_str())],
+    )
+    .run("2025-03-10");
+    let ytd = paced(&run, "ytd");
+    // Through 03-10: January and February, 200; 69 of 365 days gone. The target is the whole
+    // year's plan, 1,200 (not the 300 planned through March): 200 * 365 / 69 = 1,058 falls short.
+    close(ytd.value, 200.0);
+    assert_eq!(ytd.target.as_ref().and_then(|t| t.value), Some(1200.0));
+    close(ytd.projection, 200.0 * 365.0 / 69.0);
+    close(ytd.needed, 1000.0);
+    assert_eq!(ytd.status, Some(kpi::eval::Status::AtRisk));
+    // A time-bound target is for its deadline's period: January and February are not judged.
+    assert_eq!(
+        ytd.history_status,
+        vec![None, None, Some(kpi::eval::Status::AtRisk)]
+    );
+}
+
+#[test]
+fn weekly_running_values_accrue_from_the_first_iso_week() {
+    // 10 a day from 2024-12-30, the Monday of 2025-W01.
+    let mut sales = String::from("day,region,rep,amount,status\n");
+    let mut day = chrono::NaiveDate::from_ymd_opt(2024, 12, 30).unwrap();
+    while day <= chrono::NaiveDate::from_ymd_opt(2025, 1, 20).unwrap() {
+        sales.push_str(&format!("{day},EU,anna,10,paid\n"));
+        day += chrono::Duration::days(1);
+    }
+    let run = sales_project(
+        "kpi wr { every week  value running(sum(s2.amount))  target >= 3640 by 2025-12-28 }",
+        "[datasets.s2]\npath = \"s2.csv\"\ntime = \"day\"\nfresh = \"1 year\"\n",
+        &[("s2.csv", sales.as_str())],
+    )
+    .run("2025-01-01");
+    // ISO year 2025 runs from 2024-12-30 to 2025-12-28, 364 days; by 01-01, 3 of them: 30.
+    let wr = paced(&run, "wr");
+    close(wr.value, 30.0);
+    close(wr.elapsed, 3.0 / 364.0);
+    close(wr.projection, 3640.0);
+    assert_eq!(wr.status, Some(kpi::eval::Status::OnTrack));
+}

@@ -292,7 +292,7 @@ impl<'a> Resolver<'a> {
                 self.error(
                     Diagnostic::error(
                         "E0350",
-                        "the number of periods must be a whole number from 1",
+                        "the number of periods must be a whole number from 1 to 1000",
                     )
                     .at(arg.span)
                     .with_hint("`rolling(x, 3)` is over the last 3 periods, this one included; `rolling(x, 1)` is `x` itself."),

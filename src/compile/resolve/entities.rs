@@ -226,6 +226,21 @@ impl<'a> Resolver<'a> {
         )
     }
 
+    /// Checks every funnel and cohort, read by a KPI or not, in the order they are written, so
+    /// that their errors are reported even before a KPI uses them.
+    pub(super) fn check_followed(&mut self) {
+        let mut funnels: Vec<&'a ast::Funnel> = self.funnels.values().copied().collect();
+        funnels.sort_by_key(|f| (f.span.file, f.span.start));
+        for funnel in funnels {
+            self.funnel_source(funnel);
+        }
+        let mut cohorts: Vec<&'a ast::Cohort> = self.cohorts.values().copied().collect();
+        cohorts.sort_by_key(|c| (c.span.file, c.span.start));
+        for cohort in cohorts {
+            self.cohort_source(cohort);
+        }
+    }
+
     /// A KPI that reads a funnel or cohort with errors fails with a pointer to them.
     fn uses_broken(&mut self, head: &Ident, what: &str, ctx: &Ctx<'a>) -> (ir::Expr, Ty) {
         self.error(
@@ -315,7 +330,9 @@ impl<'a> Resolver<'a> {
                 self.error(
                     Diagnostic::error(
                         "E0394",
-                        format!("`within` takes a number of days from 1 to {MAX_WITHIN_DAYS}"),
+                        format!(
+                            "`within` takes a number of days above 0 and up to {MAX_WITHIN_DAYS}"
+                        ),
                     )
                     .at(within.span),
                 );

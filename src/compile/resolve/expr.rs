@@ -76,6 +76,10 @@ impl<'a> Resolver<'a> {
                 field: Some(field),
             } if self.funnels.contains_key(head.name.as_str())
                 || self.cohorts.contains_key(head.name.as_str())
+                || self
+                    .broken
+                    .get(head.name.as_str())
+                    .is_some_and(|b| matches!(b.keyword, Some("funnel" | "cohort")))
                 || !(self.input.manifest.datasets.contains_key(&head.name)
                     || self.views.contains_key(head.name.as_str())
                     || self.broken.contains_key(head.name.as_str())) =>

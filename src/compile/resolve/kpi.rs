@@ -276,7 +276,14 @@ impl<'a> Resolver<'a> {
                 ir::Pace::Linear
             }
         };
-        let accrual = value.accrual();
+        // Entities of a per-entity view counted in a period do not add up over its days (the
+        // same customer buys on the 3rd and the 20th): such a value is judged, not projected.
+        let mut aggregates = Vec::new();
+        value.collect_aggregates(&mut aggregates);
+        let per_entity = aggregates
+            .iter()
+            .any(|a| self.sources[a.source].per.is_some());
+        let accrual = value.accrual().filter(|_| !per_entity);
         if pace == ir::Pace::Seasonal && accrual.is_none() {
             let span = kpi.pace.as_ref().map_or(kpi.span, |p| p.span);
             self.error(

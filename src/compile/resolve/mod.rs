@@ -35,6 +35,7 @@ pub struct ResolveInput<'a> {
 pub fn resolve(files: &[ast::File], input: &ResolveInput<'_>) -> (ir::Program, Vec<Diagnostic>) {
     let mut resolver = Resolver::new(files, input);
     resolver.check_datasets();
+    resolver.check_followed();
     let mut kpis = Vec::new();
     for file in files {
         for item in &file.items {
