@@ -372,3 +372,31 @@ fn the_same_input_gives_the_same_bytes() {
         );
     }
 }
+
+#[test]
+fn eval_computes_the_time_constructs() {
+    let p = project(
+        "view by_region = sales per region { n = count() }
+funnel f { entity rep  step sale = sales  step paid = sales where status == \"paid\" }",
+    );
+    let values = |expr: &str| {
+        let mut cmd = kpi(&p);
+        cmd.args([
+            "eval", expr, "--from", "2025-01", "--to", "2025-03", "--format", "csv",
+        ]);
+        let out = run(cmd);
+        assert_eq!(out.code, 0, "{expr}: {}", out.stderr);
+        out.stdout
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(3).unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    // Rows per month: 2, 2, 3; over two months: 2, 4, 5; year to date: 2, 4, 7.
+    assert_eq!(values("rolling(count(sales), 2)"), ["2", "4", "5"]);
+    assert_eq!(values("running(count(sales))"), ["2", "4", "7"]);
+    // Regions with a sale: 2, 1 (EU), 2.
+    assert_eq!(values("count(by_region)"), ["2", "1", "2"]);
+    // Reps by the month of their first sale: anna and boris in January, chen in February.
+    assert_eq!(values("f.sale"), ["2", "1", "0"]);
+}
