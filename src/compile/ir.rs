@@ -272,12 +272,6 @@ pub struct Maturity {
     pub periods: u32,
 }
 
-impl Maturity {
-    pub fn is_immediate(&self) -> bool {
-        self.days == 0.0 && self.periods == 0
-    }
-}
-
 /// What the reports draw for a KPI over a funnel or a cohort, as expressions computed with it.
 #[derive(Debug, Clone)]
 pub enum Drawing {

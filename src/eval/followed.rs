@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use super::data::Datasets;
-use super::lower::{dimension_text, lower_expr, period_expr, source_frame, Pass};
+use super::lower::{dimension_text, lower_expr, period_expr, settle, source_frame, Pass};
 use crate::compile::ir;
 
 /// The entity's key, as text, so that steps from datasets that store it differently meet.
@@ -39,12 +39,7 @@ pub fn followed_rows(
         ir::Derived::Funnel(spec) => funnel_rows(pass, spec, entity_filter, &read)?,
         ir::Derived::Cohort(spec) => cohort_rows(pass, spec, entity_filter, &read)?,
     };
-    let settled = rows.collect().and_then(|df| {
-        let mut df = df.sort([ir::ENTERED, KEY], SortMultipleOptions::default())?;
-        df.rechunk_mut();
-        Ok(df.lazy())
-    });
-    Some(settled)
+    Some(settle(rows, vec![ir::ENTERED.to_string(), KEY.to_string()]))
 }
 
 /// Where the stages' rows come from, and the day they are read through.

@@ -186,7 +186,7 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFram
 /// reading KPI's `where`, grouped by (period, dimension values, key) into one row per entity
 /// with the view's columns. Under a window, the base's rows are paired with the windows first,
 /// so an entity's columns are taken over the window (`orders` over the last 3 months).
-pub fn entity_rows(
+fn entity_rows(
     pass: &Pass,
     source: &ir::Source,
     per: &ir::PerEntity,
@@ -262,7 +262,13 @@ pub fn settled_entity_rows(
     }
     order.extend(pass.key.dims.iter().cloned());
     order.extend(per.keys.iter().cloned());
-    let mut df = entity_rows(pass, source, per, frame)
+    settle(entity_rows(pass, source, per, frame), order)
+}
+
+/// Collects rows and puts them in one fixed order, in one chunk, outside the lazy plan (see
+/// [`settled_entity_rows`]): what is aggregated from them then adds up the same way every run.
+pub fn settle(rows: LazyFrame, order: Vec<String>) -> PolarsResult<LazyFrame> {
+    let mut df = rows
         .collect()?
         .sort(order, SortMultipleOptions::default())?;
     df.rechunk_mut();
@@ -395,17 +401,21 @@ impl ExprLowering<'_> {
                 None => lit(NULL).cast(DataType::Float64),
             },
             ir::Expr::SelfValue => col(VALUE),
-            ir::Expr::Previous(inner, n) => {
-                let shifted = self.lower(inner).shift(lit(*n as i64));
-                if self.dims.is_empty() {
-                    shifted
-                } else {
-                    let partition: Vec<Expr> = self.dims.iter().map(|d| col(d.as_str())).collect();
-                    shifted.over(partition).unwrap_or_else(|_| lit(NULL))
-                }
-            }
+            ir::Expr::Previous(inner, n) => shifted(self.lower(inner), i64::from(*n), self.dims),
             other => lower_with(other, &|e| self.lower(e)),
         }
+    }
+}
+
+/// `e` n periods earlier with the same dimension values, on a grid sorted by dimension values
+/// then period, which has every period.
+pub fn shifted(e: Expr, n: i64, dims: &[String]) -> Expr {
+    let shifted = e.shift(lit(n));
+    if dims.is_empty() {
+        shifted
+    } else {
+        let partition: Vec<Expr> = dims.iter().map(|d| col(d.as_str())).collect();
+        shifted.over(partition).unwrap_or_else(|_| lit(NULL))
     }
 }
 

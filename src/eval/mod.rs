@@ -341,7 +341,7 @@ fn coverage(
     let datasets: BTreeSet<&str> = kpi
         .aggregates()
         .iter()
-        .map(|a| program.sources[a.source].dataset.as_str())
+        .flat_map(|a| datasets_read(program, a.source))
         .collect();
     let mut limits = Vec::new();
     for dataset in datasets {
@@ -370,6 +370,54 @@ const DRAWN: &str = "__drawn";
 /// `pace seasonal`: last year's value through the same day, and over its whole period.
 const YEAR_AGO_TO_DATE: &str = "__year_ago_to_date";
 const YEAR_AGO_WHOLE: &str = "__year_ago_whole";
+
+/// The datasets a source reads: its own, and for a funnel or a cohort those of every stage, so
+/// that a funnel's later steps count for freshness as its first does.
+fn datasets_read(program: &ir::Program, source: ir::SourceId) -> Vec<&str> {
+    let source = &program.sources[source];
+    let mut out = vec![source.dataset.as_str()];
+    if let Some(derived) = &source.derived {
+        out.extend(
+            derived
+                .stages()
+                .iter()
+                .map(|s| program.sources[s.source].dataset.as_str()),
+        );
+    }
+    out
+}
+
+/// The rows a pass groups: its source's, cut at the evaluation day for a period in progress;
+/// for a per-entity view, a funnel or a cohort, the entity rows built from them. `None` when a
+/// dataset could not be opened.
+fn pass_rows(
+    program: &ir::Program,
+    pass: &lower::Pass,
+    source: &ir::Source,
+    datasets: &Datasets,
+    as_of: NaiveDate,
+) -> Option<PolarsResult<LazyFrame>> {
+    if let Some(derived) = &source.derived {
+        let entity_filter = pass
+            .aggregates
+            .first()
+            .and_then(|(_, a)| a.entity_filter.as_ref());
+        let rows = followed::followed_rows(
+            pass,
+            derived,
+            entity_filter,
+            &program.sources,
+            datasets,
+            as_of,
+        )?;
+        return Some(rows.map(|frame| lower::rows_through(pass, source, frame)));
+    }
+    let frame = lower::rows_through(pass, source, lower::source_frame(source, datasets)?);
+    Some(match &source.per {
+        Some(per) => lower::settled_entity_rows(pass, source, per, frame),
+        None => Ok(frame),
+    })
+}
 
 /// Pass index -> its result, or the reason it has none.
 type PassResults = Vec<Result<DataFrame, String>>;
@@ -404,62 +452,27 @@ fn run_passes(
             results[i] = Err(message);
             continue;
         }
-        let frame = match &source.derived {
-            Some(derived) => {
-                let entity_filter = pass
-                    .aggregates
-                    .first()
-                    .and_then(|(_, a)| a.entity_filter.as_ref());
-                followed::followed_rows(
-                    pass,
-                    derived,
-                    entity_filter,
-                    &program.sources,
-                    datasets,
-                    options.as_of,
-                )
-            }
-            None => lower::source_frame(source, datasets).map(Ok),
-        };
-        let frame = match frame {
-            Some(Ok(frame)) => frame,
+        match pass_rows(program, pass, source, datasets, options.as_of) {
+            Some(Ok(frame)) => frames.push((i, lower::pass_plan(pass, source, frame))),
             Some(Err(e)) => {
-                let diagnostic = datasets.read_failure(&source.dataset, [], &e);
+                let joined = source.joins.iter().map(|(d, _)| d.as_str());
+                let diagnostic = datasets.read_failure(&source.dataset, joined, &e);
                 results[i] = Err(diagnostic.message.clone());
                 if !diagnostics.contains(&diagnostic) {
                     diagnostics.push(diagnostic);
                 }
-                continue;
             }
             None => {
                 results[i] = Err(format!("dataset `{}` could not be opened", source.dataset));
-                continue;
             }
-        };
-        let frame = lower::rows_through(pass, source, frame);
-        let frame = match &source.per {
-            Some(per) => match lower::settled_entity_rows(pass, source, per, frame) {
-                Ok(rows) => rows,
-                Err(e) => {
-                    let joined = source.joins.iter().map(|(d, _)| d.as_str());
-                    let diagnostic = datasets.read_failure(&source.dataset, joined, &e);
-                    results[i] = Err(diagnostic.message.clone());
-                    if !diagnostics.contains(&diagnostic) {
-                        diagnostics.push(diagnostic);
-                    }
-                    continue;
-                }
-            },
-            None => frame,
-        };
-        frames.push((i, lower::pass_plan(pass, source, frame)));
+        }
     }
     // How far each dataset that a pass reads reaches: its latest `time`.
     let mut latest_frames = Vec::new();
     let read: BTreeSet<&str> = plan
         .passes
         .iter()
-        .map(|p| program.sources[p.key.source].dataset.as_str())
+        .flat_map(|p| datasets_read(program, p.key.source))
         .collect();
     for dataset in read {
         if let (Some(freshness), Some(frame)) =
@@ -707,19 +720,15 @@ fn evaluate_kpi(
             ..lowering
         };
         let to_deadline = pacing.map_or(0, |p| p.period - window.evaluated);
-        let shift = |e: Expr, n: i64| {
-            let shifted = e.shift(lit(n.max(1)));
-            if kpi.dims.is_empty() {
-                shifted
-            } else {
-                let partition: Vec<Expr> = kpi.dims.iter().map(|d| col(d.as_str())).collect();
-                shifted.over(partition).unwrap_or_else(|_| lit(NULL))
-            }
-        };
         frame = frame.with_columns([
-            shift(year_ago.lower(&kpi.value).cast(DataType::Float64), periods)
-                .alias(YEAR_AGO_TO_DATE),
-            shift(col(VALUE), periods - to_deadline).alias(YEAR_AGO_WHOLE),
+            lower::shifted(
+                year_ago.lower(&kpi.value).cast(DataType::Float64),
+                periods.max(1),
+                &kpi.dims,
+            )
+            .alias(YEAR_AGO_TO_DATE),
+            lower::shifted(col(VALUE), (periods - to_deadline).max(1), &kpi.dims)
+                .alias(YEAR_AGO_WHOLE),
         ]);
     }
     let mut goal_columns = Vec::new();

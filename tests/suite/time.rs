@@ -518,3 +518,26 @@ fn weekly_running_values_accrue_from_the_first_iso_week() {
     close(wr.projection, 3640.0);
     assert_eq!(wr.status, Some(kpi::eval::Status::OnTrack));
 }
+
+#[test]
+fn a_funnels_later_steps_count_for_freshness() {
+    // Wins are a dataset of their own whose extract stops on 01-10: January's cohort cannot be
+    // judged, and the reason names that dataset, not the leads.
+    let run = sales_project(
+        "funnel f { entity lead_id  step lead = deals  step won = wins }
+kpi conv { value f.won / f.lead }",
+        "[datasets.deals]\npath = \"deals.csv\"\ntime = \"created\"\nfresh = \"2 months\"\n\
+         [datasets.wins]\npath = \"wins.csv\"\ntime = \"won_at\"\n",
+        &[
+            ("deals.csv", DEALS),
+            ("wins.csv", "lead_id,won_at\n1,2025-01-10\n"),
+        ],
+    )
+    .run("2025-01-31");
+    let conv = row(&run, "conv", &[]);
+    assert_eq!(conv.value, None);
+    assert_eq!(
+        conv.reason.as_deref(),
+        Some("`wins` has data only through 2025-01-10")
+    );
+}

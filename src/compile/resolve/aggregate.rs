@@ -1,6 +1,6 @@
 //! Aggregates and the functions of KPI values: `previous`, `growth`, `total`, windows.
 
-use super::functions::collect_heads;
+use super::functions::{collect_heads, KPI_FUNCTIONS};
 use super::MAX_EXPANDED_NODES;
 use super::{Ctx, Resolver, Row};
 use crate::compile::ir::{self, AggFunc, Ty};
@@ -19,9 +19,7 @@ impl<'a> Resolver<'a> {
         ctx: &Ctx<'a>,
     ) -> (ir::Expr, Ty) {
         let name = func.name.as_str();
-        if ctx.entity.is_some()
-            && ["previous", "growth", "total", "running", "rolling"].contains(&name)
-        {
+        if ctx.entity.is_some() && KPI_FUNCTIONS.contains(&name) {
             self.error(
                 Diagnostic::error(
                     "E0368",
