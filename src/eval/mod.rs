@@ -289,14 +289,14 @@ pub fn evaluate(
 ) -> (Vec<KpiOutcome>, Vec<Diagnostic>) {
     let lowered = lower(program, options);
     let mut diagnostics = Vec::new();
-    let (results, latest) = run_passes(program, datasets, options, &lowered.plan, &mut diagnostics);
+    let (results, extents) = run_passes(program, datasets, options, &lowered.plan, &mut diagnostics);
     let mut outcomes = Vec::new();
     for (kpi, window) in program.kpis.iter().zip(&lowered.windows) {
         if let Some(d) = too_large(kpi) {
             diagnostics.push(d.for_kpi(&kpi.meta.name));
             continue;
         }
-        let coverage = coverage(program, kpi, options, &latest);
+        let coverage = coverage(program, kpi, options, &extents);
         match evaluate_kpi(kpi, *window, &coverage, &lowered.plan, &results) {
             Ok(outcome) => outcomes.push(outcome),
             Err(d) => diagnostics.push(d.for_kpi(&kpi.meta.name)),
@@ -306,9 +306,11 @@ pub fn evaluate(
 }
 
 /// How far the data a KPI reads reaches: for each dated dataset it reads, the last day its
-/// data covers (its latest row's date plus the lateness allowed), earliest first.
+/// data covers (its latest row's date plus the lateness allowed), earliest first; and the day
+/// of the earliest row of any of them, where the KPI's data starts.
 struct Coverage {
     limits: Vec<(NaiveDate, String)>,
+    starts: Option<NaiveDate>,
 }
 
 impl Coverage {
@@ -336,7 +338,7 @@ fn coverage(
     program: &ir::Program,
     kpi: &ir::Kpi,
     options: &EvalOptions,
-    latest: &BTreeMap<String, Option<NaiveDate>>,
+    extents: &Extents,
 ) -> Coverage {
     let datasets: BTreeSet<&str> = kpi
         .aggregates()
@@ -344,16 +346,20 @@ fn coverage(
         .flat_map(|a| datasets_read(program, a.source))
         .collect();
     let mut limits = Vec::new();
+    let mut starts: Option<NaiveDate> = None;
     for dataset in datasets {
         let Some(freshness) = options.freshness.get(dataset) else {
             continue;
         };
-        let Some(last) = latest.get(dataset) else {
+        let Some(extent) = extents.get(dataset) else {
             continue;
         };
-        let (through, why) = match last {
+        if let Some(first) = extent.first {
+            starts = Some(starts.map_or(first, |s| s.min(first)));
+        }
+        let (through, why) = match extent.last {
             Some(day) => {
-                let through = freshness.lateness.map_or(*day, |l| l.covers_through(*day));
+                let through = freshness.lateness.map_or(day, |l| l.covers_through(day));
                 (through, format!("`{dataset}` has data only through {day}"))
             }
             None => (NaiveDate::MIN, format!("`{dataset}` has no dated rows")),
@@ -361,7 +367,7 @@ fn coverage(
         limits.push((through, why));
     }
     limits.sort();
-    Coverage { limits }
+    Coverage { limits, starts }
 }
 
 /// The columns of what a KPI over a funnel or a cohort draws (`ir::Drawing::exprs`).
@@ -422,8 +428,15 @@ fn pass_rows(
 /// Pass index -> its result, or the reason it has none.
 type PassResults = Vec<Result<DataFrame, String>>;
 
-/// The date of each dated dataset's latest row (None: it has no dated rows).
-type Latest = BTreeMap<String, Option<NaiveDate>>;
+/// The dates of a dated dataset's earliest and latest rows (None: it has no dated rows).
+#[derive(Debug, Clone, Copy, Default)]
+struct Extent {
+    first: Option<NaiveDate>,
+    last: Option<NaiveDate>,
+}
+
+/// Each dated dataset's extent.
+type Extents = BTreeMap<String, Extent>;
 
 fn run_passes(
     program: &ir::Program,
@@ -431,7 +444,7 @@ fn run_passes(
     options: &EvalOptions,
     plan: &PassPlan,
     diagnostics: &mut Vec<Diagnostic>,
-) -> (PassResults, Latest) {
+) -> (PassResults, Extents) {
     // Every pass gets its result or its reason below; this one is never left standing.
     let mut results: PassResults =
         vec![Err("its data could not be read".to_string()); plan.passes.len()];
@@ -467,8 +480,9 @@ fn run_passes(
             }
         }
     }
-    // How far each dataset that a pass reads reaches: its latest `time`.
-    let mut latest_frames = Vec::new();
+    // Where each dataset that a pass reads starts and how far it reaches: its earliest and
+    // latest `time`.
+    let mut extent_frames = Vec::new();
     let read: BTreeSet<&str> = plan
         .passes
         .iter()
@@ -478,10 +492,11 @@ fn run_passes(
         if let (Some(freshness), Some(frame)) =
             (options.freshness.get(dataset), datasets.frames.get(dataset))
         {
-            let latest = frame
+            let time = col(freshness.time.as_str()).cast(DataType::Date);
+            let extent = frame
                 .clone()
-                .select([col(freshness.time.as_str()).max().cast(DataType::Date)]);
-            latest_frames.push((dataset.to_string(), latest));
+                .select([time.clone().min().alias("first"), time.max().alias("last")]);
+            extent_frames.push((dataset.to_string(), extent));
         }
     }
     // All passes in one go, so that polars can share scans; if that fails, run them one by
@@ -489,24 +504,24 @@ fn run_passes(
     let plans: Vec<DslPlan> = frames
         .iter()
         .map(|(_, f)| f.clone().logical_plan)
-        .chain(latest_frames.iter().map(|(_, f)| f.clone().logical_plan))
+        .chain(extent_frames.iter().map(|(_, f)| f.clone().logical_plan))
         .collect();
     let all = LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default());
-    let mut latest = Latest::new();
+    let mut extents = Extents::new();
     match all {
-        Ok(mut dfs) if dfs.len() == frames.len() + latest_frames.len() => {
-            let latest_dfs = dfs.split_off(frames.len());
+        Ok(mut dfs) if dfs.len() == frames.len() + extent_frames.len() => {
+            let extent_dfs = dfs.split_off(frames.len());
             for ((i, _), df) in frames.iter().zip(dfs) {
                 results[*i] = Ok(df);
             }
-            for ((dataset, _), df) in latest_frames.iter().zip(latest_dfs) {
-                latest.insert(dataset.clone(), first_date(&df));
+            for ((dataset, _), df) in extent_frames.iter().zip(extent_dfs) {
+                extents.insert(dataset.clone(), extent(&df));
             }
         }
         _ => {
-            for (dataset, frame) in latest_frames {
+            for (dataset, frame) in extent_frames {
                 if let Ok(df) = frame.collect() {
-                    latest.insert(dataset, first_date(&df));
+                    extents.insert(dataset, extent(&df));
                 }
             }
             for (i, frame) in frames {
@@ -533,14 +548,21 @@ fn run_passes(
             }
         }
     }
-    (results, latest)
+    (results, extents)
 }
 
-/// The date in the first column of a one-row frame.
-fn first_date(df: &DataFrame) -> Option<NaiveDate> {
-    let column = df.columns().first()?;
-    let days = column.cast(&DataType::Int32).ok()?.i32().ok()?.get(0)?;
-    NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(days.into()))
+/// A dataset's extent, from the one-row frame of its earliest and latest dates.
+fn extent(df: &DataFrame) -> Extent {
+    let date = |name: &str| {
+        let column = df.column(name).ok()?;
+        let days = column.cast(&DataType::Int32).ok()?.i32().ok()?.get(0)?;
+        NaiveDate::from_ymd_opt(1970, 1, 1)?
+            .checked_add_signed(chrono::Duration::days(days.into()))
+    };
+    Extent {
+        first: date("first"),
+        last: date("last"),
+    }
 }
 
 /// A lookup must not fan out: every key appears at most once on the right side.
@@ -623,9 +645,17 @@ fn evaluate_kpi(
 
     let (tuples, first_with_rows) =
         rows_seen(kpi, window, &used, plan, results).map_err(polars_err)?;
-    // History starts where the KPI's data starts: periods before the first row of any of its
-    // dated aggregates would only show zeros that mean "no data yet". Periods asked for by
-    // name (`kpi eval --from`) are all reported: a count of 0 there is a value.
+    // History starts where the KPI's data starts: the period of the earliest row of the dated
+    // datasets it reads (or, for data dated otherwise, the first period any of its aggregates
+    // has rows). Periods before it would only show zeros that mean "no data yet"; from it on,
+    // a count of no rows is a 0 (no customer live at the start of the first month, no order
+    // in a channel yet). Periods asked for by name (`kpi eval --from`) are all reported: a
+    // count of 0 there is a value.
+    let dataset_start = coverage.starts.map(|day| kpi.grain.index_of(day));
+    let first_with_rows = match (first_with_rows, dataset_start) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let data_starts = first_with_rows.filter(|_| !window.explicit);
     let window = match first_with_rows {
         Some(first) if !window.explicit => Window {

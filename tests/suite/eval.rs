@@ -556,3 +556,50 @@ fn history_starts_where_the_data_starts() {
     // The previous period is still the quarter before, whatever the history shows.
     assert_eq!(q.rows[0].previous, Some(350.0));
 }
+
+#[test]
+fn history_starts_with_the_datasets_first_row_not_the_aggregates() {
+    let manifest = "[project]\nname = \"c\"\nkpis = [\"*.kpi\"]\nhistory = 4\n[datasets.customers]\npath = \"c.csv\"\ntime = \"signup_date\"\nuntil = \"churn_date\"\nfresh = \"1 month\"\n";
+    let run = TempProject::new(
+        manifest,
+        &[
+            (
+                "defs.kpi",
+                "kpi at_start { value count(customers at start) }
+                 kpi at_end { value count(customers at end) }
+                 kpi pro { value count(customers where plan == \"pro\") }
+                 kpi net { value count(customers at start) - previous(count(customers at start)) }",
+            ),
+            (
+                "c.csv",
+                "customer_id,signup_date,churn_date,plan\n1,2024-01-01,,basic\n2,2024-01-20,2024-02-10,basic\n3,2024-03-31,,pro\n",
+            ),
+        ],
+    )
+    .run("2024-03-31");
+    assert!(run.diagnostics.is_empty(), "{:#?}", run.diagnostics);
+    // The data start in January 2024 (the first signup), so history starts there for every
+    // KPI over `customers`, though no customer is live at the start of January (both signed
+    // up during it) and the first `pro` signup is in March: those are zeros, not missing data.
+    // Live on Jan 1: none. Feb 1: 1 and 2. Mar 1: 1 (2 churned on Feb 10).
+    let start = outcome(&run, "at_start");
+    assert_eq!(start.history_periods, vec!["2024-01", "2024-02", "2024-03"]);
+    assert_eq!(
+        start.rows[0].history,
+        vec![Some(0.0), Some(2.0), Some(1.0)]
+    );
+    // Live on Feb 1: 1 and 2. Mar 1: 1. Apr 1: 1 and 3.
+    assert_eq!(
+        row(&run, "at_end", &[]).history,
+        vec![Some(2.0), Some(1.0), Some(2.0)]
+    );
+    assert_eq!(
+        row(&run, "pro", &[]).history,
+        vec![Some(0.0), Some(0.0), Some(1.0)]
+    );
+    // Before the data start there is no value: December 2023 is missing, not 0.
+    assert_eq!(
+        row(&run, "net", &[]).history,
+        vec![None, Some(2.0), Some(-1.0)]
+    );
+}
