@@ -6,6 +6,8 @@
 //! A KPI's frame is then its grid (periods x dimension values) left-joined with the passes it
 //! uses, on which the value and the targets are computed as column expressions.
 
+use std::collections::BTreeMap;
+
 use polars::prelude::*;
 
 use super::data::Datasets;
@@ -85,19 +87,14 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFram
         let ty = source.schema.get(&column);
         keys.push(dimension_text(col(column.as_str()), ty).alias(dim.as_str()));
     }
+    let mut rows = RowColumns::default();
     let mut aggs = Vec::new();
     for (name, aggregate) in &pass.aggregates {
-        let mask = aggregate
-            .filter
-            .as_ref()
-            .map(|f| lower_expr(f).fill_null(lit(false)));
-        aggs.push(aggregate_expr(aggregate, mask.clone()).alias(name.as_str()));
-        let rows = match mask {
-            Some(m) => m.cast(DataType::Int64).sum(),
-            None => len().cast(DataType::Int64),
-        };
-        aggs.push(rows.alias(format!("n{name}").as_str()));
+        let (value, count) = rows.aggregate(aggregate);
+        aggs.push(value.alias(name.as_str()));
+        aggs.push(count.alias(format!("n{name}").as_str()));
     }
+    let frame = rows.attach(frame);
     if pass.timeless {
         return frame.group_by(keys).agg(aggs);
     }
@@ -218,15 +215,17 @@ fn entity_rows(
         keys.push(dimension_text(col(column.as_str()), ty).alias(dim.as_str()));
     }
     keys.extend(per.keys.iter().map(|k| col(k.as_str())));
+    let mut columns = RowColumns::default();
     let fields: Vec<Expr> = per
         .fields
         .iter()
         .map(|(name, e)| {
-            lower_entity_column(e)
+            lower_entity_column(e, &mut columns)
                 .cast(DataType::Float64)
                 .alias(name.as_str())
         })
         .collect();
+    let rows = columns.attach(rows);
     if pass.timeless {
         return rows.group_by(keys).agg(fields);
     }
@@ -276,16 +275,23 @@ pub fn settle(rows: LazyFrame, order: Vec<String>) -> PolarsResult<LazyFrame> {
 }
 
 /// A per-entity view's column: aggregates of one entity's rows, combined.
-fn lower_entity_column(expr: &ir::Expr) -> Expr {
+fn lower_entity_column(expr: &ir::Expr, rows: &mut RowColumns) -> Expr {
+    let mut aggregates = Vec::new();
+    expr.collect_aggregates(&mut aggregates);
+    let lowered: BTreeMap<String, Expr> = aggregates
+        .into_iter()
+        .map(|a| (a.key(), rows.aggregate(a).0))
+        .collect();
+    lower_entity_expr(expr, &lowered)
+}
+
+fn lower_entity_expr(expr: &ir::Expr, aggregates: &BTreeMap<String, Expr>) -> Expr {
     match expr {
-        ir::Expr::Agg(aggregate) => {
-            let mask = aggregate
-                .filter
-                .as_ref()
-                .map(|f| lower_expr(f).fill_null(lit(false)));
-            aggregate_expr(aggregate, mask)
-        }
-        other => lower_with(other, &lower_entity_column),
+        ir::Expr::Agg(aggregate) => aggregates
+            .get(&aggregate.key())
+            .cloned()
+            .unwrap_or_else(|| lit(NULL)),
+        other => lower_with(other, &|e| lower_entity_expr(e, aggregates)),
     }
 }
 
@@ -349,33 +355,103 @@ pub fn dimension_text(column: Expr, ty: Option<ir::Ty>) -> Expr {
     text.fill_null(lit("(none)"))
 }
 
-fn aggregate_expr(aggregate: &ir::Aggregate, mask: Option<Expr>) -> Expr {
-    let arg = aggregate.arg.as_ref().map(lower_expr);
-    let filtered = |e: Expr| match &mask {
-        Some(m) => e.filter(m.clone()),
-        None => e,
-    };
-    let number = |e: Expr| filtered(e.cast(DataType::Float64));
-    match (aggregate.func, arg) {
-        (AggFunc::Count, None) => match &mask {
-            Some(m) => m.clone().cast(DataType::Int64).sum(),
+/// The row-level columns that the aggregates of one group-by read, each computed once: a
+/// boolean column per distinct filter, and a column per distinct (filter, argument) holding the
+/// argument where the filter holds and null elsewhere. The aggregates are then plain column
+/// aggregations (`sum`, `count`, `mean`, ...), which polars computes without splitting the rows
+/// of each group, rather than `arg.filter(mask).sum()` per aggregate, which it evaluates group
+/// by group, and with the filter evaluated again for every aggregate and its row count.
+#[derive(Default)]
+struct RowColumns {
+    /// IR key -> column name.
+    names: BTreeMap<String, String>,
+    /// The filters' columns, then the values' (which read the filters').
+    masks: Vec<Expr>,
+    values: Vec<Expr>,
+}
+
+impl RowColumns {
+    fn column(&mut self, key: String, mask: bool, make: impl FnOnce() -> Expr) -> Expr {
+        if let Some(name) = self.names.get(&key) {
+            return col(name.as_str());
+        }
+        let name = format!("__r{}", self.names.len());
+        let list = if mask {
+            &mut self.masks
+        } else {
+            &mut self.values
+        };
+        list.push(make().alias(name.as_str()));
+        self.names.insert(key, name.clone());
+        col(name.as_str())
+    }
+
+    /// The filter's column, if the aggregate has one.
+    fn mask(&mut self, filter: Option<&ir::Expr>) -> Option<Expr> {
+        let filter = filter?;
+        Some(self.column(format!("m{filter:?}"), true, || {
+            lower_expr(filter).fill_null(lit(false))
+        }))
+    }
+
+    /// The argument where the filter holds, null elsewhere; as a number for the aggregates
+    /// of numbers.
+    fn value(&mut self, aggregate: &ir::Aggregate, arg: &ir::Expr, number: bool) -> Expr {
+        let mask = self.mask(aggregate.filter.as_ref());
+        let key = format!("v{number}{:?}{arg:?}", aggregate.filter);
+        self.column(key, false, || {
+            let value = lower_expr(arg);
+            let value = if number {
+                value.cast(DataType::Float64)
+            } else {
+                value
+            };
+            match mask {
+                Some(m) => when(m).then(value).otherwise(lit(NULL)),
+                None => value,
+            }
+        })
+    }
+
+    /// An aggregate and the count of the rows it reads, over the rows of one group.
+    fn aggregate(&mut self, aggregate: &ir::Aggregate) -> (Expr, Expr) {
+        let rows = match self.mask(aggregate.filter.as_ref()) {
+            Some(m) => m.sum().cast(DataType::Int64),
             None => len().cast(DataType::Int64),
-        },
-        (AggFunc::Count, Some(e)) => filtered(e).count().cast(DataType::Int64),
-        (AggFunc::CountDistinct, Some(e)) => {
-            filtered(e).drop_nulls().n_unique().cast(DataType::Int64)
-        }
-        (AggFunc::Sum, Some(e)) => number(e).sum(),
-        (AggFunc::Mean, Some(e)) => number(e).mean(),
-        (AggFunc::Median, Some(e)) => number(e).median(),
-        (AggFunc::Min, Some(e)) => number(e).min(),
-        (AggFunc::Max, Some(e)) => number(e).max(),
-        (AggFunc::Quantile, Some(e)) => {
-            number(e).quantile(lit(aggregate.quantile), QuantileMethod::Linear)
-        }
-        (AggFunc::Stddev, Some(e)) => number(e).std(1),
-        // Resolution gives every aggregate but `count` an argument.
-        (_, None) => lit(NULL).cast(DataType::Float64),
+        };
+        let Some(arg) = &aggregate.arg else {
+            // `count()` of rows; resolution gives every other aggregate an argument.
+            let value = match aggregate.func {
+                AggFunc::Count => rows.clone(),
+                _ => lit(NULL).cast(DataType::Float64),
+            };
+            return (value, rows);
+        };
+        let number = !matches!(aggregate.func, AggFunc::Count | AggFunc::CountDistinct);
+        let v = self.value(aggregate, arg, number);
+        let value = match aggregate.func {
+            AggFunc::Count => v.count().cast(DataType::Int64),
+            // `n_unique` counts null as a value: the rows outside the filter are null.
+            AggFunc::CountDistinct => (v.clone().n_unique().cast(DataType::Int64)
+                - v.null_count().gt(lit(0)).cast(DataType::Int64))
+            .cast(DataType::Int64),
+            AggFunc::Sum => v.sum(),
+            AggFunc::Mean => v.mean(),
+            AggFunc::Median => v.median(),
+            AggFunc::Min => v.min(),
+            AggFunc::Max => v.max(),
+            AggFunc::Quantile => v.quantile(lit(aggregate.quantile), QuantileMethod::Linear),
+            AggFunc::Stddev => v.std(1),
+        };
+        (value, rows)
+    }
+
+    /// The frame with the row-level columns added.
+    fn attach(self, frame: LazyFrame) -> LazyFrame {
+        [self.masks, self.values]
+            .into_iter()
+            .filter(|exprs| !exprs.is_empty())
+            .fold(frame, |frame, exprs| frame.with_columns(exprs))
     }
 }
 

@@ -289,7 +289,8 @@ pub fn evaluate(
 ) -> (Vec<KpiOutcome>, Vec<Diagnostic>) {
     let lowered = lower(program, options);
     let mut diagnostics = Vec::new();
-    let (results, extents) = run_passes(program, datasets, options, &lowered.plan, &mut diagnostics);
+    let (results, extents) =
+        run_passes(program, datasets, options, &lowered.plan, &mut diagnostics);
     let mut outcomes = Vec::new();
     for (kpi, window) in program.kpis.iter().zip(&lowered.windows) {
         if let Some(d) = too_large(kpi) {
@@ -556,8 +557,7 @@ fn extent(df: &DataFrame) -> Extent {
     let date = |name: &str| {
         let column = df.column(name).ok()?;
         let days = column.cast(&DataType::Int32).ok()?.i32().ok()?.get(0)?;
-        NaiveDate::from_ymd_opt(1970, 1, 1)?
-            .checked_add_signed(chrono::Duration::days(days.into()))
+        NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(days.into()))
     };
     Extent {
         first: date("first"),

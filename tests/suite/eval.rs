@@ -584,10 +584,7 @@ fn history_starts_with_the_datasets_first_row_not_the_aggregates() {
     // Live on Jan 1: none. Feb 1: 1 and 2. Mar 1: 1 (2 churned on Feb 10).
     let start = outcome(&run, "at_start");
     assert_eq!(start.history_periods, vec!["2024-01", "2024-02", "2024-03"]);
-    assert_eq!(
-        start.rows[0].history,
-        vec![Some(0.0), Some(2.0), Some(1.0)]
-    );
+    assert_eq!(start.rows[0].history, vec![Some(0.0), Some(2.0), Some(1.0)]);
     // Live on Feb 1: 1 and 2. Mar 1: 1. Apr 1: 1 and 3.
     assert_eq!(
         row(&run, "at_end", &[]).history,
