@@ -41,3 +41,22 @@ pub(crate) fn deep<R>(step: impl FnOnce() -> R) -> R {
     const SEGMENT: usize = 4 * 1024 * 1024;
     stacker::maybe_grow(RED_ZONE, SEGMENT, step)
 }
+
+/// Runs one stage and, when the environment variable `KPI_TIMINGS` is set, writes how long it
+/// took to stderr (`kpi timings: <stage> <ms> ms`): where the time of a run goes, without a
+/// profiler (ARCHITECTURE.md, "Performance").
+pub fn timed<R>(stage: &str, step: impl FnOnce() -> R) -> R {
+    if std::env::var_os("KPI_TIMINGS").is_none() {
+        return step();
+    }
+    let start = std::time::Instant::now();
+    let out = step();
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "kpi timings: {stage} {:.1} ms",
+            start.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    out
+}

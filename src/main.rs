@@ -31,7 +31,7 @@ const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let project = match Project::load(&cli.project) {
+    let project = match kpi::timed("load and parse", || Project::load(&cli.project)) {
         Ok(p) => p,
         Err(error) => {
             // kpi.toml cannot be read or is not TOML: nothing can be reported.
@@ -101,7 +101,8 @@ fn print_run(project: &Project, run: &Run, format: cli::Format, judged: bool) {
     // An empty table says nothing that the errors do not; JSON and CSV stay whole documents.
     let nothing_computed = run.outcomes.is_empty() && has_errors(&run.diagnostics);
     if !(nothing_computed && matches!(format, cli::Format::Table)) {
-        print!("{}", report::render(&report, format.into(), options));
+        let text = kpi::timed("render", || report::render(&report, format.into(), options));
+        print!("{text}");
     }
     print_diagnostics(&run.diagnostics, &project.sources);
 }

@@ -153,14 +153,18 @@ impl Project {
     fn resolve(&self) -> (data::Datasets, ir::Program, Vec<Diagnostic>) {
         let (datasets, mut diagnostics) = self.open();
         diagnostics.splice(0..0, self.diagnostics.iter().cloned());
-        let (program, errors) = compile::resolve(&self.files, &self.resolve_input(&datasets));
+        let (program, errors) = crate::timed("resolve", || {
+            compile::resolve(&self.files, &self.resolve_input(&datasets))
+        });
         diagnostics.extend(errors);
         (datasets, program, diagnostics)
     }
 
     /// Opens the datasets lazily; their errors point into `kpi.toml`.
     fn open(&self) -> (data::Datasets, Vec<Diagnostic>) {
-        data::open(&self.manifest, Some(self.manifest_file))
+        crate::timed("open datasets", || {
+            data::open(&self.manifest, Some(self.manifest_file))
+        })
     }
 
     fn resolve_input<'a>(&'a self, datasets: &'a data::Datasets) -> compile::ResolveInput<'a> {

@@ -287,23 +287,26 @@ pub fn evaluate(
     datasets: &Datasets,
     options: &EvalOptions,
 ) -> (Vec<KpiOutcome>, Vec<Diagnostic>) {
-    let lowered = lower(program, options);
+    let lowered = crate::timed("plan passes", || lower(program, options));
     let mut diagnostics = Vec::new();
-    let (results, extents) =
-        run_passes(program, datasets, options, &lowered.plan, &mut diagnostics);
-    let mut outcomes = Vec::new();
-    for (kpi, window) in program.kpis.iter().zip(&lowered.windows) {
-        if let Some(d) = too_large(kpi) {
-            diagnostics.push(d.for_kpi(&kpi.meta.name));
-            continue;
+    let (results, extents) = crate::timed("run passes", || {
+        run_passes(program, datasets, options, &lowered.plan, &mut diagnostics)
+    });
+    crate::timed("compute and judge KPIs", || {
+        let mut outcomes = Vec::new();
+        for (kpi, window) in program.kpis.iter().zip(&lowered.windows) {
+            if let Some(d) = too_large(kpi) {
+                diagnostics.push(d.for_kpi(&kpi.meta.name));
+                continue;
+            }
+            let coverage = coverage(program, kpi, options, &extents);
+            match evaluate_kpi(kpi, *window, &coverage, &lowered.plan, &results) {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(d) => diagnostics.push(d.for_kpi(&kpi.meta.name)),
+            }
         }
-        let coverage = coverage(program, kpi, options, &extents);
-        match evaluate_kpi(kpi, *window, &coverage, &lowered.plan, &results) {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(d) => diagnostics.push(d.for_kpi(&kpi.meta.name)),
-        }
-    }
-    (outcomes, diagnostics)
+        (outcomes, diagnostics)
+    })
 }
 
 /// How far the data a KPI reads reaches: for each dated dataset it reads, the last day its
@@ -457,7 +460,11 @@ fn run_passes(
         for (dataset, key) in &source.joins {
             let verdict = checked_joins
                 .entry((dataset.clone(), key.clone()))
-                .or_insert_with(|| check_unique(datasets, dataset, key).err());
+                .or_insert_with(|| {
+                    crate::timed("check lookup", || {
+                        check_unique(datasets, dataset, key).err()
+                    })
+                });
             if let Some(message) = verdict {
                 failure = Some(message.clone());
             }
@@ -466,7 +473,10 @@ fn run_passes(
             results[i] = Err(message);
             continue;
         }
-        match pass_rows(program, pass, source, datasets, options.as_of) {
+        let rows = crate::timed(&format!("pass {i} rows ({:?})", pass.key), || {
+            pass_rows(program, pass, source, datasets, options.as_of)
+        });
+        match rows {
             Some(Ok(frame)) => frames.push((i, lower::pass_plan(pass, source, frame))),
             Some(Err(e)) => {
                 let joined = source.joins.iter().map(|(d, _)| d.as_str());
@@ -507,7 +517,9 @@ fn run_passes(
         .map(|(_, f)| f.clone().logical_plan)
         .chain(extent_frames.iter().map(|(_, f)| f.clone().logical_plan))
         .collect();
-    let all = LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default());
+    let all = crate::timed("collect all", || {
+        LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default())
+    });
     let mut extents = Extents::new();
     match all {
         Ok(mut dfs) if dfs.len() == frames.len() + extent_frames.len() => {
