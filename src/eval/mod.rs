@@ -512,19 +512,48 @@ fn run_passes(
     }
     // All passes in one go, so that polars can share scans; if that fails, run them one by
     // one to find which data is at fault and keep the rest.
-    let plans: Vec<DslPlan> = frames
-        .iter()
-        .map(|(_, f)| f.clone().logical_plan)
-        .chain(extent_frames.iter().map(|(_, f)| f.clone().logical_plan))
-        .collect();
+    // The streaming engine reads the data in batches, so that memory holds the groups rather
+    // than the rows; its float sums would depend on the order batches arrive in, but sums and
+    // means are exact (`lower::RowColumns::exact_sum`), so the numbers are the same as the
+    // in-memory engine's, bit for bit. A standard deviation is still a float computation over
+    // the rows in whatever order they come, so passes with one run in memory, in row order.
+    let in_memory = |i: usize| {
+        plan.passes[i]
+            .aggregates
+            .iter()
+            .any(|(_, a)| a.func == ir::AggFunc::Stddev)
+    };
+    let (memory_frames, stream_frames): (Vec<_>, Vec<_>) =
+        frames.iter().partition(|(i, _)| in_memory(*i));
+    let plans = |frames: &[&(usize, LazyFrame)]| -> Vec<DslPlan> {
+        frames.iter().map(|(_, f)| f.clone().logical_plan).collect()
+    };
+    let mut streamed = plans(&stream_frames);
+    streamed.extend(extent_frames.iter().map(|(_, f)| f.clone().logical_plan));
     let all = crate::timed("collect all", || {
-        LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default())
+        let stream = LazyFrame::collect_all_with_engine(
+            streamed,
+            Engine::Streaming,
+            OptFlags::default(),
+        )?;
+        let memory = LazyFrame::collect_all_with_engine(
+            plans(&memory_frames),
+            Engine::InMemory,
+            OptFlags::default(),
+        )?;
+        PolarsResult::Ok((stream, memory))
     });
     let mut extents = Extents::new();
     match all {
-        Ok(mut dfs) if dfs.len() == frames.len() + extent_frames.len() => {
-            let extent_dfs = dfs.split_off(frames.len());
-            for ((i, _), df) in frames.iter().zip(dfs) {
+        Ok((mut dfs, memory_dfs))
+            if dfs.len() == stream_frames.len() + extent_frames.len()
+                && memory_dfs.len() == memory_frames.len() =>
+        {
+            let extent_dfs = dfs.split_off(stream_frames.len());
+            for ((i, _), df) in stream_frames.iter().zip(dfs) {
+                results[*i] = Ok(df);
+            }
+            for ((i, _), df) in memory_frames.iter().zip(memory_dfs) {
                 results[*i] = Ok(df);
             }
             for ((dataset, _), df) in extent_frames.iter().zip(extent_dfs) {
