@@ -205,7 +205,7 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFram
 /// reading KPI's `where`, grouped by (period, dimension values, key) into one row per entity
 /// with the view's columns. Under a window, the base's rows are paired with the windows first,
 /// so an entity's columns are taken over the window (`orders` over the last 3 months).
-fn entity_rows(
+pub fn entity_rows(
     pass: &Pass,
     source: &ir::Source,
     per: &ir::PerEntity,
@@ -267,27 +267,10 @@ fn entity_rows(
         .agg(fields)
 }
 
-/// The rows of a per-entity view, computed and put in one fixed order: they come out of a
-/// group-by in no fixed order, and the float sums over them would change in their last digits
-/// from run to run. Sorting inside the plan does not hold (polars drops a sort that only feeds
-/// a group-by), so they are collected, sorted and rechunked here.
-pub fn settled_entity_rows(
-    pass: &Pass,
-    source: &ir::Source,
-    per: &ir::PerEntity,
-    frame: LazyFrame,
-) -> PolarsResult<LazyFrame> {
-    let mut order: Vec<String> = Vec::new();
-    if !pass.timeless {
-        order.push(PERIOD.to_string());
-    }
-    order.extend(pass.key.dims.iter().cloned());
-    order.extend(per.keys.iter().cloned());
-    settle(entity_rows(pass, source, per, frame), order)
-}
-
-/// Collects rows and puts them in one fixed order, in one chunk, outside the lazy plan (see
-/// [`settled_entity_rows`]): what is aggregated from them then adds up the same way every run.
+/// Collects rows and puts them in one fixed order, in one chunk, outside the lazy plan: what is
+/// taken from them by position (a funnel entity's dimension values from its first row, when
+/// two rows tie on time) is then the same every run. Sorting inside the plan does not hold
+/// (polars drops a sort that only feeds a group-by).
 pub fn settle(rows: LazyFrame, order: Vec<String>) -> PolarsResult<LazyFrame> {
     let mut df = rows
         .collect()?

@@ -424,7 +424,9 @@ fn pass_rows(
     }
     let frame = lower::rows_through(pass, source, lower::source_frame(source, datasets)?);
     Some(match &source.per {
-        Some(per) => lower::settled_entity_rows(pass, source, per, frame),
+        // The entity rows are part of the pass's plan: their columns are aggregates, exact
+        // whatever order the rows come in, so nothing needs to put them in order first.
+        Some(per) => Ok(lower::entity_rows(pass, source, per, frame)),
         None => Ok(frame),
     })
 }
