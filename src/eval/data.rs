@@ -261,8 +261,9 @@ fn open_one(
         types: config.types.clone(),
         files,
     };
-    // `cache` lets the passes that read this dataset share one scan of its files.
-    Ok((frame.cache(), schema, opened))
+    // Not cached here: each scan of it gets its own filter on the dating column pushed into the
+    // reader, and the passes over one scan share it (`eval::SharedScan`).
+    Ok((frame, schema, opened))
 }
 
 /// Scans one file, reads its schema and checks its rows.

@@ -101,48 +101,92 @@ pub fn rows_through(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyF
     }
 }
 
+/// A plan waiting for the frame it reads (see [`RowColumns`]).
+pub type Deferred = Box<dyn FnOnce(LazyFrame) -> LazyFrame>;
+
 /// The plan of one pass: (period, dims) -> one column per aggregate, plus `n<column>` row counts.
-pub fn pass_plan(pass: &Pass, source: &ir::Source, frame: LazyFrame) -> LazyFrame {
+/// The row-level columns it reads are registered in `rows`; the plan is built once `rows` has
+/// been attached to the frame (so that the passes over one source share them).
+pub fn pass_plan(pass: &Pass, source: &ir::Source, rows: &mut RowColumns) -> Deferred {
     let mut keys: Vec<Expr> = Vec::new();
+    let per_entity = source.per.is_some();
     for dim in &pass.key.dims {
+        if per_entity {
+            // The entity rows hold the dimension values as text already.
+            keys.push(col(dim.as_str()));
+            continue;
+        }
         let column = source.dimension_column(dim).unwrap_or_else(|| dim.clone());
         let ty = source.schema.get(&column);
-        keys.push(dimension_text(col(column.as_str()), ty).alias(dim.as_str()));
+        keys.push(rows.dimension(&column, ty).alias(dim.as_str()));
     }
-    let mut rows = RowColumns::default();
     let mut aggs = Vec::new();
     for (name, aggregate) in &pass.aggregates {
         let (value, count) = rows.aggregate(aggregate);
         aggs.push(value.alias(name.as_str()));
         aggs.push(count.alias(format!("n{name}").as_str()));
     }
-    let frame = rows.attach(frame);
+    let time = source.time.clone().unwrap_or_default();
+    let period = (!pass.timeless && !per_entity && pass.key.live.is_none())
+        .then(|| rows.period(&time, pass.key.grain));
+    let pass = pass.clone();
+    let source_until = source.until.clone();
+    Box::new(move |frame| dated_pass(&pass, source_until, time, period, frame, keys, aggs))
+}
+
+fn dated_pass(
+    pass: &Pass,
+    until: Option<String>,
+    time: String,
+    period: Option<Expr>,
+    frame: LazyFrame,
+    keys: Vec<Expr>,
+    aggs: Vec<Expr>,
+) -> LazyFrame {
     if pass.timeless {
         return frame.group_by(keys).agg(aggs);
     }
-    if source.per.is_some() {
-        // The entities' rows are dated already, windows included.
+    if pass.key.live.is_some() {
+        return live_pass(pass, until, time, frame, keys, aggs);
+    }
+    let Some(period) = period else {
+        // Over entity rows: they are dated already, windows included.
         let mut all_keys = vec![col(PERIOD)];
         all_keys.extend(keys);
         return frame.group_by(all_keys).agg(aggs);
-    }
-    let time = source.time.clone().unwrap_or_default();
-    let grain = pass.key.grain;
+    };
     if let Some(window) = pass.key.window {
-        return windowed_pass(pass, window, frame, col(time.as_str()), keys, aggs);
+        return windowed_pass(pass, window, frame, period, keys, aggs);
     }
+    let mut all_keys = vec![period.clone().alias(PERIOD)];
+    all_keys.extend(keys);
+    frame
+        .filter(
+            period
+                .clone()
+                .gt_eq(lit(pass.first))
+                .and(period.lt_eq(lit(pass.last))),
+        )
+        .group_by(all_keys)
+        .agg(aggs)
+}
+
+/// A pass `at start` or `at end`: each row is paired with the periods it is live at the edge of.
+fn live_pass(
+    pass: &Pass,
+    until: Option<String>,
+    time: String,
+    frame: LazyFrame,
+    keys: Vec<Expr>,
+    aggs: Vec<Expr>,
+) -> LazyFrame {
+    let grain = pass.key.grain;
     let dated = match pass.key.live {
-        None => frame
-            .with_column(period_expr(col(time.as_str()), grain).alias(PERIOD))
-            .filter(
-                col(PERIOD)
-                    .gt_eq(lit(pass.first))
-                    .and(col(PERIOD).lt_eq(lit(pass.last))),
-            ),
+        None => frame,
         Some(edge) => {
             // A row is live at a period's start when time < start and (until is null or until >= start),
             // i.e. when period(time) < p <= period(until); `at end` is the same one period later.
-            let until = source.until.clone().unwrap_or_default();
+            let until = until.unwrap_or_default();
             let born = period_expr(col(time.as_str()), grain);
             let ends = period_expr(col(until.as_str()), grain);
             let (from, to) = match edge {
@@ -209,23 +253,17 @@ pub fn entity_rows(
     pass: &Pass,
     source: &ir::Source,
     per: &ir::PerEntity,
-    frame: LazyFrame,
-) -> LazyFrame {
+    rows: &mut RowColumns,
+) -> Deferred {
     let entity_filter = pass
         .aggregates
         .first()
         .and_then(|(_, a)| a.entity_filter.clone());
-    let mask = per
-        .filters
+    let filters: Vec<ir::Expr> = per.filters.iter().cloned().chain(entity_filter).collect();
+    let mask = filters
         .iter()
-        .cloned()
-        .chain(entity_filter)
-        .map(|f| lower_expr(&f).fill_null(lit(false)))
+        .filter_map(|f| rows.mask(Some(f)))
         .reduce(|a, b| a.and(b));
-    let rows = match mask {
-        Some(m) => frame.filter(m),
-        None => frame,
-    };
     let mut keys: Vec<Expr> = Vec::new();
     for dim in &pass.key.dims {
         let column = per
@@ -234,37 +272,47 @@ pub fn entity_rows(
             .cloned()
             .unwrap_or_else(|| dim.clone());
         let ty = per.base_schema.get(&column);
-        keys.push(dimension_text(col(column.as_str()), ty).alias(dim.as_str()));
+        keys.push(rows.dimension(&column, ty).alias(dim.as_str()));
     }
     keys.extend(per.keys.iter().map(|k| col(k.as_str())));
-    let mut columns = RowColumns::default();
     let fields: Vec<Expr> = per
         .fields
         .iter()
         .map(|(name, e)| {
-            lower_entity_column(e, &mut columns)
+            lower_entity_column(e, rows)
                 .cast(DataType::Float64)
                 .alias(name.as_str())
         })
         .collect();
-    let rows = columns.attach(rows);
-    if pass.timeless {
-        return rows.group_by(keys).agg(fields);
-    }
-    let time = col(source.time.clone().unwrap_or_default().as_str());
-    if let Some(window) = pass.key.window {
-        return windowed_pass(pass, window, rows, time, keys, fields);
-    }
-    let mut all_keys = vec![col(PERIOD)];
-    all_keys.extend(keys);
-    rows.with_column(period_expr(time, pass.key.grain).alias(PERIOD))
-        .filter(
-            col(PERIOD)
+    let period = (!pass.timeless).then(|| {
+        rows.period(
+            source.time.as_deref().unwrap_or_default(),
+            pass.key.grain,
+        )
+    });
+    let pass = pass.clone();
+    Box::new(move |frame| {
+        let rows = match mask {
+            Some(m) => frame.filter(m),
+            None => frame,
+        };
+        let Some(period) = period else {
+            return rows.group_by(keys).agg(fields);
+        };
+        if let Some(window) = pass.key.window {
+            return windowed_pass(&pass, window, rows, period, keys, fields);
+        }
+        let mut all_keys = vec![period.clone().alias(PERIOD)];
+        all_keys.extend(keys);
+        rows.filter(
+            period
+                .clone()
                 .gt_eq(lit(pass.first))
-                .and(col(PERIOD).lt_eq(lit(pass.last))),
+                .and(period.lt_eq(lit(pass.last))),
         )
         .group_by(all_keys)
         .agg(fields)
+    })
 }
 
 /// Collects rows and puts them in one fixed order, in one chunk, outside the lazy plan: what is
@@ -308,7 +356,7 @@ fn windowed_pass(
     pass: &Pass,
     window: ir::Window,
     frame: LazyFrame,
-    time: Expr,
+    period: Expr,
     keys: Vec<Expr>,
     aggs: Vec<Expr>,
 ) -> LazyFrame {
@@ -322,7 +370,7 @@ fn windowed_pass(
     .map(|df| df.lazy())
     .unwrap_or_default();
     let rows = frame
-        .with_column(period_expr(time, pass.key.grain).alias(ROW_PERIOD))
+        .with_column(period.alias(ROW_PERIOD))
         .filter(
             col(ROW_PERIOD)
                 .gt_eq(lit(first_read))
@@ -394,6 +442,18 @@ impl RowColumns {
         self.stages[stage].push(make().alias(name.as_str()));
         self.names.insert(key, name.clone());
         col(name.as_str())
+    }
+
+    /// The period index of each row on a grain, from its dating column.
+    pub fn period(&mut self, time: &str, grain: Grain) -> Expr {
+        self.column(format!("p{grain:?}{time}"), MASK, || {
+            period_expr(col(time), grain)
+        })
+    }
+
+    /// A dimension's value as text (see [`dimension_text`]).
+    pub fn dimension(&mut self, column: &str, ty: Option<ir::Ty>) -> Expr {
+        self.column(format!("d{column}"), MASK, || dimension_text(col(column), ty))
     }
 
     /// The filter's column, if the aggregate has one.

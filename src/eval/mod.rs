@@ -397,38 +397,97 @@ fn datasets_read(program: &ir::Program, source: ir::SourceId) -> Vec<&str> {
     out
 }
 
-/// The rows a pass groups: its source's, cut at the evaluation day for a period in progress;
-/// for a per-entity view, a funnel or a cohort, the entity rows built from them. `None` when a
-/// dataset could not be opened.
-fn pass_rows(
+/// The entity rows of a funnel or a cohort for a pass, cut at the evaluation day for a period in
+/// progress. `None` when a dataset could not be opened.
+fn followed_pass_rows(
     program: &ir::Program,
     pass: &lower::Pass,
-    source: &ir::Source,
+    derived: &ir::Derived,
     datasets: &Datasets,
     as_of: NaiveDate,
 ) -> Option<PolarsResult<LazyFrame>> {
-    if let Some(derived) = &source.derived {
-        let entity_filter = pass
-            .aggregates
-            .first()
-            .and_then(|(_, a)| a.entity_filter.as_ref());
-        let rows = followed::followed_rows(
-            pass,
-            derived,
-            entity_filter,
-            &program.sources,
-            datasets,
-            as_of,
-        )?;
-        return Some(rows.map(|frame| lower::rows_through(pass, source, frame)));
+    let source = &program.sources[pass.key.source];
+    let entity_filter = pass
+        .aggregates
+        .first()
+        .and_then(|(_, a)| a.entity_filter.as_ref());
+    let rows = followed::followed_rows(
+        pass,
+        derived,
+        entity_filter,
+        &program.sources,
+        datasets,
+        as_of,
+    )?;
+    Some(rows.map(|frame| lower::rows_through(pass, source, frame)))
+}
+
+/// The passes that read one scan of a dataset (its lookups joined on, dated by one column):
+/// they share the rows read, the row-level columns computed on them (periods, dimension values,
+/// filters, values; [`lower::RowColumns`]) and one filter on the dating column that keeps the
+/// days any of them needs, which polars pushes into the scan (Parquet row groups outside it are
+/// skipped). The scan is cached, so the streaming engine reads it once for all of them.
+struct SharedScan {
+    /// A source with this scan: the dataset, lookups and dating column to read.
+    source: ir::SourceId,
+    rows: lower::RowColumns,
+    /// The days needed, `[from, until)`; `None` on a side: unbounded.
+    from: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+    /// (pass index, its plan over the shared rows)
+    passes: Vec<(usize, lower::Deferred)>,
+}
+
+/// What identifies a scan: dataset, lookups and dating column.
+type ScanKey = (String, Vec<(String, String)>, Option<String>);
+
+/// The days a pass reads, `[from, until)`, `None` when unbounded on that side.
+fn days_read(pass: &lower::Pass) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    if pass.timeless {
+        return (None, None);
     }
-    let frame = lower::rows_through(pass, source, lower::source_frame(source, datasets)?);
-    Some(match &source.per {
-        // The entity rows are part of the pass's plan: their columns are aggregates, exact
-        // whatever order the rows come in, so nothing needs to put them in order first.
-        Some(per) => Ok(lower::entity_rows(pass, source, per, frame)),
-        None => Ok(frame),
-    })
+    let grain = pass.key.grain;
+    let until = Some(grain.end(pass.last));
+    if pass.key.live.is_some() {
+        // Anything born before the last period may still be live in it.
+        return (None, until);
+    }
+    let first = match pass.key.window {
+        Some(window) => lower::window_pairs(window, grain, pass.first, pass.last)
+            .iter()
+            .map(|(p, _)| *p)
+            .min()
+            .unwrap_or(pass.first),
+        None => pass.first,
+    };
+    (Some(grain.start(first)), until)
+}
+
+/// Keeps the rows dated in `[from, until)`; written on the raw dating column, so that polars
+/// can push it into the scan.
+fn date_range_filter(
+    frame: LazyFrame,
+    time: &str,
+    ty: Option<ir::Ty>,
+    from: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+) -> LazyFrame {
+    let bound = |day: NaiveDate| match ty {
+        Some(ir::Ty::Date) => lit(day),
+        _ => lit(day.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .cast(DataType::Datetime(TimeUnit::Milliseconds, None)),
+    };
+    let conditions: Vec<Expr> = [
+        from.map(|d| col(time).gt_eq(bound(d))),
+        until.map(|d| col(time).lt(bound(d))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match conditions.into_iter().reduce(|a, b| a.and(b)) {
+        Some(condition) => frame.filter(condition),
+        None => frame,
+    }
 }
 
 /// Pass index -> its result, or the reason it has none.
@@ -456,6 +515,7 @@ fn run_passes(
         vec![Err("its data could not be read".to_string()); plan.passes.len()];
     let mut frames = Vec::new();
     let mut checked_joins: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
+    let mut scans: BTreeMap<ScanKey, SharedScan> = BTreeMap::new();
     for (i, pass) in plan.passes.iter().enumerate() {
         let source = &program.sources[pass.key.source];
         let mut failure = None;
@@ -475,22 +535,84 @@ fn run_passes(
             results[i] = Err(message);
             continue;
         }
-        let rows = crate::timed(&format!("pass {i} rows ({:?})", pass.key), || {
-            pass_rows(program, pass, source, datasets, options.as_of)
-        });
-        match rows {
-            Some(Ok(frame)) => frames.push((i, lower::pass_plan(pass, source, frame))),
-            Some(Err(e)) => {
-                let joined = source.joins.iter().map(|(d, _)| d.as_str());
-                let diagnostic = datasets.read_failure(&source.dataset, joined, &e);
-                results[i] = Err(diagnostic.message.clone());
-                if !diagnostics.contains(&diagnostic) {
-                    diagnostics.push(diagnostic);
+        if let Some(derived) = &source.derived {
+            let rows = crate::timed(&format!("pass {i} rows ({:?})", pass.key), || {
+                followed_pass_rows(program, pass, derived, datasets, options.as_of)
+            });
+            match rows {
+                Some(Ok(frame)) => {
+                    let mut rows = lower::RowColumns::default();
+                    let plan = lower::pass_plan(pass, source, &mut rows);
+                    frames.push((i, plan(rows.attach(frame))));
+                }
+                Some(Err(e)) => {
+                    let joined = source.joins.iter().map(|(d, _)| d.as_str());
+                    let diagnostic = datasets.read_failure(&source.dataset, joined, &e);
+                    results[i] = Err(diagnostic.message.clone());
+                    if !diagnostics.contains(&diagnostic) {
+                        diagnostics.push(diagnostic);
+                    }
+                }
+                None => {
+                    results[i] =
+                        Err(format!("dataset `{}` could not be opened", source.dataset));
                 }
             }
-            None => {
+            continue;
+        }
+        let key: ScanKey = (
+            source.dataset.clone(),
+            source.joins.clone(),
+            source.time.clone(),
+        );
+        let scan = scans.entry(key).or_insert_with(|| SharedScan {
+            source: pass.key.source,
+            rows: lower::RowColumns::default(),
+            from: Some(NaiveDate::MAX),
+            until: Some(NaiveDate::MIN),
+            passes: Vec::new(),
+        });
+        let (from, until) = days_read(pass);
+        scan.from = scan.from.zip(from).map(|(a, b)| a.min(b));
+        scan.until = scan.until.zip(until).map(|(a, b)| a.max(b));
+        let plan: lower::Deferred = match &source.per {
+            // The entity rows are part of the pass's plan: their columns are aggregates, exact
+            // whatever order the rows come in, so nothing needs to put them in order first.
+            Some(per) => {
+                let entities = lower::entity_rows(pass, source, per, &mut scan.rows);
+                let mut outer = lower::RowColumns::default();
+                let plan = lower::pass_plan(pass, source, &mut outer);
+                Box::new(move |frame| plan(outer.attach(entities(frame))))
+            }
+            None => lower::pass_plan(pass, source, &mut scan.rows),
+        };
+        let (pass, source) = (pass.clone(), source.clone());
+        scan.passes.push((
+            i,
+            Box::new(move |frame| plan(lower::rows_through(&pass, &source, frame))),
+        ));
+    }
+    for scan in scans.into_values() {
+        let source = &program.sources[scan.source];
+        let Some(frame) = lower::source_frame(source, datasets) else {
+            for (i, _) in scan.passes {
                 results[i] = Err(format!("dataset `{}` could not be opened", source.dataset));
             }
+            continue;
+        };
+        let frame = match &source.time {
+            Some(time) => date_range_filter(
+                frame,
+                time,
+                source.schema.get(time),
+                scan.from,
+                scan.until,
+            ),
+            None => frame,
+        };
+        let shared = scan.rows.attach(frame).cache();
+        for (i, plan) in scan.passes {
+            frames.push((i, plan(shared.clone())));
         }
     }
     // Where each dataset that a pass reads starts and how far it reaches: its earliest and
