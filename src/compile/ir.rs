@@ -381,6 +381,16 @@ impl AggFunc {
     pub fn zero_when_empty(self) -> bool {
         matches!(self, AggFunc::Count | AggFunc::CountDistinct | AggFunc::Sum)
     }
+
+    /// Whether the aggregate of a set of rows can be worked out from the aggregates of its
+    /// parts (a count from counts, a sum from sums): then a pass can be computed from partial
+    /// aggregates by day and dimension values (`eval::lower::rollup`).
+    pub fn decomposable(self) -> bool {
+        matches!(
+            self,
+            AggFunc::Count | AggFunc::Sum | AggFunc::Mean | AggFunc::Min | AggFunc::Max
+        )
+    }
 }
 
 /// A window over periods (LANGUAGE 4.5): the aggregate of period q is computed on the rows of

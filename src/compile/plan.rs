@@ -21,6 +21,10 @@ pub struct PassKey {
     pub entity_filter: Option<String>,
     /// Only rows dated through this day (a time-bound KPI's period in progress).
     pub through: Option<chrono::NaiveDate>,
+    /// Its aggregates need the rows themselves (`count_distinct`, `median`, `quantile`,
+    /// `stddev`); the others can be computed from partial aggregates, and are kept apart so
+    /// that they can be.
+    pub raw: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -82,6 +86,7 @@ impl PassPlan {
             window: aggregate.window,
             entity_filter: aggregate.entity_filter.as_ref().map(|f| format!("{f:?}")),
             through: aggregate.through,
+            raw: !aggregate.func.decomposable(),
         };
         let pass_index = match self.passes.iter().position(|p| p.key == key) {
             Some(i) => i,

@@ -245,6 +245,141 @@ fn live_pass(
     dated.group_by(all_keys).agg(aggs)
 }
 
+/// Whether a pass can be computed from partial aggregates by day ([`rollup`]): a plain dated
+/// pass (no window, not `at start`/`at end`) over a dataset's rows whose aggregates are all
+/// decomposable.
+pub fn rolls_up(pass: &Pass, source: &ir::Source) -> bool {
+    !pass.key.raw
+        && !pass.timeless
+        && pass.key.live.is_none()
+        && pass.key.window.is_none()
+        && source.per.is_none()
+        && source.derived.is_none()
+        && source.time.is_some()
+}
+
+/// The day number of each row, in the rolled-up partial aggregates.
+const DAY: &str = "__day";
+
+/// Plain dated passes over one scan, computed in two steps. First the rows are grouped by day
+/// and by the raw values of every dimension any of the passes uses, into partial aggregates:
+/// row counts per filter, counts of values, the integer parts of exact sums (see
+/// [`RowColumns::exact_sum`]), minimums and maximums. That is the one step that reads every
+/// row, and it is shared by all the passes, whatever their grain and dimensions. Then each pass
+/// groups those few rows by its period and dimension values (as text) and adds the parts up.
+/// Working out periods and dimension text per row, and grouping ten million rows once per
+/// pass, were most of the time of a run.
+///
+/// Returns each pass's plan, in the order of `passes`.
+pub fn rollup(passes: &[&Pass], source: &ir::Source, frame: LazyFrame) -> Vec<LazyFrame> {
+    let time = source.time.clone().unwrap_or_default();
+    let mut rows = RowColumns::default();
+    let day = rows.column(format!("day{time}"), MASK, || days(col(time.as_str())));
+    let mut raw_dims: Vec<String> = Vec::new();
+    for pass in passes {
+        for dim in &pass.key.dims {
+            let column = source.dimension_column(dim).unwrap_or_else(|| dim.clone());
+            if !raw_dims.contains(&column) {
+                raw_dims.push(column);
+            }
+        }
+    }
+    // Partial aggregates: key -> (column name, expression), made once each.
+    let mut partials: BTreeMap<String, (String, Expr)> = BTreeMap::new();
+    let mut partial = |key: String, make: &mut dyn FnMut(&mut RowColumns) -> Expr| -> Expr {
+        let len = partials.len();
+        let (name, _) = partials
+            .entry(key)
+            .or_insert_with(|| (format!("__q{len}"), make(&mut rows)));
+        col(name.as_str())
+    };
+    // For each pass, its final aggregations over the partial rows.
+    let mut finals: Vec<Vec<Expr>> = Vec::new();
+    for pass in passes {
+        let mut aggs = Vec::new();
+        for (name, aggregate) in &pass.aggregates {
+            let filter = format!("{:?}", aggregate.filter);
+            let n = partial(format!("n{filter}"), &mut |rows| match rows
+                .mask(aggregate.filter.as_ref())
+            {
+                Some(m) => m.sum().cast(DataType::Int64),
+                None => len().cast(DataType::Int64),
+            })
+            .sum();
+            let value = match (&aggregate.arg, aggregate.func) {
+                (None, _) => n.clone(),
+                (Some(arg), func) => {
+                    let key = format!("{filter}{arg:?}");
+                    let number = func != AggFunc::Count;
+                    let v = |rows: &mut RowColumns| rows.value(aggregate, arg, number);
+                    match func {
+                        AggFunc::Count => partial(format!("c{key}"), &mut |rows| {
+                            v(rows).count().cast(DataType::Int64)
+                        })
+                        .sum(),
+                        AggFunc::Min => {
+                            partial(format!("min{key}"), &mut |rows| v(rows).min()).min()
+                        }
+                        AggFunc::Max => {
+                            partial(format!("max{key}"), &mut |rows| v(rows).max()).max()
+                        }
+                        _ => {
+                            let parts = SUM_PARTS.map(|part| {
+                                partial(format!("{part}{key}"), &mut |rows| {
+                                    let value = v(rows);
+                                    rows.exact_sum_part(&key, value, part)
+                                })
+                                .sum()
+                            });
+                            let (sum, values) = combine_sum(parts);
+                            if func == AggFunc::Mean {
+                                mean_of(sum, values)
+                            } else {
+                                sum
+                            }
+                        }
+                    }
+                }
+            };
+            aggs.push(value.alias(name.as_str()));
+            aggs.push(n.alias(format!("n{name}").as_str()));
+        }
+        finals.push(aggs);
+    }
+    let mut keys = vec![day.alias(DAY)];
+    keys.extend(raw_dims.iter().map(|c| col(c.as_str())));
+    let partial_aggs: Vec<Expr> = partials
+        .into_values()
+        .map(|(name, e)| e.alias(name.as_str()))
+        .collect();
+    let parts = rows.attach(frame).group_by(keys).agg(partial_aggs).cache();
+    passes
+        .iter()
+        .zip(finals)
+        .map(|(pass, aggs)| {
+            let period = period_expr(col(DAY).cast(DataType::Date), pass.key.grain);
+            let mut rows = parts.clone().filter(
+                period
+                    .clone()
+                    .gt_eq(lit(pass.first))
+                    .and(period.clone().lt_eq(lit(pass.last))),
+            );
+            if let Some(day) = pass.key.through {
+                // Only rows dated through the evaluation day (a period in progress).
+                let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+                rows = rows.filter(col(DAY).lt_eq(lit((day - epoch).num_days())));
+            }
+            let mut keys = vec![period.alias(PERIOD)];
+            for dim in &pass.key.dims {
+                let column = source.dimension_column(dim).unwrap_or_else(|| dim.clone());
+                let ty = source.schema.get(&column);
+                keys.push(dimension_text(col(column.as_str()), ty).alias(dim.as_str()));
+            }
+            rows.group_by(keys).agg(aggs)
+        })
+        .collect()
+}
+
 /// The rows of a per-entity view for one pass: the base's rows, filtered by the view and by the
 /// reading KPI's `where`, grouped by (period, dimension values, key) into one row per entity
 /// with the view's columns. Under a window, the base's rows are paired with the windows first,
@@ -284,12 +419,8 @@ pub fn entity_rows(
                 .alias(name.as_str())
         })
         .collect();
-    let period = (!pass.timeless).then(|| {
-        rows.period(
-            source.time.as_deref().unwrap_or_default(),
-            pass.key.grain,
-        )
-    });
+    let period = (!pass.timeless)
+        .then(|| rows.period(source.time.as_deref().unwrap_or_default(), pass.key.grain));
     let pass = pass.clone();
     Box::new(move |frame| {
         let rows = match mask {
@@ -369,13 +500,11 @@ fn windowed_pass(
     ])
     .map(|df| df.lazy())
     .unwrap_or_default();
-    let rows = frame
-        .with_column(period.alias(ROW_PERIOD))
-        .filter(
-            col(ROW_PERIOD)
-                .gt_eq(lit(first_read))
-                .and(col(ROW_PERIOD).lt_eq(lit(pass.last))),
-        );
+    let rows = frame.with_column(period.alias(ROW_PERIOD)).filter(
+        col(ROW_PERIOD)
+            .gt_eq(lit(first_read))
+            .and(col(ROW_PERIOD).lt_eq(lit(pass.last))),
+    );
     // Sums of floats depend on the order they are added in: the pairing keeps the rows' order
     // (then the windows' order), so that the same data always gives the same bytes.
     let mut pairing = JoinArgs::new(JoinType::Inner);
@@ -433,6 +562,27 @@ const LIMBS: usize = 3;
 /// 2^32, the base of the parts of an exact sum.
 const LIMB: f64 = 4_294_967_296.0;
 
+/// The parts of an exact sum, each an aggregate that adds up across groups: the sums of the
+/// four integer parts of the values, the number of values, the number of values that could be
+/// cut into parts, and the float sum (used when some could not).
+const SUM_PARTS: [&str; 7] = ["high", "low", "first", "second", "values", "cut", "float"];
+
+/// An exact sum from its parts (in the order of [`SUM_PARTS`]), and the number of values.
+fn combine_sum(parts: [Expr; 7]) -> (Expr, Expr) {
+    let [high, low, first, second, values, cut, float] = parts;
+    let f = |e: Expr| e.cast(DataType::Float64);
+    let exact = ((f(second) / lit(LIMB) + f(first)) / lit(LIMB) + f(low)) + f(high) * lit(LIMB);
+    let sum = when(values.clone().eq(cut)).then(exact).otherwise(float);
+    (sum, values)
+}
+
+/// A mean from an exact sum and the number of values: none when there is no value.
+fn mean_of(sum: Expr, values: Expr) -> Expr {
+    when(values.clone().gt(lit(0)))
+        .then(sum / values.cast(DataType::Float64))
+        .otherwise(lit(NULL).cast(DataType::Float64))
+}
+
 impl RowColumns {
     fn column(&mut self, key: String, stage: usize, make: impl FnOnce() -> Expr) -> Expr {
         if let Some(name) = self.names.get(&key) {
@@ -453,7 +603,9 @@ impl RowColumns {
 
     /// A dimension's value as text (see [`dimension_text`]).
     pub fn dimension(&mut self, column: &str, ty: Option<ir::Ty>) -> Expr {
-        self.column(format!("d{column}"), MASK, || dimension_text(col(column), ty))
+        self.column(format!("d{column}"), MASK, || {
+            dimension_text(col(column), ty)
+        })
     }
 
     /// The filter's column, if the aggregate has one.
@@ -492,30 +644,45 @@ impl RowColumns {
     /// A value too large for the parts (2^63 and over), or not finite, makes the group's sum a
     /// float sum: no value is ever dropped.
     fn exact_sum(&mut self, key: &str, v: Expr) -> (Expr, Expr) {
+        let parts = SUM_PARTS.map(|part| self.exact_sum_part(key, v.clone(), part));
+        combine_sum(parts)
+    }
+
+    /// One part of an exact sum of `v`, as an aggregate over the rows of a group (see
+    /// [`SUM_PARTS`]); adding up a part over several groups gives that part over them all.
+    fn exact_sum_part(&mut self, key: &str, v: Expr, part: &str) -> Expr {
         let whole = self.column(format!("w{key}"), WHOLE, || v.clone().cast(DataType::Int64));
         let limb = lit(LIMB as i64);
-        let high = self.column(format!("h{key}"), LIMBS, || {
-            whole.clone().floor_div(limb.clone())
-        });
-        let low = self.column(format!("l{key}"), LIMBS, || {
-            whole.clone() - whole.clone().floor_div(limb.clone()) * limb.clone()
-        });
         // The fraction, exact (a float minus its whole part), scaled by 2^32.
         let scaled = (v.clone() - whole.clone().cast(DataType::Float64)) * lit(LIMB);
-        let first = self.column(format!("f{key}"), LIMBS, || {
-            scaled.clone().cast(DataType::Int64)
-        });
-        let second = self.column(format!("s{key}"), LIMBS, || {
-            ((scaled.clone() - scaled.clone().cast(DataType::Int64).cast(DataType::Float64))
-                * lit(LIMB))
-            .cast(DataType::Int64)
-        });
-        let f = |e: Expr| e.sum().cast(DataType::Float64);
-        let exact = ((f(second) / lit(LIMB) + f(first)) / lit(LIMB) + f(low)) + f(high) * lit(LIMB);
-        let values = v.clone().count();
-        let all_cut = values.clone().eq(whole.count());
-        let sum = when(all_cut).then(exact).otherwise(v.sum());
-        (sum, values)
+        match part {
+            "high" => self
+                .column(format!("h{key}"), LIMBS, || {
+                    whole.clone().floor_div(limb.clone())
+                })
+                .sum(),
+            "low" => self
+                .column(format!("l{key}"), LIMBS, || {
+                    whole.clone() - whole.clone().floor_div(limb.clone()) * limb.clone()
+                })
+                .sum(),
+            "first" => self
+                .column(format!("f{key}"), LIMBS, || {
+                    scaled.clone().cast(DataType::Int64)
+                })
+                .sum(),
+            "second" => self
+                .column(format!("s{key}"), LIMBS, || {
+                    ((scaled.clone()
+                        - scaled.clone().cast(DataType::Int64).cast(DataType::Float64))
+                        * lit(LIMB))
+                    .cast(DataType::Int64)
+                })
+                .sum(),
+            "values" => v.count().cast(DataType::Int64),
+            "cut" => whole.count().cast(DataType::Int64),
+            _ => v.sum(),
+        }
     }
 
     /// An aggregate and the count of the rows it reads, over the rows of one group.
@@ -544,9 +711,7 @@ impl RowColumns {
             AggFunc::Sum => self.exact_sum(&key, v).0,
             AggFunc::Mean => {
                 let (sum, values) = self.exact_sum(&key, v);
-                when(values.clone().gt(lit(0)))
-                    .then(sum / values.cast(DataType::Float64))
-                    .otherwise(lit(NULL).cast(DataType::Float64))
+                mean_of(sum, values)
             }
             AggFunc::Median => v.median(),
             AggFunc::Min => v.min(),

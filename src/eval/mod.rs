@@ -436,6 +436,8 @@ struct SharedScan {
     until: Option<NaiveDate>,
     /// (pass index, its plan over the shared rows)
     passes: Vec<(usize, lower::Deferred)>,
+    /// The passes computed from partial aggregates by day ([`lower::rollup`]).
+    rolled: Vec<usize>,
 }
 
 /// What identifies a scan: dataset, lookups and dating column.
@@ -554,8 +556,7 @@ fn run_passes(
                     }
                 }
                 None => {
-                    results[i] =
-                        Err(format!("dataset `{}` could not be opened", source.dataset));
+                    results[i] = Err(format!("dataset `{}` could not be opened", source.dataset));
                 }
             }
             continue;
@@ -571,10 +572,15 @@ fn run_passes(
             from: Some(NaiveDate::MAX),
             until: Some(NaiveDate::MIN),
             passes: Vec::new(),
+            rolled: Vec::new(),
         });
         let (from, until) = days_read(pass);
         scan.from = scan.from.zip(from).map(|(a, b)| a.min(b));
         scan.until = scan.until.zip(until).map(|(a, b)| a.max(b));
+        if lower::rolls_up(pass, source) {
+            scan.rolled.push(i);
+            continue;
+        }
         let plan: lower::Deferred = match &source.per {
             // The entity rows are part of the pass's plan: their columns are aggregates, exact
             // whatever order the rows come in, so nothing needs to put them in order first.
@@ -595,22 +601,26 @@ fn run_passes(
     for scan in scans.into_values() {
         let source = &program.sources[scan.source];
         let Some(frame) = lower::source_frame(source, datasets) else {
-            for (i, _) in scan.passes {
+            for i in scan.passes.iter().map(|(i, _)| *i).chain(scan.rolled) {
                 results[i] = Err(format!("dataset `{}` could not be opened", source.dataset));
             }
             continue;
         };
         let frame = match &source.time {
-            Some(time) => date_range_filter(
-                frame,
-                time,
-                source.schema.get(time),
-                scan.from,
-                scan.until,
-            ),
+            Some(time) => {
+                date_range_filter(frame, time, source.schema.get(time), scan.from, scan.until)
+            }
             None => frame,
         };
-        let shared = scan.rows.attach(frame).cache();
+        if !scan.rolled.is_empty() {
+            let rolled: Vec<&lower::Pass> = scan.rolled.iter().map(|i| &plan.passes[*i]).collect();
+            let plans = lower::rollup(&rolled, source, frame.clone());
+            frames.extend(scan.rolled.iter().copied().zip(plans));
+        }
+        // Not cached: the streaming engine's cache hands every batch to each reader and holds
+        // batches until the slowest has taken them, which took more time and memory than
+        // reading the file again for each pass.
+        let shared = scan.rows.attach(frame);
         for (i, plan) in scan.passes {
             frames.push((i, plan(shared.clone())));
         }
@@ -655,11 +665,8 @@ fn run_passes(
     let mut streamed = plans(&stream_frames);
     streamed.extend(extent_frames.iter().map(|(_, f)| f.clone().logical_plan));
     let all = crate::timed("collect all", || {
-        let stream = LazyFrame::collect_all_with_engine(
-            streamed,
-            Engine::Streaming,
-            OptFlags::default(),
-        )?;
+        let stream =
+            LazyFrame::collect_all_with_engine(streamed, Engine::Streaming, OptFlags::default())?;
         let memory = LazyFrame::collect_all_with_engine(
             plans(&memory_frames),
             Engine::InMemory,
