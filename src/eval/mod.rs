@@ -612,10 +612,20 @@ fn run_passes(
             }
             None => frame,
         };
-        if !scan.rolled.is_empty() {
-            let rolled: Vec<&lower::Pass> = scan.rolled.iter().map(|i| &plan.passes[*i]).collect();
+        // One rollup per set of dimensions: partial aggregates by every dimension of every
+        // pass would be nearly as many rows as the data when dimensions multiply (day x
+        // channel x rep x region), while by one pass's dimensions they are a few thousand.
+        let mut by_dims: BTreeMap<&[String], Vec<usize>> = BTreeMap::new();
+        for i in &scan.rolled {
+            by_dims
+                .entry(&plan.passes[*i].key.dims)
+                .or_default()
+                .push(*i);
+        }
+        for indices in by_dims.into_values() {
+            let rolled: Vec<&lower::Pass> = indices.iter().map(|i| &plan.passes[*i]).collect();
             let plans = lower::rollup(&rolled, source, frame.clone());
-            frames.extend(scan.rolled.iter().copied().zip(plans));
+            frames.extend(indices.into_iter().zip(plans));
         }
         // Not cached: the streaming engine's cache hands every batch to each reader and holds
         // batches until the slowest has taken them, which took more time and memory than
