@@ -465,23 +465,44 @@ fn days_read(pass: &lower::Pass) -> (Option<NaiveDate>, Option<NaiveDate>) {
     (Some(grain.start(first)), until)
 }
 
-/// Keeps the rows dated in `[from, until)`; written on the raw dating column, so that polars
-/// can push it into the scan.
+/// Keeps the rows dated in `[from, until)`; written on the raw dating column, with bounds of
+/// its own type (polars' `lit(NaiveDate)` is a nanosecond timestamp, which would cast the
+/// column), so that polars can push it into the reader.
 fn date_range_filter(
     frame: LazyFrame,
     time: &str,
-    ty: Option<ir::Ty>,
     from: Option<NaiveDate>,
     until: Option<NaiveDate>,
 ) -> LazyFrame {
-    let bound = |day: NaiveDate| match ty {
-        Some(ir::Ty::Date) => lit(day),
-        _ => lit(day.and_hms_opt(0, 0, 0).unwrap_or_default())
-            .cast(DataType::Datetime(TimeUnit::Milliseconds, None)),
+    let Ok(schema) = frame.clone().collect_schema() else {
+        return frame;
+    };
+    let Some(dtype) = schema.get(time).cloned() else {
+        return frame;
+    };
+    let bound = |day: NaiveDate| -> Option<Expr> {
+        let days = (day - NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days();
+        let value = match &dtype {
+            DataType::Date => AnyValue::Date(i32::try_from(days).ok()?),
+            DataType::Datetime(unit, zone) => {
+                let per_day: i64 = match unit {
+                    TimeUnit::Milliseconds => 86_400_000,
+                    TimeUnit::Microseconds => 86_400_000_000,
+                    TimeUnit::Nanoseconds => 86_400_000_000_000,
+                };
+                AnyValue::DatetimeOwned(
+                    days.checked_mul(per_day)?,
+                    *unit,
+                    zone.clone().map(std::sync::Arc::new),
+                )
+            }
+            _ => return None,
+        };
+        Some(lit(Scalar::new(dtype.clone(), value)))
     };
     let conditions: Vec<Expr> = [
-        from.map(|d| col(time).gt_eq(bound(d))),
-        until.map(|d| col(time).lt(bound(d))),
+        from.and_then(bound).map(|b| col(time).gt_eq(b)),
+        until.and_then(bound).map(|b| col(time).lt(b)),
     ]
     .into_iter()
     .flatten()
@@ -607,9 +628,7 @@ fn run_passes(
             continue;
         };
         let frame = match &source.time {
-            Some(time) => {
-                date_range_filter(frame, time, source.schema.get(time), scan.from, scan.until)
-            }
+            Some(time) => date_range_filter(frame, time, scan.from, scan.until),
             None => frame,
         };
         // One rollup per set of dimensions: partial aggregates by every dimension of every
@@ -674,6 +693,15 @@ fn run_passes(
     };
     let mut streamed = plans(&stream_frames);
     streamed.extend(extent_frames.iter().map(|(_, f)| f.clone().logical_plan));
+    if std::env::var_os("KPI_EXPLAIN").is_some() {
+        // polars' optimised plan of every pass: where filters and projections landed.
+        let explained = LazyFrame::explain_all(streamed.clone(), OptFlags::default())
+            .unwrap_or_else(|e| e.to_string());
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("{explained}");
+        }
+    }
     let all = crate::timed("collect all", || {
         let stream =
             LazyFrame::collect_all_with_engine(streamed, Engine::Streaming, OptFlags::default())?;
