@@ -8,6 +8,7 @@
 //! decimals, a column empty in one file takes its type from the others, and anything else that
 //! differs is an error naming the file.
 
+mod infer;
 mod inspect;
 
 use std::collections::BTreeMap;
@@ -284,20 +285,17 @@ fn read_file(
             csv: config.format == FileFormat::Csv,
         });
     }
-    let scanned = scan(config.format, &path).and_then(|mut frame| {
-        let schema = frame.collect_schema()?;
-        Ok((frame, schema))
-    });
+    let scanned = crate::timed(&format!("schema of {shown}"), || scan(config.format, &path));
     let (frame, schema) = match scanned {
         Ok(scanned) => scanned,
         Err(e) => return Err(explain_scan_failure(config.format, &path, &shown, &e)),
     };
     let dates = date_columns(config, &schema);
-    let facts = match config.format {
-        FileFormat::Csv => Some(inspect::csv(&path, &shown, &dates)?),
-        FileFormat::NdJson => Some(inspect::ndjson(&path, &shown, &dates)?),
-        FileFormat::Parquet => None,
-    };
+    let facts = crate::timed(&format!("rows of {shown}"), || match config.format {
+        FileFormat::Csv => inspect::csv(&path, &shown, &dates).map(Some),
+        FileFormat::NdJson => inspect::ndjson(&path, &shown, &dates).map(Some),
+        FileFormat::Parquet => Ok(None),
+    })?;
     let file = OpenedFile {
         path,
         shown,
@@ -643,19 +641,51 @@ fn shown_path(manifest: &Manifest, file: &Path) -> String {
         .replace('\\', "/")
 }
 
-fn scan(format: FileFormat, file: &Path) -> PolarsResult<LazyFrame> {
-    let path = PlRefPath::new(file.to_string_lossy().as_ref());
+/// A lazy scan of one file and its schema. The scan of a CSV or NDJSON file is given the
+/// schema, so that polars does not infer it again each time a plan reads the file.
+///
+/// A CSV file's schema is inferred here ([`infer::csv_schema`]: polars' own rules, without
+/// trying every date format on every value); where that declines, and for NDJSON, polars infers
+/// it, once.
+fn scan(format: FileFormat, file: &Path) -> PolarsResult<(LazyFrame, SchemaRef)> {
+    let path = || PlRefPath::new(file.to_string_lossy().as_ref());
     match format {
-        FileFormat::Csv => LazyCsvReader::new(path)
-            .with_has_header(true)
-            .with_try_parse_dates(true)
-            .with_infer_schema_length(Some(10_000))
-            .finish(),
-        FileFormat::Parquet => LazyFrame::scan_parquet(path, ScanArgsParquet::default()),
-        FileFormat::NdJson => LazyJsonLineReader::new(path)
-            .with_infer_schema_length(std::num::NonZeroUsize::new(10_000))
-            .finish(),
+        FileFormat::Csv => {
+            let schema = match infer::csv_schema(file) {
+                Some(schema) => Arc::new(schema),
+                None => LazyCsvReader::new(path())
+                    .with_has_header(true)
+                    .with_try_parse_dates(true)
+                    .with_infer_schema_length(Some(infer::WINDOW))
+                    .finish()?
+                    .collect_schema()?,
+            };
+            Ok((csv_scan(file, schema.clone())?, schema))
+        }
+        FileFormat::Parquet => {
+            let mut frame = LazyFrame::scan_parquet(path(), ScanArgsParquet::default())?;
+            let schema = frame.collect_schema()?;
+            Ok((frame, schema))
+        }
+        FileFormat::NdJson => {
+            let schema = LazyJsonLineReader::new(path())
+                .with_infer_schema_length(std::num::NonZeroUsize::new(10_000))
+                .finish()?
+                .collect_schema()?;
+            let frame = LazyJsonLineReader::new(path())
+                .with_schema(Some(schema.clone()))
+                .finish()?;
+            Ok((frame, schema))
+        }
     }
+}
+
+/// A CSV file's scan, its columns read as `schema` says.
+fn csv_scan(file: &Path, schema: SchemaRef) -> PolarsResult<LazyFrame> {
+    LazyCsvReader::new(PlRefPath::new(file.to_string_lossy().as_ref()))
+        .with_has_header(true)
+        .with_schema(Some(schema))
+        .finish()
 }
 
 /// The first line of a polars error, which holds the cause; the rest is a plan dump.
