@@ -99,16 +99,10 @@ fn is_integer(value: &str) -> bool {
 
 /// `2025-12-31`, optionally followed by a time: `2025-12-31T23:59:00`, `2025-12-31 23:59`.
 pub fn is_iso_date(value: &str) -> bool {
-    let value = value.trim();
-    let (date, rest) = value.split_at(value.len().min(10));
-    let shape = date.len() == 10
-        && date.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    shape
-        && chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok()
-        && (rest.is_empty() || rest.starts_with(['T', ' ']))
+    let value = value.trim().as_bytes();
+    value.len() >= 10
+        && super::infer::iso_day(&value[..10]).is_some()
+        && matches!(value.get(10), None | Some(b'T' | b' '))
 }
 
 /// The form a date that is not YYYY-MM-DD seems to be written in: `DD/MM/YYYY`.
@@ -459,6 +453,11 @@ mod tests {
         assert!(!is_iso_date("2025-13-01"));
         assert!(!is_iso_date("31/12/2025"));
         assert!(!is_iso_date("2025-12-31x"));
+        assert!(is_iso_date("2024-02-29"));
+        assert!(!is_iso_date("2025-02-29"));
+        assert!(!is_iso_date("2025-1-01"));
+        // A value whose tenth byte is inside a character (the check used to panic there).
+        assert!(!is_iso_date("aééééé"));
         assert_eq!(date_form("31/12/2025").as_deref(), Some("DD/MM/YYYY"));
         assert_eq!(date_form("12/31/2025").as_deref(), Some("MM/DD/YYYY"));
         assert_eq!(
