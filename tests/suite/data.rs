@@ -330,15 +330,17 @@ fn a_column_empty_in_the_first_10000_lines_takes_the_type_of_the_lines_after() {
 
 #[test]
 fn date_time_columns_are_read_to_the_second() {
-    // `at` is written with a space throughout, `seen` with a space and with `T`: both are
-    // date-times, and both are read to the second.
-    let csv = "day,at,seen\n\
-               2025-03-01 08:00:00,2025-03-01 23:59:59,2025-03-01T23:59:59\n\
-               2025-03-02 09:30:00,2025-03-02 00:00:01,2025-03-02 00:00:01\n\
-               2025-04-01 00:00:00,,\n";
+    // `day` and `at` are written with a space throughout, `t` with `T`, `seen` with both: all
+    // are date-times (the first three parsed with one format, the last as polars reads it),
+    // read to the second.
+    let csv = "day,at,t,seen\n\
+               2025-03-01 08:00:00,2025-03-01 23:59:59,2025-03-01T23:59:59,2025-03-01T23:59:59\n\
+               2025-03-31 23:59:59,2025-03-02 00:00:01,2025-03-02T00:00:01,2025-03-02 00:00:01\n\
+               2025-04-01 00:00:00,,,\n";
     let p = csv_project(
         "kpi n { value count(d) }\n\
          kpi late_at { value count(d where at >= 2025-03-02) }\n\
+         kpi late_t { value count(d where t >= 2025-03-02) }\n\
          kpi late_seen { value count(d where seen >= 2025-03-02) }",
         csv,
     );
@@ -346,6 +348,7 @@ fn date_time_columns_are_read_to_the_second() {
     assert!(run.diagnostics.is_empty(), "{:#?}", run.diagnostics);
     assert_value(&run, "n", &[], Some(2.0));
     assert_value(&run, "late_at", &[], Some(1.0));
+    assert_value(&run, "late_t", &[], Some(1.0));
     assert_value(&run, "late_seen", &[], Some(1.0));
 }
 

@@ -263,6 +263,29 @@ fn iso_temporal(bytes: &[u8]) -> Option<DataType> {
     valid.then_some(DataType::Datetime(TimeUnit::Microseconds, None))
 }
 
+/// The separator of a value written `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DDTHH:MM:SS`, a day and a
+/// time that exist: the layout polars' fast parser reads with the format
+/// `%Y-%m-%d %H:%M:%S`, while the formats it infers end in a fraction (`%.f`) that only chrono
+/// reads.
+pub fn to_the_second(bytes: &[u8]) -> Option<u8> {
+    if bytes.len() != 19 {
+        return None;
+    }
+    iso_day(&bytes[..10])?;
+    let separator = bytes[10];
+    let time = &bytes[11..];
+    let digits = time.iter().enumerate().all(|(i, b)| {
+        if i == 2 || i == 5 {
+            *b == b':'
+        } else {
+            b.is_ascii_digit()
+        }
+    });
+    let two = |at: usize| u32::from(time[at] - b'0') * 10 + u32::from(time[at + 1] - b'0');
+    (matches!(separator, b' ' | b'T') && digits && two(0) <= 23 && two(3) <= 59 && two(6) <= 59)
+        .then_some(separator)
+}
+
 /// The lines of a CSV file as polars' `SplitLines` cuts them: at a newline outside quotes, the
 /// quotes counted from the start of the line, whatever their place in a field. A UTF-8 byte
 /// order mark at the start of the file is dropped.
@@ -635,6 +658,25 @@ mod tests {
             }
         }
         assert!(compared + 3 >= paths.len(), "{compared} of {}", paths.len());
+    }
+
+    #[test]
+    fn values_to_the_second() {
+        assert_eq!(to_the_second(b"2025-12-31 23:59:59"), Some(b' '));
+        assert_eq!(to_the_second(b"2025-01-01T00:00:00"), Some(b'T'));
+        for value in [
+            "2025-12-31 24:00:00",
+            "2025-12-31 23:60:00",
+            "2025-12-31 23:59:60",
+            "2025-02-29 10:00:00",
+            "2025-12-31 23:59",
+            "2025-12-31 23:59:00.5",
+            "2025-12-31x23:59:00",
+            "2025-12-31 23-59-00",
+            " 2025-12-31 23:59:0",
+        ] {
+            assert_eq!(to_the_second(value.as_bytes()), None, "{value}");
+        }
     }
 
     #[test]
