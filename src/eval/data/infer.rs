@@ -5,7 +5,7 @@
 //! the first 10,000 lines: every value is given a type (`infer_field_schema`), and a column whose
 //! values have one type takes it, whole numbers and decimals make decimals, and anything else is
 //! text. With date detection on, every value that is not true/false or a number is tried against
-//! some sixty chrono formats; that was most of the time a CSV project took to open, and it was
+//! dozens of chrono formats; that was most of the time a CSV project took to open, and it was
 //! done again each time a plan scanned the file. Here the common shapes (`2025-12-31`,
 //! `2025-12-31 23:59:00`, numbers, words) are decided by hand and every other value is given to
 //! polars' own `infer_field_schema`, so the answers are polars' by construction. Lines and fields
@@ -36,7 +36,7 @@ pub fn csv_schema(path: &Path) -> Option<Schema> {
 }
 
 fn schema_of(reader: impl Read) -> io::Result<Option<Schema>> {
-    let mut lines = Lines::new(reader);
+    let mut lines = Lines::new(reader)?;
     // polars skips blank lines before the header.
     let header = loop {
         match lines.next()? {
@@ -294,18 +294,48 @@ struct Lines<R> {
     buffer: Vec<u8>,
     start: usize,
     end_of_file: bool,
-    first_read: bool,
 }
 
 impl<R: Read> Lines<R> {
-    fn new(reader: R) -> Self {
-        Lines {
+    fn new(reader: R) -> io::Result<Self> {
+        let mut lines = Lines {
             reader,
             buffer: Vec::new(),
             start: 0,
             end_of_file: false,
-            first_read: true,
+        };
+        const MARK: &[u8] = b"\xEF\xBB\xBF";
+        while lines.buffer.len() < MARK.len() && !lines.end_of_file {
+            lines.fill()?;
         }
+        if lines.buffer.starts_with(MARK) {
+            lines.start = MARK.len();
+        }
+        Ok(lines)
+    }
+
+    /// Reads more of the file after what is left of the buffer.
+    fn fill(&mut self) -> io::Result<()> {
+        self.buffer.drain(..self.start);
+        self.start = 0;
+        let kept = self.buffer.len();
+        self.buffer.resize(kept + (1 << 20), 0);
+        let read = loop {
+            match self.reader.read(&mut self.buffer[kept..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let read = match read {
+            Ok(read) => read,
+            Err(e) => {
+                self.buffer.truncate(kept);
+                return Err(e);
+            }
+        };
+        self.buffer.truncate(kept + read);
+        self.end_of_file = read == 0;
+        Ok(())
     }
 
     fn next(&mut self) -> io::Result<Option<&[u8]>> {
@@ -331,26 +361,7 @@ impl<R: Read> Lines<R> {
                 self.start = self.buffer.len();
                 return Ok(Some(&self.buffer[line]));
             }
-            self.buffer.drain(..self.start);
-            self.start = 0;
-            let kept = self.buffer.len();
-            self.buffer.resize(kept + (1 << 20), 0);
-            let read = loop {
-                match self.reader.read(&mut self.buffer[kept..]) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    other => break other?,
-                }
-            };
-            self.buffer.truncate(kept + read);
-            if read == 0 {
-                self.end_of_file = true;
-            }
-            if self.first_read {
-                self.first_read = false;
-                if self.buffer.starts_with(b"\xEF\xBB\xBF") {
-                    self.buffer.drain(..3);
-                }
-            }
+            self.fill()?;
         }
     }
 }
@@ -679,15 +690,36 @@ mod tests {
         }
     }
 
+    /// A reader that gives two bytes at a time.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(buffer.len()).min(2);
+            buffer[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn all_lines(reader: impl Read) -> Vec<String> {
+        let mut lines = Lines::new(reader).unwrap();
+        let mut all = Vec::new();
+        while let Some(line) = lines.next().unwrap() {
+            all.push(String::from_utf8_lossy(line).into_owned());
+        }
+        all
+    }
+
     #[test]
     fn lines_and_fields_split_as_polars_splits_them() {
         // A quoted newline stays in its line; a stray quote opens a quote to polars.
-        let mut lines = Lines::new(&b"a,\"x\ny\"\nb\"c,d\ne\"\nf"[..]);
-        let mut all = Vec::new();
-        while let Some(line) = lines.next().unwrap() {
-            all.push(String::from_utf8(line.to_vec()).unwrap());
-        }
-        assert_eq!(all, ["a,\"x\ny\"", "b\"c,d\ne\"", "f"]);
+        let text = b"\xEF\xBB\xBFa,\"x\ny\"\nb\"c,d\ne\"\nf";
+        let expected = ["a,\"x\ny\"", "b\"c,d\ne\"", "f"];
+        assert_eq!(all_lines(&text[..]), expected);
+        // The same when the file comes a few bytes at a time.
+        assert_eq!(all_lines(Trickle(&text[..])), expected);
+        assert_eq!(all_lines(Trickle(b"\xEF\xBB")), ["\u{FFFD}"]);
         let fields: Vec<(&[u8], bool)> = SplitFields::new(b"\"a,\"\"b\",,c,").collect();
         assert_eq!(
             fields,
