@@ -8,6 +8,7 @@
 //! decimals, a column empty in one file takes its type from the others, and anything else that
 //! differs is an error naming the file.
 
+mod infer;
 mod inspect;
 
 use std::collections::BTreeMap;
@@ -285,19 +286,22 @@ fn read_file(
             csv: config.format == FileFormat::Csv,
         });
     }
-    let scanned = scan(config.format, &path).and_then(|mut frame| {
-        let schema = frame.collect_schema()?;
-        Ok((frame, schema))
-    });
+    let scanned = crate::timed(&format!("schema of {shown}"), || scan(config.format, &path));
     let (frame, schema) = match scanned {
         Ok(scanned) => scanned,
         Err(e) => return Err(explain_scan_failure(config.format, &path, &shown, &e)),
     };
     let dates = date_columns(config, &schema);
-    let facts = match config.format {
-        FileFormat::Csv => Some(inspect::csv(&path, &shown, &dates)?),
-        FileFormat::NdJson => Some(inspect::ndjson(&path, &shown, &dates)?),
-        FileFormat::Parquet => None,
+    let facts = crate::timed(&format!("rows of {shown}"), || match config.format {
+        FileFormat::Csv => inspect::csv(&path, &shown, &dates).map(Some),
+        FileFormat::NdJson => inspect::ndjson(&path, &shown, &dates).map(Some),
+        FileFormat::Parquet => Ok(None),
+    })?;
+    let frame = match &facts {
+        Some(facts) if config.format == FileFormat::Csv => {
+            parse_to_the_second(&path, &schema, &facts.to_the_second).unwrap_or(frame)
+        }
+        _ => frame,
     };
     let file = OpenedFile {
         path,
@@ -644,19 +648,98 @@ fn shown_path(manifest: &Manifest, file: &Path) -> String {
         .replace('\\', "/")
 }
 
-fn scan(format: FileFormat, file: &Path) -> PolarsResult<LazyFrame> {
-    let path = PlRefPath::new(file.to_string_lossy().as_ref());
+/// A lazy scan of one file and its schema. The scan of a CSV or NDJSON file is given the
+/// schema, so that polars does not infer it again each time a plan reads the file.
+///
+/// A CSV file's schema is inferred here ([`infer::csv_schema`]: polars' own rules, without
+/// trying every date format on every value); where that declines, and for NDJSON, polars infers
+/// it, once.
+fn scan(format: FileFormat, file: &Path) -> PolarsResult<(LazyFrame, SchemaRef)> {
+    let path = || PlRefPath::new(file.to_string_lossy().as_ref());
     match format {
-        FileFormat::Csv => LazyCsvReader::new(path)
-            .with_has_header(true)
-            .with_try_parse_dates(true)
-            .with_infer_schema_length(Some(10_000))
-            .finish(),
-        FileFormat::Parquet => LazyFrame::scan_parquet(path, ScanArgsParquet::default()),
-        FileFormat::NdJson => LazyJsonLineReader::new(path)
-            .with_infer_schema_length(std::num::NonZeroUsize::new(10_000))
-            .finish(),
+        FileFormat::Csv => {
+            let schema = match infer::csv_schema(file) {
+                Some(schema) => Arc::new(schema),
+                None => LazyCsvReader::new(path())
+                    .with_has_header(true)
+                    .with_try_parse_dates(true)
+                    .with_infer_schema_length(Some(infer::WINDOW))
+                    .finish()?
+                    .collect_schema()?,
+            };
+            Ok((csv_scan(file, schema.clone())?, schema))
+        }
+        FileFormat::Parquet => {
+            let mut frame = LazyFrame::scan_parquet(path(), ScanArgsParquet::default())?;
+            let schema = frame.collect_schema()?;
+            Ok((frame, schema))
+        }
+        FileFormat::NdJson => {
+            let schema = LazyJsonLineReader::new(path())
+                .with_infer_schema_length(std::num::NonZeroUsize::new(10_000))
+                .finish()?
+                .collect_schema()?;
+            let frame = LazyJsonLineReader::new(path())
+                .with_schema(Some(schema.clone()))
+                .finish()?;
+            Ok((frame, schema))
+        }
     }
+}
+
+/// A CSV file's scan, its columns read as `schema` says.
+fn csv_scan(file: &Path, schema: SchemaRef) -> PolarsResult<LazyFrame> {
+    LazyCsvReader::new(PlRefPath::new(file.to_string_lossy().as_ref()))
+        .with_has_header(true)
+        .with_schema(Some(schema))
+        .finish()
+}
+
+/// The scan of a CSV file whose date-time columns written `YYYY-MM-DD HH:MM:SS` throughout
+/// (`columns`, from [`inspect::csv`]) are read as text and parsed with that one format; None
+/// when there is none. polars reads such a column, typed Datetime, with the formats it infers,
+/// whose fraction (`%.f`) its fast parser lacks, so every value went through chrono: a third
+/// of the example's run. The values are the same to the microsecond, and every one has been
+/// checked, so the strict parse cannot fail.
+fn parse_to_the_second(
+    file: &Path,
+    schema: &SchemaRef,
+    columns: &[(String, u8)],
+) -> Option<LazyFrame> {
+    let datetime = DataType::Datetime(TimeUnit::Microseconds, None);
+    let columns: Vec<&(String, u8)> = columns
+        .iter()
+        .filter(|(c, _)| schema.get(c) == Some(&datetime))
+        .collect();
+    if columns.is_empty() {
+        return None;
+    }
+    let mut text = (**schema).clone();
+    for (column, _) in &columns {
+        text.set_dtype(column, DataType::String);
+    }
+    let frame = csv_scan(file, Arc::new(text)).ok()?;
+    let parsed: Vec<Expr> = columns
+        .iter()
+        .map(|(column, separator)| {
+            let format = if *separator == b'T' {
+                "%Y-%m-%dT%H:%M:%S"
+            } else {
+                "%Y-%m-%d %H:%M:%S"
+            };
+            let options = StrptimeOptions {
+                format: Some(format.into()),
+                strict: true,
+                exact: true,
+                cache: false,
+            };
+            col(column.as_str())
+                .str()
+                .to_datetime(Some(TimeUnit::Microseconds), None, options, lit("raise"))
+                .alias(column.as_str())
+        })
+        .collect();
+    Some(frame.with_columns(parsed))
 }
 
 /// The first line of a polars error, which holds the cause; the rest is a plan dump.

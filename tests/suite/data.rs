@@ -286,3 +286,92 @@ fn manifest_errors_point_into_kpi_toml() {
         .iter()
         .any(|d| d.code == "E0214" && d.kpi.as_deref() == Some("n")));
 }
+
+/// A dataset `d` with KPIs of its own over one CSV file.
+fn csv_project(defs: &str, csv: &str) -> TempProject {
+    TempProject::new(
+        "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nhistory = 0\n[datasets.d]\npath = \"d.csv\"\ntime = \"day\"\nfresh = \"1 year\"\n",
+        &[("defs.kpi", defs), ("d.csv", csv)],
+    )
+}
+
+#[test]
+fn a_column_empty_in_the_first_10000_lines_takes_the_type_of_the_lines_after() {
+    // polars types a CSV column from its first 10,000 lines and read a column without a value
+    // there as text; `closed` holds its first date on line 10,002.
+    let mut csv = String::from("day,amount,closed\n");
+    for _ in 0..10_000 {
+        csv.push_str("2025-03-01,1,\n");
+    }
+    csv.push_str("2025-03-02,2,2025-03-20\n2025-03-03,4,2025-03-02\n");
+    let p = csv_project(
+        "kpi late { value count(d where closed >= 2025-03-15) }\nkpi big { value sum(d.amount) }",
+        &csv,
+    );
+    let run = p.run("2025-03-31");
+    assert!(run.diagnostics.is_empty(), "{:#?}", run.diagnostics);
+    assert_value(&run, "late", &[], Some(1.0));
+    assert_value(&run, "big", &[], Some(10_006.0));
+    // Written in another form there, it is an error that names its line.
+    let csv = csv.replace("2025-03-20", "20/03/2025");
+    let run = csv_project(
+        "kpi late { value count(d where closed >= 2025-03-15) }",
+        &csv,
+    )
+    .run("2025-03-31");
+    let messages: Vec<&str> = run.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(
+        messages.contains(
+            &"dataset `d`: `d.csv` line 10002: the date column `closed` holds `20/03/2025`, a date written DD/MM/YYYY; dates must be written YYYY-MM-DD"
+        ),
+        "{messages:#?}"
+    );
+}
+
+#[test]
+fn date_time_columns_are_read_to_the_second() {
+    // `day` and `at` are written with a space throughout, `t` with `T`, `seen` with both: all
+    // are date-times (the first three parsed with one format, the last as polars reads it),
+    // read to the second.
+    let csv = "day,at,t,seen\n\
+               2025-03-01 08:00:00,2025-03-01 23:59:59,2025-03-01T23:59:59,2025-03-01T23:59:59\n\
+               2025-03-31 23:59:59,2025-03-02 00:00:01,2025-03-02T00:00:01,2025-03-02 00:00:01\n\
+               2025-04-01 00:00:00,,,\n";
+    let p = csv_project(
+        "kpi n { value count(d) }\n\
+         kpi late_at { value count(d where at >= 2025-03-02) }\n\
+         kpi late_t { value count(d where t >= 2025-03-02) }\n\
+         kpi late_seen { value count(d where seen >= 2025-03-02) }",
+        csv,
+    );
+    let run = p.run("2025-03-31");
+    assert!(run.diagnostics.is_empty(), "{:#?}", run.diagnostics);
+    assert_value(&run, "n", &[], Some(2.0));
+    assert_value(&run, "late_at", &[], Some(1.0));
+    assert_value(&run, "late_t", &[], Some(1.0));
+    assert_value(&run, "late_seen", &[], Some(1.0));
+}
+
+#[test]
+fn a_column_of_day_first_dates_is_refused_with_its_line() {
+    // Not the dating column, but polars takes `paid_on` for dates, day or month first as the
+    // values suggest: it is refused, with the file, the line and the column, whether all its
+    // values are written so or only some.
+    let message = |line: u64| {
+        format!("dataset `d`: `d.csv` line {line}: the date column `paid_on` holds `31/03/2025`, a date written DD/MM/YYYY; dates must be written YYYY-MM-DD")
+    };
+    for (csv, line) in [
+        (
+            "day,paid_on\n2025-03-01,31/03/2025\n2025-03-02,30/03/2025\n",
+            2,
+        ),
+        (
+            "day,paid_on\n2025-03-01,2025-03-01\n2025-03-02,31/03/2025\n",
+            3,
+        ),
+    ] {
+        let run = csv_project("kpi n { value count(d) }", csv).run("2025-03-31");
+        assert_eq!(codes(&run), ["E0413", "E0357"], "{:#?}", run.diagnostics);
+        assert_eq!(run.diagnostics[0].message, message(line));
+    }
+}

@@ -20,6 +20,9 @@ pub struct Facts {
     pub columns: Vec<String>,
     /// Whether each column of `columns` holds at least one value.
     pub has_value: Vec<bool>,
+    /// The date columns of a CSV file whose every value is written `YYYY-MM-DD HH:MM:SS`, each
+    /// with the character between day and time (a space or `T`), which is the same in all.
+    pub to_the_second: Vec<(String, u8)>,
 }
 
 impl Facts {
@@ -99,16 +102,10 @@ fn is_integer(value: &str) -> bool {
 
 /// `2025-12-31`, optionally followed by a time: `2025-12-31T23:59:00`, `2025-12-31 23:59`.
 pub fn is_iso_date(value: &str) -> bool {
-    let value = value.trim();
-    let (date, rest) = value.split_at(value.len().min(10));
-    let shape = date.len() == 10
-        && date.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    shape
-        && chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok()
-        && (rest.is_empty() || rest.starts_with(['T', ' ']))
+    let value = value.trim().as_bytes();
+    value.len() >= 10
+        && super::infer::iso_day(&value[..10]).is_some()
+        && matches!(value.get(10), None | Some(b'T' | b' '))
 }
 
 /// The form a date that is not YYYY-MM-DD seems to be written in: `DD/MM/YYYY`.
@@ -187,6 +184,9 @@ pub fn csv(path: &Path, shown: &str, dates: &[DateColumn]) -> Result<Facts, Data
         .filter_map(|d| columns.iter().position(|c| *c == d.name).map(|i| (i, d)))
         .collect();
     let mut has_value = vec![false; columns.len()];
+    // Per date column: None until a value is seen, then the separator while every value is
+    // written to the second with the same one.
+    let mut layouts: Vec<Option<Option<u8>>> = vec![None; date_columns.len()];
     let mut last_start = record.position().map_or(0, |p| p.byte());
     let mut last_line = 1;
     while reader.read_byte_record(&mut record).map_err(read_error)? {
@@ -221,11 +221,20 @@ pub fn csv(path: &Path, shown: &str, dates: &[DateColumn]) -> Result<Facts, Data
                 has_value[i] = true;
             }
         }
-        for (i, date) in &date_columns {
+        for ((i, date), layout) in date_columns.iter().zip(&mut layouts) {
             let value = std::str::from_utf8(&record[*i]).unwrap_or_default();
-            if !value.is_empty() && !is_iso_date(value) {
+            if value.is_empty() {
+                continue;
+            }
+            if !is_iso_date(value) {
                 return Err(bad_date(shown, line, date, value));
             }
+            let separator = super::infer::to_the_second(value.as_bytes());
+            *layout = match *layout {
+                None => Some(separator),
+                Some(seen) if seen == separator => Some(seen),
+                Some(_) => Some(None),
+            };
         }
     }
     if quote_left_open(path, last_start) {
@@ -234,7 +243,16 @@ pub fn csv(path: &Path, shown: &str, dates: &[DateColumn]) -> Result<Facts, Data
             line: last_line,
         });
     }
-    Ok(Facts { columns, has_value })
+    let to_the_second = date_columns
+        .iter()
+        .zip(layouts)
+        .filter_map(|((_, date), layout)| Some((date.name.clone(), layout.flatten()?)))
+        .collect();
+    Ok(Facts {
+        columns,
+        has_value,
+        to_the_second,
+    })
 }
 
 fn bad_date(shown: &str, line: u64, date: &DateColumn, value: &str) -> DataProblem {
@@ -459,6 +477,11 @@ mod tests {
         assert!(!is_iso_date("2025-13-01"));
         assert!(!is_iso_date("31/12/2025"));
         assert!(!is_iso_date("2025-12-31x"));
+        assert!(is_iso_date("2024-02-29"));
+        assert!(!is_iso_date("2025-02-29"));
+        assert!(!is_iso_date("2025-1-01"));
+        // A value whose tenth byte is inside a character (the check used to panic there).
+        assert!(!is_iso_date("aééééé"));
         assert_eq!(date_form("31/12/2025").as_deref(), Some("DD/MM/YYYY"));
         assert_eq!(date_form("12/31/2025").as_deref(), Some("MM/DD/YYYY"));
         assert_eq!(
