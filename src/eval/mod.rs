@@ -631,6 +631,15 @@ fn run_passes(
             Some(time) => date_range_filter(frame, time, scan.from, scan.until),
             None => frame,
         };
+        // Parquet is read again for each pass rather than cached: the streaming engine's cache
+        // hands every batch to each reader and holds batches until the slowest has taken them,
+        // which over ten million orders took more time and memory than reading the columns
+        // again. Text formats are cached: parsing them again costs more than holding them.
+        let frame = if datasets.is_parquet(&source.dataset) {
+            frame
+        } else {
+            frame.cache()
+        };
         // One rollup per set of dimensions: partial aggregates by every dimension of every
         // pass would be nearly as many rows as the data when dimensions multiply (day x
         // channel x rep x region), while by one pass's dimensions they are a few thousand.
@@ -646,9 +655,6 @@ fn run_passes(
             let plans = lower::rollup(&rolled, source, frame.clone());
             frames.extend(indices.into_iter().zip(plans));
         }
-        // Not cached: the streaming engine's cache hands every batch to each reader and holds
-        // batches until the slowest has taken them, which took more time and memory than
-        // reading the file again for each pass.
         let shared = scan.rows.attach(frame);
         for (i, plan) in scan.passes {
             frames.push((i, plan(shared.clone())));
@@ -703,13 +709,16 @@ fn run_passes(
         }
     }
     let all = crate::timed("collect all", || {
-        let stream =
-            LazyFrame::collect_all_with_engine(streamed, Engine::Streaming, OptFlags::default())?;
-        let memory = LazyFrame::collect_all_with_engine(
-            plans(&memory_frames),
-            Engine::InMemory,
-            OptFlags::default(),
-        )?;
+        let stream = crate::timed("collect streamed", || {
+            LazyFrame::collect_all_with_engine(streamed, Engine::Streaming, OptFlags::default())
+        })?;
+        let memory = crate::timed("collect in memory", || {
+            LazyFrame::collect_all_with_engine(
+                plans(&memory_frames),
+                Engine::InMemory,
+                OptFlags::default(),
+            )
+        })?;
         PolarsResult::Ok((stream, memory))
     });
     let mut extents = Extents::new();
