@@ -94,13 +94,6 @@ pub fn open(manifest: &Manifest, manifest_file: Option<FileId>) -> (Datasets, Ve
 }
 
 impl Datasets {
-    /// Whether a dataset is read from Parquet (typed, columnar: cheap to read again).
-    pub fn is_parquet(&self, dataset: &str) -> bool {
-        self.opened
-            .get(dataset)
-            .is_some_and(|o| o.format == FileFormat::Parquet)
-    }
-
     /// Why reading `dataset`, or one of the datasets `joined` to it, failed when the plans ran:
     /// the first value that does not read as its column's type, found by reading the files
     /// again, or else polars' own message. It points at the dataset's `path` in `kpi.toml`.

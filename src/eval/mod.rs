@@ -631,15 +631,11 @@ fn run_passes(
             Some(time) => date_range_filter(frame, time, scan.from, scan.until),
             None => frame,
         };
-        // Parquet is read again for each pass rather than cached: the streaming engine's cache
-        // hands every batch to each reader and holds batches until the slowest has taken them,
-        // which over ten million orders took more time and memory than reading the columns
-        // again. Text formats are cached: parsing them again costs more than holding them.
-        let frame = if datasets.is_parquet(&source.dataset) {
-            frame
-        } else {
-            frame.cache()
-        };
+        // Cached: the streaming engine reads the scan once and hands each batch to every pass
+        // over it. (Before rollups, a pass grouping ten million rows by entity was so much
+        // slower than the others that the cache held batches for it and reading the file
+        // again per pass was quicker; with rollups the cache is a little quicker and smaller.)
+        let frame = frame.cache();
         // One rollup per set of dimensions: partial aggregates by every dimension of every
         // pass would be nearly as many rows as the data when dimensions multiply (day x
         // channel x rep x region), while by one pass's dimensions they are a few thousand.
