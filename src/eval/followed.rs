@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use super::data::Datasets;
-use super::lower::{dimension_text, lower_expr, period_expr, settle, source_frame, Pass};
+use super::lower::{dimension_text, lower_expr, period_expr, source_frame, Pass};
 use crate::compile::ir;
 
 /// The entity's key, as text, so that steps from datasets that store it differently meet.
@@ -17,9 +17,11 @@ const START_PERIOD: &str = "__start_period";
 const ACTIVE_PERIOD: &str = "__active_period";
 const MS_PER_DAY: f64 = 86_400_000.0;
 
-/// The entity rows of a funnel or a cohort for one pass, collected and put in a fixed order (as
-/// per-entity views are, for the same reason: float means over them must not depend on the
-/// order a group-by gives). `None` when a dataset could not be opened.
+/// The entity rows of a funnel or a cohort for one pass, collected (on the in-memory engine:
+/// their joins and first-row choices ran slower inside the streamed plan of all passes).
+/// Nothing in them depends on the order rows are read in: entering is the earliest time, ties
+/// are broken by dimension values, and sums and means over them are exact. `None` when a
+/// dataset could not be opened.
 pub fn followed_rows(
     pass: &Pass,
     derived: &ir::Derived,
@@ -39,7 +41,7 @@ pub fn followed_rows(
         ir::Derived::Funnel(spec) => funnel_rows(pass, spec, entity_filter, &read)?,
         ir::Derived::Cohort(spec) => cohort_rows(pass, spec, entity_filter, &read)?,
     };
-    Some(settle(rows, vec![ir::ENTERED.to_string(), KEY.to_string()]))
+    Some(rows.collect().map(DataFrame::lazy))
 }
 
 /// Where the stages' rows come from, and the day they are read through.
@@ -97,7 +99,8 @@ fn stage_rows(
 }
 
 /// One row per entity: when it entered (its earliest row of the entry stage) and the
-/// dimension values of that row.
+/// dimension values of that row; of several rows at that same time, the one whose dimension
+/// values come first (as text), so that the choice does not depend on the order of the rows.
 fn entities(
     pass: &Pass,
     entry: &ir::Stage,
@@ -109,13 +112,15 @@ fn entities(
     let rows = stage_rows(entry, entity, entity_filter, read)?;
     let mut dims = Vec::new();
     let mut firsts = Vec::new();
+    let mut order = vec![col(AT)];
+    order.extend(pass.key.dims.iter().map(|d| col(d.as_str())));
     for dim in &pass.key.dims {
         let column = source.dimension_column(dim).unwrap_or_else(|| dim.clone());
         let ty = source.schema.get(&column);
         dims.push(dimension_text(col(column.as_str()), ty).alias(dim.as_str()));
         firsts.push(
             col(dim.as_str())
-                .sort_by([col(AT)], SortMultipleOptions::default())
+                .sort_by(order.clone(), SortMultipleOptions::default())
                 .first()
                 .alias(dim.as_str()),
         );

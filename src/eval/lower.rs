@@ -452,18 +452,6 @@ pub fn entity_rows(
     })
 }
 
-/// Collects rows and puts them in one fixed order, in one chunk, outside the lazy plan: what is
-/// taken from them by position (a funnel entity's dimension values from its first row, when
-/// two rows tie on time) is then the same every run. Sorting inside the plan does not hold
-/// (polars drops a sort that only feeds a group-by).
-pub fn settle(rows: LazyFrame, order: Vec<String>) -> PolarsResult<LazyFrame> {
-    let mut df = rows
-        .collect()?
-        .sort(order, SortMultipleOptions::default())?;
-    df.rechunk_mut();
-    Ok(df.lazy())
-}
-
 /// A per-entity view's column: aggregates of one entity's rows, combined.
 fn lower_entity_column(expr: &ir::Expr, rows: &mut RowColumns) -> Expr {
     let mut aggregates = Vec::new();

@@ -541,3 +541,28 @@ kpi conv { value f.won / f.lead }",
         Some("`wins` has data only through 2025-01-10")
     );
 }
+
+#[test]
+fn an_entity_entering_twice_at_once_takes_the_first_dimension_values_whatever_the_file_order() {
+    // Lead 7 has two entry rows at the same time, one by `seo` and one by `ads`: it enters
+    // once, by `ads` (the first as text), whichever row the file has first.
+    for rows in [
+        "7,2025-01-05,,2025-01-20,seo\n7,2025-01-05,,,ads\n",
+        "7,2025-01-05,,,ads\n7,2025-01-05,,2025-01-20,seo\n",
+    ] {
+        let deals = format!("lead_id,created,mql_at,won_at,channel\n{rows}8,2025-01-06,,,seo\n");
+        let run = sales_project(
+            "funnel f { entity lead_id  step lead = deals  step won = deals on won_at  within 30 days }
+kpi leads_by { by channel  value f.lead }
+kpi won_by { by channel  value f.won }",
+            "[datasets.deals]\npath = \"deals.csv\"\ntime = \"created\"\nfresh = \"2 months\"\n",
+            &[("deals.csv", deals.as_str())],
+        )
+        .run("2025-03-15");
+        assert_value(&run, "leads_by", &["ads"], Some(1.0));
+        assert_value(&run, "leads_by", &["seo"], Some(1.0));
+        // Lead 7 was won (a row of `won` on 2025-01-20), and it counts under `ads`.
+        assert_value(&run, "won_by", &["ads"], Some(1.0));
+        assert_value(&run, "won_by", &["seo"], Some(0.0));
+    }
+}
