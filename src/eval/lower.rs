@@ -330,7 +330,7 @@ pub fn rollup(passes: &[&Pass], source: &ir::Source, frame: LazyFrame) -> Vec<La
                         }
                         _ => {
                             let parts = SUM_PARTS.map(|part| {
-                                partial(format!("{part}{key}"), &mut |rows| {
+                                partial(format!("{part:?}{key}"), &mut |rows| {
                                     let value = v(rows);
                                     rows.exact_sum_part(&key, value, part)
                                 })
@@ -559,7 +559,26 @@ const LIMB: f64 = 4_294_967_296.0;
 /// The parts of an exact sum, each an aggregate that adds up across groups: the sums of the
 /// four integer parts of the values, the number of values, the number of values that could be
 /// cut into parts, and the float sum (used when some could not).
-const SUM_PARTS: [&str; 7] = ["high", "low", "first", "second", "values", "cut", "float"];
+#[derive(Debug, Clone, Copy)]
+enum SumPart {
+    High,
+    Low,
+    First,
+    Second,
+    Values,
+    Cut,
+    Float,
+}
+
+const SUM_PARTS: [SumPart; 7] = [
+    SumPart::High,
+    SumPart::Low,
+    SumPart::First,
+    SumPart::Second,
+    SumPart::Values,
+    SumPart::Cut,
+    SumPart::Float,
+];
 
 /// An exact sum from its parts (in the order of [`SUM_PARTS`]), and the number of values.
 fn combine_sum(parts: [Expr; 7]) -> (Expr, Expr) {
@@ -644,28 +663,28 @@ impl RowColumns {
 
     /// One part of an exact sum of `v`, as an aggregate over the rows of a group (see
     /// [`SUM_PARTS`]); adding up a part over several groups gives that part over them all.
-    fn exact_sum_part(&mut self, key: &str, v: Expr, part: &str) -> Expr {
+    fn exact_sum_part(&mut self, key: &str, v: Expr, part: SumPart) -> Expr {
         let whole = self.column(format!("w{key}"), WHOLE, || v.clone().cast(DataType::Int64));
         let limb = lit(LIMB as i64);
         // The fraction, exact (a float minus its whole part), scaled by 2^32.
         let scaled = (v.clone() - whole.clone().cast(DataType::Float64)) * lit(LIMB);
         match part {
-            "high" => self
+            SumPart::High => self
                 .column(format!("h{key}"), LIMBS, || {
                     whole.clone().floor_div(limb.clone())
                 })
                 .sum(),
-            "low" => self
+            SumPart::Low => self
                 .column(format!("l{key}"), LIMBS, || {
                     whole.clone() - whole.clone().floor_div(limb.clone()) * limb.clone()
                 })
                 .sum(),
-            "first" => self
+            SumPart::First => self
                 .column(format!("f{key}"), LIMBS, || {
                     scaled.clone().cast(DataType::Int64)
                 })
                 .sum(),
-            "second" => self
+            SumPart::Second => self
                 .column(format!("s{key}"), LIMBS, || {
                     ((scaled.clone()
                         - scaled.clone().cast(DataType::Int64).cast(DataType::Float64))
@@ -673,9 +692,9 @@ impl RowColumns {
                     .cast(DataType::Int64)
                 })
                 .sum(),
-            "values" => v.count().cast(DataType::Int64),
-            "cut" => whole.count().cast(DataType::Int64),
-            _ => v.sum(),
+            SumPart::Values => v.count().cast(DataType::Int64),
+            SumPart::Cut => whole.count().cast(DataType::Int64),
+            SumPart::Float => v.sum(),
         }
     }
 
