@@ -275,10 +275,15 @@ const DAY: &str = "__day";
 /// Working out periods and dimension text per row, and grouping ten million rows once per
 /// pass, were most of the time of a run.
 ///
-/// Returns each pass's plan, in the order of `passes`.
-pub fn rollup(passes: &[&Pass], source: &ir::Source, frame: LazyFrame) -> Vec<LazyFrame> {
+/// The row-level columns it reads are registered in `rows` (shared with the other passes over
+/// the scan); the returned plan builds each pass's plan, in the order of `passes`, once `rows`
+/// has been attached to the scan.
+pub fn rollup(
+    passes: &[&Pass],
+    source: &ir::Source,
+    rows: &mut RowColumns,
+) -> Box<dyn FnOnce(LazyFrame) -> Vec<LazyFrame>> {
     let time = source.time.clone().unwrap_or_default();
-    let mut rows = RowColumns::default();
     let day = rows.column(format!("day{time}"), MASK, || days(col(time.as_str())));
     let mut raw_dims: Vec<String> = Vec::new();
     for pass in passes {
@@ -295,7 +300,7 @@ pub fn rollup(passes: &[&Pass], source: &ir::Source, frame: LazyFrame) -> Vec<La
         let len = partials.len();
         let (name, _) = partials
             .entry(key)
-            .or_insert_with(|| (format!("__q{len}"), make(&mut rows)));
+            .or_insert_with(|| (format!("__q{len}"), make(rows)));
         col(name.as_str())
     };
     // For each pass, its final aggregations over the partial rows.
@@ -357,33 +362,37 @@ pub fn rollup(passes: &[&Pass], source: &ir::Source, frame: LazyFrame) -> Vec<La
         .into_values()
         .map(|(name, e)| e.alias(name.as_str()))
         .collect();
-    let parts = rows.attach(frame).group_by(keys).agg(partial_aggs).cache();
-    passes
-        .iter()
-        .zip(finals)
-        .map(|(pass, aggs)| {
-            // The period once per partial row, then filtered and grouped on as a column: the
-            // expression is a few dozen nodes, which polars would otherwise plan three times.
-            let period = period_of_day(col(DAY), pass.key.grain);
-            let mut rows = parts.clone().with_column(period.alias(PERIOD)).filter(
-                col(PERIOD)
-                    .gt_eq(lit(pass.first))
-                    .and(col(PERIOD).lt_eq(lit(pass.last))),
-            );
-            if let Some(day) = pass.key.through {
-                // Only rows dated through the evaluation day (a period in progress).
-                let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-                rows = rows.filter(col(DAY).lt_eq(lit((day - epoch).num_days())));
-            }
-            let mut keys = vec![col(PERIOD)];
-            for dim in &pass.key.dims {
-                let column = source.dimension_column(dim).unwrap_or_else(|| dim.clone());
-                let ty = source.schema.get(&column);
-                keys.push(dimension_text(col(column.as_str()), ty).alias(dim.as_str()));
-            }
-            rows.group_by(keys).agg(aggs)
-        })
-        .collect()
+    let passes: Vec<Pass> = passes.iter().map(|p| (*p).clone()).collect();
+    let source = source.clone();
+    Box::new(move |frame| {
+        let parts = frame.group_by(keys).agg(partial_aggs).cache();
+        passes
+            .iter()
+            .zip(finals)
+            .map(|(pass, aggs)| {
+                // The period once per partial row, then filtered and grouped on as a column: the
+                // expression is a few dozen nodes, which polars would otherwise plan three times.
+                let period = period_of_day(col(DAY), pass.key.grain);
+                let mut rows = parts.clone().with_column(period.alias(PERIOD)).filter(
+                    col(PERIOD)
+                        .gt_eq(lit(pass.first))
+                        .and(col(PERIOD).lt_eq(lit(pass.last))),
+                );
+                if let Some(day) = pass.key.through {
+                    // Only rows dated through the evaluation day (a period in progress).
+                    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+                    rows = rows.filter(col(DAY).lt_eq(lit((day - epoch).num_days())));
+                }
+                let mut keys = vec![col(PERIOD)];
+                for dim in &pass.key.dims {
+                    let column = source.dimension_column(dim).unwrap_or_else(|| dim.clone());
+                    let ty = source.schema.get(&column);
+                    keys.push(dimension_text(col(column.as_str()), ty).alias(dim.as_str()));
+                }
+                rows.group_by(keys).agg(aggs)
+            })
+            .collect()
+    })
 }
 
 /// The rows of a per-entity view for one pass: the base's rows, filtered by the view and by the
