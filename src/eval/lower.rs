@@ -151,8 +151,8 @@ fn dated_pass(
     if pass.timeless {
         return frame.group_by(keys).agg(aggs);
     }
-    if pass.key.live.is_some() {
-        return live_pass(pass, until, time, frame, keys, aggs);
+    if let Some(edge) = pass.key.live {
+        return live_pass(pass, edge, until, time, frame, keys, aggs);
     }
     let Some(period) = period else {
         // Over entity rows: they are dated already, windows included.
@@ -179,6 +179,7 @@ fn dated_pass(
 /// A pass `at start` or `at end`: each row is paired with the periods it is live at the edge of.
 fn live_pass(
     pass: &Pass,
+    edge: LiveEdgeKey,
     until: Option<String>,
     time: String,
     frame: LazyFrame,
@@ -186,65 +187,60 @@ fn live_pass(
     aggs: Vec<Expr>,
 ) -> LazyFrame {
     let grain = pass.key.grain;
-    let dated = match pass.key.live {
-        None => frame,
-        Some(edge) => {
-            // A row is live at a period's start when time < start and (until is null or until >= start),
-            // i.e. when period(time) < p <= period(until); `at end` is the same one period later.
-            let until = until.unwrap_or_default();
-            let born = period_expr(col(time.as_str()), grain);
-            let ends = period_expr(col(until.as_str()), grain);
-            let (from, to) = match edge {
-                LiveEdgeKey::Start => (born + lit(1i64), ends),
-                LiveEdgeKey::End => (born, ends - lit(1i64)),
-            };
-            let periods: Vec<i64> = (pass.first..=pass.last).collect();
-            let grid = DataFrame::new_infer_height(vec![Column::new(PERIOD.into(), periods)])
-                .map(|df| df.lazy())
-                .unwrap_or_default();
-            // Rows not live at any period of the pass are dropped before pairing rows with periods.
-            let live = frame
-                .with_columns([
-                    from.alias(LIVE_FROM),
-                    to.fill_null(lit(i64::MAX)).alias(LIVE_TO),
-                ])
-                .filter(
-                    col(LIVE_FROM)
-                        .lt_eq(lit(pass.last))
-                        .and(col(LIVE_TO).gt_eq(lit(pass.first))),
-                );
-            let in_period = col(LIVE_FROM)
-                .lt_eq(col(PERIOD))
-                .and(col(PERIOD).lt_eq(col(LIVE_TO)));
-            let counts_only = pass
-                .aggregates
-                .iter()
-                .all(|(_, a)| a.func == AggFunc::Count && a.arg.is_none());
-            if counts_only {
-                // Plain counts (the usual `count(customers at start)`) need no row values: count
-                // the rows per life span and dimension values first, so that what is paired with
-                // the periods is a few spans rather than every row.
-                let mut span_keys = vec![col(LIVE_FROM), col(LIVE_TO)];
-                span_keys.extend(keys.iter().cloned());
-                let mut sums: Vec<Expr> = Vec::new();
-                for (name, _) in &pass.aggregates {
-                    sums.push(col(name.as_str()).sum().alias(name.as_str()));
-                    let n = format!("n{name}");
-                    sums.push(col(n.as_str()).sum().alias(n.as_str()));
-                }
-                let mut all_keys = vec![col(PERIOD)];
-                all_keys.extend(pass.key.dims.iter().map(|d| col(d.as_str())));
-                return live
-                    .group_by(span_keys)
-                    .agg(aggs)
-                    .cross_join(grid, None)
-                    .filter(in_period)
-                    .group_by(all_keys)
-                    .agg(sums);
-            }
-            live.cross_join(grid, None).filter(in_period)
-        }
+    // A row is live at a period's start when time < start and (until is null or until >= start),
+    // i.e. when period(time) < p <= period(until); `at end` is the same one period later.
+    let until = until.unwrap_or_default();
+    let born = period_expr(col(time.as_str()), grain);
+    let ends = period_expr(col(until.as_str()), grain);
+    let (from, to) = match edge {
+        LiveEdgeKey::Start => (born + lit(1i64), ends),
+        LiveEdgeKey::End => (born, ends - lit(1i64)),
     };
+    let periods: Vec<i64> = (pass.first..=pass.last).collect();
+    let grid = DataFrame::new_infer_height(vec![Column::new(PERIOD.into(), periods)])
+        .map(|df| df.lazy())
+        .unwrap_or_default();
+    // Rows not live at any period of the pass are dropped before pairing rows with periods.
+    let live = frame
+        .with_columns([
+            from.alias(LIVE_FROM),
+            to.fill_null(lit(i64::MAX)).alias(LIVE_TO),
+        ])
+        .filter(
+            col(LIVE_FROM)
+                .lt_eq(lit(pass.last))
+                .and(col(LIVE_TO).gt_eq(lit(pass.first))),
+        );
+    let in_period = col(LIVE_FROM)
+        .lt_eq(col(PERIOD))
+        .and(col(PERIOD).lt_eq(col(LIVE_TO)));
+    let counts_only = pass
+        .aggregates
+        .iter()
+        .all(|(_, a)| a.func == AggFunc::Count && a.arg.is_none());
+    if counts_only {
+        // Plain counts (the usual `count(customers at start)`) need no row values: count
+        // the rows per life span and dimension values first, so that what is paired with
+        // the periods is a few spans rather than every row.
+        let mut span_keys = vec![col(LIVE_FROM), col(LIVE_TO)];
+        span_keys.extend(keys.iter().cloned());
+        let mut sums: Vec<Expr> = Vec::new();
+        for (name, _) in &pass.aggregates {
+            sums.push(col(name.as_str()).sum().alias(name.as_str()));
+            let n = format!("n{name}");
+            sums.push(col(n.as_str()).sum().alias(n.as_str()));
+        }
+        let mut all_keys = vec![col(PERIOD)];
+        all_keys.extend(pass.key.dims.iter().map(|d| col(d.as_str())));
+        return live
+            .group_by(span_keys)
+            .agg(aggs)
+            .cross_join(grid, None)
+            .filter(in_period)
+            .group_by(all_keys)
+            .agg(sums);
+    }
+    let dated = live.cross_join(grid, None).filter(in_period);
     let mut all_keys = vec![col(PERIOD)];
     all_keys.extend(keys);
     dated.group_by(all_keys).agg(aggs)
