@@ -600,3 +600,42 @@ fn history_starts_with_the_datasets_first_row_not_the_aggregates() {
         vec![None, Some(2.0), Some(-1.0)]
     );
 }
+
+#[test]
+fn rows_on_the_edges_of_the_reported_periods_count_in_their_own_period() {
+    // The rows read are cut to the days the passes need before anything else is computed:
+    // a row on the first or last day of a period (or its last second) belongs to it, and
+    // rows outside the computed periods change nothing.
+    for (time, rows) in [
+        (
+            "day",
+            "2024-12-31,1000\n2025-01-01,1\n2025-01-31,2\n2025-02-01,4\n2025-03-31,8\n2025-04-01,1000\n",
+        ),
+        (
+            "stamp",
+            "2024-12-31 23:59:59,1000\n2025-01-01 00:00:00,1\n2025-01-31 23:59:59,2\n2025-02-01 00:00:00,4\n2025-03-31 23:59:59,8\n2025-04-01 00:00:00,1000\n",
+        ),
+    ] {
+        let manifest = format!("[project]\nname = \"e\"\nkpis = [\"*.kpi\"]\nhistory = 1\n[datasets.s]\npath = \"s.csv\"\ntime = \"{time}\"\nfresh = \"1 month\"\n");
+        let csv = format!("{time},amount\n{rows}");
+        let run = TempProject::new(
+            &manifest,
+            &[
+                (
+                    "defs.kpi",
+                    "kpi total { value sum(s.amount) }\nkpi n { value count(s) }\nkpi change { value sum(s.amount) - previous(sum(s.amount)) }",
+                ),
+                ("s.csv", csv.as_str()),
+            ],
+        )
+        .run("2025-03-31");
+        assert!(run.diagnostics.is_empty(), "{:#?}", run.diagnostics);
+        // February: 4; March: 8. January (the previous period of February): 1 + 2.
+        assert_eq!(row(&run, "total", &[]).history, vec![Some(4.0), Some(8.0)]);
+        assert_eq!(row(&run, "n", &[]).history, vec![Some(1.0), Some(1.0)]);
+        assert_eq!(
+            row(&run, "change", &[]).history,
+            vec![Some(4.0 - 3.0), Some(8.0 - 4.0)]
+        );
+    }
+}
