@@ -504,10 +504,9 @@ fn windowed_pass(
             .gt_eq(lit(first_read))
             .and(col(ROW_PERIOD).lt_eq(lit(pass.last))),
     );
-    // Sums of floats depend on the order they are added in: the pairing keeps the rows' order
-    // (then the windows' order), so that the same data always gives the same bytes.
-    let mut pairing = JoinArgs::new(JoinType::Inner);
-    pairing.maintain_order = MaintainOrderJoin::LeftRight;
+    // No order needs keeping: sums and means are exact whatever order the rows come in, and
+    // a `stddev` pass runs in memory, in row order.
+    let pairing = JoinArgs::new(JoinType::Inner);
     let mut row_keys = vec![col(PERIOD)];
     row_keys.extend(keys);
     rows.join(map, [col(ROW_PERIOD)], [col(ROW_PERIOD)], pairing)

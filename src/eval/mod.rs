@@ -693,11 +693,16 @@ fn run_passes(
     // means are exact (`lower::RowColumns::exact_sum`), so the numbers are the same as the
     // in-memory engine's, bit for bit. A standard deviation is still a float computation over
     // the rows in whatever order they come, so passes with one run in memory, in row order.
+    // A per-entity view's own columns count too (`view v = x per k { s = stddev(amount) }`).
     let in_memory = |i: usize| {
-        plan.passes[i]
-            .aggregates
-            .iter()
-            .any(|(_, a)| a.func == ir::AggFunc::Stddev)
+        let pass = &plan.passes[i];
+        let mut aggregates: Vec<&ir::Aggregate> = pass.aggregates.iter().map(|(_, a)| a).collect();
+        if let Some(per) = &program.sources[pass.key.source].per {
+            for (_, field) in &per.fields {
+                field.collect_aggregates(&mut aggregates);
+            }
+        }
+        aggregates.iter().any(|a| a.func == ir::AggFunc::Stddev)
     };
     let (memory_frames, stream_frames): (Vec<_>, Vec<_>) =
         frames.iter().partition(|(i, _)| in_memory(*i));

@@ -639,3 +639,25 @@ fn rows_on_the_edges_of_the_reported_periods_count_in_their_own_period() {
         );
     }
 }
+
+#[test]
+fn a_per_entity_views_standard_deviation_is_computed_per_entity() {
+    let manifest = "[project]\nname = \"s\"\nkpis = [\"*.kpi\"]\nhistory = 0\n[datasets.d]\npath = \"d.csv\"\ntime = \"day\"\nfresh = \"1 month\"\n";
+    let run = TempProject::new(
+        manifest,
+        &[
+            (
+                "defs.kpi",
+                "view reps = d per rep { spread = stddev(amount) }\nkpi mean_spread { value mean(reps.spread) }",
+            ),
+            (
+                "d.csv",
+                "day,rep,amount\n2025-03-01,a,1\n2025-03-02,b,2\n2025-03-03,a,3\n2025-03-04,b,4\n2025-03-05,b,6\n",
+            ),
+        ],
+    )
+    .run("2025-03-31");
+    assert!(run.diagnostics.is_empty(), "{:#?}", run.diagnostics);
+    // Rep a: 1 and 3, sample deviation sqrt(2). Rep b: 2, 4 and 6, sample deviation 2.
+    assert_value(&run, "mean_spread", &[], Some((2f64.sqrt() + 2.0) / 2.0));
+}
