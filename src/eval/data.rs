@@ -54,6 +54,8 @@ struct OpenedFile {
     schema: SchemaRef,
     /// Which columns hold values (CSV and NDJSON).
     facts: Option<Facts>,
+    /// Its size on disk.
+    bytes: u64,
 }
 
 /// Opens every dataset of the manifest. A dataset that cannot be opened is left out with an
@@ -94,6 +96,13 @@ pub fn open(manifest: &Manifest, manifest_file: Option<FileId>) -> (Datasets, Ve
 }
 
 impl Datasets {
+    /// The size on disk of a dataset's files (0 when it is not open).
+    pub fn bytes(&self, dataset: &str) -> u64 {
+        self.opened
+            .get(dataset)
+            .map_or(0, |opened| opened.files.iter().map(|f| f.bytes).sum())
+    }
+
     /// Why reading `dataset`, or one of the datasets `joined` to it, failed when the plans ran:
     /// the first value that does not read as its column's type, found by reading the files
     /// again, or else polars' own message. It points at the dataset's `path` in `kpi.toml`.
@@ -303,7 +312,9 @@ fn read_file(
         }
         _ => frame,
     };
+    let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
     let file = OpenedFile {
+        bytes,
         path,
         shown,
         schema,

@@ -433,6 +433,11 @@ pub fn entity_rows(
     let period = (!pass.timeless)
         .then(|| rows.period(source.time.as_deref().unwrap_or_default(), pass.key.grain));
     let pass = pass.clone();
+    let names: Vec<String> = per.fields.iter().map(|(name, _)| name.clone()).collect();
+    let single_key = match per.keys.as_slice() {
+        [key] => Some(key.clone()),
+        _ => None,
+    };
     Box::new(move |frame| {
         let rows = match mask {
             Some(m) => frame.filter(m),
@@ -444,17 +449,95 @@ pub fn entity_rows(
         if let Some(window) = pass.key.window {
             return windowed_pass(&pass, window, rows, period, keys, fields);
         }
-        let mut all_keys = vec![period.clone().alias(PERIOD)];
-        all_keys.extend(keys);
-        rows.filter(
+        let rows = rows.filter(
             period
                 .clone()
                 .gt_eq(lit(pass.first))
-                .and(period.lt_eq(lit(pass.last))),
-        )
-        .group_by(all_keys)
-        .agg(fields)
+                .and(period.clone().lt_eq(lit(pass.last))),
+        );
+        if let (true, Some(key)) = (pass.key.dims.is_empty(), &single_key) {
+            return by_period_and_key(rows, period, (pass.first, pass.last), key, fields, &names);
+        }
+        let mut all_keys = vec![period.alias(PERIOD)];
+        all_keys.extend(keys);
+        rows.group_by(all_keys).agg(fields)
     })
+}
+
+/// The column of packed (period, key) pairs in [`by_period_and_key`].
+const PACKED: &str = "__packed";
+
+/// `rows` grouped by (period, key) into `aggs`: the rows of periods `first..=last` of a
+/// per-entity view with one key and no dimensions. An integer key is packed with the period
+/// into one integer, `key * periods + (period - first)`, where that cannot overflow: polars
+/// groups one integer column on its fast path, while a (period, key) pair is row-encoded into a
+/// byte map, which at 10M orders and 4.5M (month, customer) pairs took twice the time and
+/// most of the run's memory. Keys that do not pack (not integers, too large, null) are grouped
+/// as pairs, and both sets of groups are put together.
+fn by_period_and_key(
+    rows: LazyFrame,
+    period: Expr,
+    (first, last): (i64, i64),
+    key: &str,
+    aggs: Vec<Expr>,
+    names: &[String],
+) -> LazyFrame {
+    let pairs = |rows: LazyFrame, aggs: Vec<Expr>| {
+        rows.group_by([period.clone().alias(PERIOD), col(key)])
+            .agg(aggs)
+    };
+    let dtype = rows
+        .clone()
+        .collect_schema()
+        .ok()
+        .and_then(|schema| schema.get(key).cloned());
+    let packs_losslessly = matches!(
+        dtype,
+        Some(
+            DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::UInt8
+                | DataType::UInt16
+                | DataType::UInt32
+        )
+    );
+    let (Some(dtype), true) = (dtype, packs_losslessly) else {
+        return pairs(rows, aggs);
+    };
+    let periods = last - first + 1;
+    if periods < 1 {
+        return pairs(rows, aggs);
+    }
+    // |key| <= limit keeps key * periods + (periods - 1) within an i64.
+    let limit = i64::MAX / periods - 1;
+    let whole = col(key).cast(DataType::Int64);
+    let packs = whole
+        .clone()
+        .gt_eq(lit(-limit))
+        .and(whole.clone().lt_eq(lit(limit)))
+        .fill_null(lit(false));
+    let names = names.iter().map(|name| col(name.as_str()));
+    let offset = period.clone() - lit(first);
+    let packed = rows
+        .clone()
+        .filter(packs.clone())
+        .group_by([(whole * lit(periods) + offset).alias(PACKED)])
+        .agg(aggs.clone())
+        .select(
+            [
+                (col(PACKED) - col(PACKED).floor_div(lit(periods)) * lit(periods) + lit(first))
+                    .alias(PERIOD),
+                col(PACKED).floor_div(lit(periods)).cast(dtype).alias(key),
+            ]
+            .into_iter()
+            .chain(names)
+            .collect::<Vec<_>>(),
+        );
+    let rest = pairs(rows.clone().filter(packs.not()), aggs.clone());
+    // Both have the same columns, so the union cannot fail; grouping by pairs is always right.
+    concat([packed, rest], UnionArgs::default()).unwrap_or_else(|_| pairs(rows, aggs))
 }
 
 /// A per-entity view's column: aggregates of one entity's rows, combined.

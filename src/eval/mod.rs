@@ -686,8 +686,6 @@ fn run_passes(
             extent_frames.push((dataset.to_string(), extent));
         }
     }
-    // All passes in one go, so that polars can share scans; if that fails, run them one by
-    // one to find which data is at fault and keep the rest.
     // The streaming engine reads the data in batches, so that memory holds the groups rather
     // than the rows; its float sums would depend on the order batches arrive in, but sums and
     // means are exact (`lower::RowColumns::exact_sum`), so the numbers are the same as the
@@ -704,70 +702,88 @@ fn run_passes(
         }
         aggregates.iter().any(|a| a.func == ir::AggFunc::Stddev)
     };
-    let (memory_frames, stream_frames): (Vec<_>, Vec<_>) =
-        frames.iter().partition(|(i, _)| in_memory(*i));
-    let plans = |frames: &[&(usize, LazyFrame)]| -> Vec<DslPlan> {
-        frames.iter().map(|(_, f)| f.clone().logical_plan).collect()
+    // What each plan reads, for the waves below: the files of the datasets behind its pass.
+    let bytes_read = |i: usize| -> u64 {
+        let source = &program.sources[plan.passes[i].key.source];
+        datasets_read(program, plan.passes[i].key.source)
+            .into_iter()
+            .chain(source.joins.iter().map(|(d, _)| d.as_str()))
+            .map(|d| datasets.bytes(d))
+            .sum()
     };
-    let mut streamed = plans(&stream_frames);
-    streamed.extend(extent_frames.iter().map(|(_, f)| f.clone().logical_plan));
+    let mut jobs: Vec<Job> = frames
+        .into_iter()
+        .map(|(i, frame)| Job {
+            what: Collected::Pass(i),
+            frame,
+            bytes: bytes_read(i),
+            engine: if in_memory(i) {
+                Engine::InMemory
+            } else {
+                Engine::Streaming
+            },
+        })
+        .collect();
+    // An extent is the least and greatest of one column: it holds nothing while it runs.
+    jobs.extend(extent_frames.into_iter().map(|(dataset, frame)| Job {
+        what: Collected::Extent(dataset),
+        frame,
+        bytes: 0,
+        engine: Engine::Streaming,
+    }));
     if std::env::var_os("KPI_EXPLAIN").is_some() {
         // polars' optimised plan of every pass: where filters and projections landed.
-        let explained = LazyFrame::explain_all(streamed.clone(), OptFlags::default())
-            .unwrap_or_else(|e| e.to_string());
+        let all: Vec<DslPlan> = jobs.iter().map(|j| j.frame.clone().logical_plan).collect();
+        let explained =
+            LazyFrame::explain_all(all, OptFlags::default()).unwrap_or_else(|e| e.to_string());
         #[allow(clippy::print_stderr)]
         {
             eprintln!("{explained}");
         }
     }
-    let all = crate::timed("collect all", || {
-        let stream = crate::timed("collect streamed", || {
-            LazyFrame::collect_all_with_engine(streamed, Engine::Streaming, OptFlags::default())
-        })?;
-        let memory = crate::timed("collect in memory", || {
-            LazyFrame::collect_all_with_engine(
-                plans(&memory_frames),
-                Engine::InMemory,
-                OptFlags::default(),
-            )
-        })?;
-        PolarsResult::Ok((stream, memory))
-    });
     let mut extents = Extents::new();
-    match all {
-        Ok((mut dfs, memory_dfs))
-            if dfs.len() == stream_frames.len() + extent_frames.len()
-                && memory_dfs.len() == memory_frames.len() =>
-        {
-            let extent_dfs = dfs.split_off(stream_frames.len());
-            for ((i, _), df) in stream_frames.iter().zip(dfs) {
-                results[*i] = Ok(df);
-            }
-            for ((i, _), df) in memory_frames.iter().zip(memory_dfs) {
-                results[*i] = Ok(df);
-            }
-            for ((dataset, _), df) in extent_frames.iter().zip(extent_dfs) {
+    let mut keep = |what: &Collected, result: PolarsResult<DataFrame>| match what {
+        Collected::Pass(i) => {
+            results[*i] = result.map_err(|e| {
+                // Located at the dataset's path in kpi.toml, naming the file and line.
+                let source = &program.sources[plan.passes[*i].key.source];
+                let joined = source.joins.iter().map(|(d, _)| d.as_str());
+                let diagnostic = datasets.read_failure(&source.dataset, joined, &e);
+                let message = diagnostic.message.clone();
+                if !diagnostics.contains(&diagnostic) {
+                    diagnostics.push(diagnostic);
+                }
+                message
+            });
+        }
+        Collected::Extent(dataset) => {
+            if let Ok(df) = result {
                 extents.insert(dataset.clone(), extent(&df));
             }
         }
-        _ => {
-            for (dataset, frame) in extent_frames {
-                if let Ok(df) = frame.collect() {
-                    extents.insert(dataset, extent(&df));
+    };
+    // Each wave is collected in one go, so that polars shares the scans within it; if that
+    // fails, its plans run one by one to find which data is at fault, and the rest is kept.
+    for wave in waves(jobs) {
+        let engine = wave[0].engine;
+        let plans: Vec<DslPlan> = wave.iter().map(|j| j.frame.clone().logical_plan).collect();
+        let collected = crate::timed(&format!("collect {} plans", wave.len()), || {
+            LazyFrame::collect_all_with_engine(plans, engine, OptFlags::default())
+        });
+        match collected {
+            Ok(dfs) if dfs.len() == wave.len() => {
+                for (job, df) in wave.iter().zip(dfs) {
+                    keep(&job.what, Ok(df));
                 }
             }
-            for (i, frame) in frames {
-                results[i] = frame.collect().map_err(|e| {
-                    // Located at the dataset's path in kpi.toml, naming the file and line.
-                    let source = &program.sources[plan.passes[i].key.source];
-                    let joined = source.joins.iter().map(|(d, _)| d.as_str());
-                    let diagnostic = datasets.read_failure(&source.dataset, joined, &e);
-                    let message = diagnostic.message.clone();
-                    if !diagnostics.contains(&diagnostic) {
-                        diagnostics.push(diagnostic);
-                    }
-                    message
-                });
+            _ => {
+                for job in wave {
+                    let result = job
+                        .frame
+                        .collect_with_engine(engine)
+                        .map(|q| q.unwrap_single());
+                    keep(&job.what, result);
+                }
             }
         }
     }
@@ -781,6 +797,47 @@ fn run_passes(
         }
     }
     (results, extents)
+}
+
+/// A plan to collect, and what its result is for.
+struct Job {
+    what: Collected,
+    frame: LazyFrame,
+    /// The size of the files it reads.
+    bytes: u64,
+    engine: Engine,
+}
+
+enum Collected {
+    /// A pass, by index.
+    Pass(usize),
+    /// The extent of a dataset.
+    Extent(String),
+}
+
+/// The most bytes of files that the plans of one wave read between them.
+const WAVE_BYTES: u64 = 64 << 20;
+
+/// The plans, in waves that are collected one after the other. polars runs the plans of one
+/// collect side by side, each holding its batches in flight (a few hundred MiB for a plan over
+/// millions of rows), so collecting every plan at once made memory grow with the number of
+/// passes over large data. A wave holds plans of one engine that read at most [`WAVE_BYTES`]
+/// between them; a plan that reads more runs alone. A small project is one wave per engine.
+fn waves(jobs: Vec<Job>) -> Vec<Vec<Job>> {
+    let mut waves: Vec<(u64, Vec<Job>)> = Vec::new();
+    for job in jobs {
+        let fits = waves.iter_mut().find(|(bytes, wave)| {
+            wave[0].engine == job.engine && bytes.saturating_add(job.bytes) <= WAVE_BYTES
+        });
+        match fits {
+            Some((bytes, wave)) => {
+                *bytes = bytes.saturating_add(job.bytes);
+                wave.push(job);
+            }
+            None => waves.push((job.bytes, vec![job])),
+        }
+    }
+    waves.into_iter().map(|(_, wave)| wave).collect()
 }
 
 /// A dataset's extent, from the one-row frame of its earliest and latest dates.
@@ -1489,5 +1546,55 @@ fn drawn(
             };
             (None, Some(table))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(i: usize, bytes: u64, engine: Engine) -> Job {
+        Job {
+            what: Collected::Pass(i),
+            frame: LazyFrame::default(),
+            bytes,
+            engine,
+        }
+    }
+
+    fn passes(waves: &[Vec<Job>]) -> Vec<Vec<usize>> {
+        waves
+            .iter()
+            .map(|wave| {
+                wave.iter()
+                    .map(|j| match j.what {
+                        Collected::Pass(i) => i,
+                        Collected::Extent(_) => usize::MAX,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn plans_over_large_files_are_collected_one_wave_at_a_time() {
+        let mib = 1 << 20;
+        let jobs = vec![
+            job(0, 10 * mib, Engine::Streaming),
+            job(1, 300 * mib, Engine::Streaming),
+            job(2, 50 * mib, Engine::Streaming),
+            job(3, 10 * mib, Engine::InMemory),
+            job(4, 4 * mib, Engine::Streaming),
+            job(5, 300 * mib, Engine::Streaming),
+            job(6, 1, Engine::InMemory),
+        ];
+        // 10 + 50 + 4 MiB fit one wave; each 300 MiB plan is alone; engines never mix.
+        assert_eq!(
+            passes(&waves(jobs)),
+            vec![vec![0, 2, 4], vec![1], vec![3, 6], vec![5]]
+        );
+        // A small project is one wave.
+        let small = (0..50).map(|i| job(i, mib, Engine::Streaming)).collect();
+        assert_eq!(waves(small).len(), 1);
     }
 }

@@ -138,6 +138,49 @@ kpi repeat_before { value previous(count(by_region where n >= 2)) }
     assert_value(&run, "repeat_before", &[], Some(0.0));
 }
 
+#[test]
+fn per_entity_views_over_integer_keys_keep_every_key_apart() {
+    // Integer keys are grouped with the period packed into one integer; keys too large to
+    // pack, negative keys and a missing key must still each be one entity of their month.
+    let csv = "day,customer
+2025-01-03,7
+2025-01-04,7
+2025-01-05,-3
+2025-01-06,9223372036854775807
+2025-01-07,9223372036854775807
+2025-01-08,
+2025-01-09,
+2025-02-01,7
+2025-02-02,-3
+2025-02-03,-3
+2025-02-04,9223372036854775807
+2025-02-05,-9223372036854775808
+";
+    let run = sales_project(
+        "view buyers = o2 per customer { n = count() }
+         kpi buyers { value count(buyers) }
+         kpi repeaters { value count(buyers where n >= 2) }
+         kpi most { value max(buyers.n) }
+         kpi customers { value count_distinct(o2.customer) }",
+        "[datasets.o2]\npath = \"o2.csv\"\ntime = \"day\"\nfresh = \"1 month\"\n",
+        &[("o2.csv", csv)],
+    )
+    .run("2025-02-28");
+    // January: 7 (2 rows), -3 (1), the largest key (2), no key (2). February: 7 (1), -3 (2),
+    // the largest (1), the smallest (1).
+    assert_eq!(row(&run, "buyers", &[]).history, vec![Some(4.0), Some(4.0)]);
+    assert_eq!(
+        row(&run, "repeaters", &[]).history,
+        vec![Some(3.0), Some(1.0)]
+    );
+    assert_eq!(row(&run, "most", &[]).history, vec![Some(2.0), Some(2.0)]);
+    // A distinct count leaves the missing key out.
+    assert_eq!(
+        row(&run, "customers", &[]).history,
+        vec![Some(3.0), Some(4.0)]
+    );
+}
+
 /// The row of a time-bound KPI, with its status.
 fn paced(run: &kpi::project::Run, name: &str) -> kpi::eval::RowOutcome {
     row(run, name, &[]).clone()
