@@ -125,18 +125,69 @@ pub fn pass_plan(pass: &Pass, source: &ir::Source, rows: &mut RowColumns) -> Def
         let ty = source.schema.get(&column);
         keys.push(rows.dimension(&column, ty).alias(dim.as_str()));
     }
-    let mut aggs = Vec::new();
-    for (name, aggregate) in &pass.aggregates {
-        let (value, count) = rows.aggregate(aggregate);
-        aggs.push(value.alias(name.as_str()));
-        aggs.push(count.alias(format!("n{name}").as_str()));
-    }
     let time = source.time.clone().unwrap_or_default();
     let period = (!pass.timeless && !per_entity && pass.key.live.is_none())
         .then(|| rows.period(&time, pass.key.grain));
+    // Distinct counts by period alone are counted apart (see `distinct_by_period`).
+    let apart = period.is_some() && pass.key.window.is_none() && pass.key.dims.is_empty();
+    let mut aggs = Vec::new();
+    let mut distinct: Vec<(String, String)> = Vec::new();
+    for (name, aggregate) in &pass.aggregates {
+        let (value, count) = rows.aggregate(aggregate);
+        match (&aggregate.arg, aggregate.func) {
+            (Some(arg), AggFunc::CountDistinct) if apart => {
+                distinct.push((name.clone(), rows.value_name(aggregate, arg, false)));
+            }
+            _ => aggs.push(value.alias(name.as_str())),
+        }
+        aggs.push(count.alias(format!("n{name}").as_str()));
+    }
     let pass = pass.clone();
     let source_until = source.until.clone();
-    Box::new(move |frame| dated_pass(&pass, source_until, time, period, frame, keys, aggs))
+    Box::new(move |frame| match (&period, distinct.is_empty()) {
+        (Some(period), false) => {
+            with_distinct_counts(&pass, period.clone(), frame, aggs, &distinct)
+        }
+        _ => dated_pass(&pass, source_until, time, period, frame, keys, aggs),
+    })
+}
+
+/// A plain dated pass without dimensions whose `count_distinct` aggregates (name, column of
+/// values) are counted by [`distinct_by_period`] and joined to the other aggregates by period.
+fn with_distinct_counts(
+    pass: &Pass,
+    period: Expr,
+    frame: LazyFrame,
+    aggs: Vec<Expr>,
+    distinct: &[(String, String)],
+) -> LazyFrame {
+    let range = (pass.first, pass.last);
+    let rows = frame.filter(
+        period
+            .clone()
+            .gt_eq(lit(range.0))
+            .and(period.clone().lt_eq(lit(range.1))),
+    );
+    let mut joined = rows
+        .clone()
+        .group_by([period.clone().alias(PERIOD)])
+        .agg(aggs);
+    for (name, column) in distinct {
+        let counts = distinct_by_period(rows.clone(), period.clone(), range, column, name);
+        joined = joined.join(
+            counts,
+            [col(PERIOD)],
+            [col(PERIOD)],
+            JoinArgs::new(JoinType::Left),
+        );
+    }
+    // A period with rows but no value has no distinct count: none.
+    joined.with_columns(
+        distinct
+            .iter()
+            .map(|(name, _)| col(name.as_str()).fill_null(lit(0i64)))
+            .collect::<Vec<_>>(),
+    )
 }
 
 fn dated_pass(
@@ -464,20 +515,72 @@ pub fn entity_rows(
     })
 }
 
-/// The column of packed (period, key) pairs in [`by_period_and_key`].
+/// The column of packed (period, key) pairs (see [`Packing`]).
 const PACKED: &str = "__packed";
 
-/// `rows` grouped by (period, key) into `aggs`: the rows of periods `first..=last` of a
-/// per-entity view with one key and no dimensions. An integer key is packed with the period
-/// into one integer, `key * periods + (period - first)`, where that cannot overflow: polars
-/// groups one integer column on its fast path, while a (period, key) pair is row-encoded into a
-/// byte map, which at 10M orders and 4.5M (month, customer) pairs took twice the time and
-/// most of the run's memory. Keys that do not pack (not integers, too large, null) are grouped
-/// as pairs, and both sets of groups are put together.
+/// (period, integer key) pairs packed into one integer, `key * periods + (period - first)`,
+/// for the periods `first..=last` of a pass. polars groups one integer column on its fast path,
+/// while a (period, key) pair is row-encoded into a byte map: at 10M orders, grouping 4.5M
+/// (month, customer) pairs that way took twice the time and most of the run's memory. Only
+/// keys that cannot overflow the product are packed ([`Packing::packs`]); the others (too
+/// large, null, or of a type that is not a small enough integer) are grouped as pairs.
+struct Packing {
+    first: i64,
+    periods: i64,
+    /// |key| <= limit keeps key * periods + (periods - 1) within an i64.
+    limit: i64,
+}
+
+impl Packing {
+    /// How to pack keys of this type over these periods, if they can be.
+    fn new(dtype: Option<&DataType>, (first, last): (i64, i64)) -> Option<Packing> {
+        let integer = matches!(
+            dtype?,
+            DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::UInt8
+                | DataType::UInt16
+                | DataType::UInt32
+        );
+        let periods = last.checked_sub(first)?.checked_add(1)?;
+        (integer && periods >= 1).then(|| Packing {
+            first,
+            periods,
+            limit: i64::MAX / periods - 1,
+        })
+    }
+
+    /// Whether a row's key is packed (false for a null key).
+    fn packs(&self, key: Expr) -> Expr {
+        let whole = key.cast(DataType::Int64);
+        whole
+            .clone()
+            .gt_eq(lit(-self.limit))
+            .and(whole.lt_eq(lit(self.limit)))
+            .fill_null(lit(false))
+    }
+
+    fn pack(&self, key: Expr, period: Expr) -> Expr {
+        (key.cast(DataType::Int64) * lit(self.periods) + (period - lit(self.first))).alias(PACKED)
+    }
+
+    fn period(&self) -> Expr {
+        (col(PACKED) - self.key() * lit(self.periods) + lit(self.first)).alias(PERIOD)
+    }
+
+    fn key(&self) -> Expr {
+        col(PACKED).floor_div(lit(self.periods))
+    }
+}
+
+/// `rows` grouped by (period, key) into `aggs` (named `names`): the rows of a per-entity view
+/// with one key and no dimensions, in the periods `range`, packed where they can be.
 fn by_period_and_key(
     rows: LazyFrame,
     period: Expr,
-    (first, last): (i64, i64),
+    range: (i64, i64),
     key: &str,
     aggs: Vec<Expr>,
     names: &[String],
@@ -486,58 +589,75 @@ fn by_period_and_key(
         rows.group_by([period.clone().alias(PERIOD), col(key)])
             .agg(aggs)
     };
-    let dtype = rows
-        .clone()
-        .collect_schema()
-        .ok()
-        .and_then(|schema| schema.get(key).cloned());
-    let packs_losslessly = matches!(
-        dtype,
-        Some(
-            DataType::Int8
-                | DataType::Int16
-                | DataType::Int32
-                | DataType::Int64
-                | DataType::UInt8
-                | DataType::UInt16
-                | DataType::UInt32
-        )
-    );
-    let (Some(dtype), true) = (dtype, packs_losslessly) else {
+    let dtype = column_type(&rows, key);
+    let Some(packing) = Packing::new(dtype.as_ref(), range) else {
         return pairs(rows, aggs);
     };
-    let periods = last - first + 1;
-    if periods < 1 {
-        return pairs(rows, aggs);
-    }
-    // |key| <= limit keeps key * periods + (periods - 1) within an i64.
-    let limit = i64::MAX / periods - 1;
-    let whole = col(key).cast(DataType::Int64);
-    let packs = whole
-        .clone()
-        .gt_eq(lit(-limit))
-        .and(whole.clone().lt_eq(lit(limit)))
-        .fill_null(lit(false));
-    let names = names.iter().map(|name| col(name.as_str()));
-    let offset = period.clone() - lit(first);
+    let columns = [
+        packing.period(),
+        packing
+            .key()
+            .cast(dtype.unwrap_or(DataType::Int64))
+            .alias(key),
+    ];
     let packed = rows
         .clone()
-        .filter(packs.clone())
-        .group_by([(whole * lit(periods) + offset).alias(PACKED)])
+        .filter(packing.packs(col(key)))
+        .group_by([packing.pack(col(key), period.clone())])
         .agg(aggs.clone())
         .select(
-            [
-                (col(PACKED) - col(PACKED).floor_div(lit(periods)) * lit(periods) + lit(first))
-                    .alias(PERIOD),
-                col(PACKED).floor_div(lit(periods)).cast(dtype).alias(key),
-            ]
-            .into_iter()
-            .chain(names)
-            .collect::<Vec<_>>(),
+            columns
+                .into_iter()
+                .chain(names.iter().map(|name| col(name.as_str())))
+                .collect::<Vec<_>>(),
         );
-    let rest = pairs(rows.clone().filter(packs.not()), aggs.clone());
+    let rest = pairs(
+        rows.clone().filter(packing.packs(col(key)).not()),
+        aggs.clone(),
+    );
     // Both have the same columns, so the union cannot fail; grouping by pairs is always right.
     concat([packed, rest], UnionArgs::default()).unwrap_or_else(|_| pairs(rows, aggs))
+}
+
+/// The number of distinct non-null values of column `value` in each period of `range` (the
+/// rows are those periods' already): one column `name` by [`PERIOD`], for the periods that have
+/// a value. Integer values are packed with their period; the others are counted per period.
+fn distinct_by_period(
+    rows: LazyFrame,
+    period: Expr,
+    range: (i64, i64),
+    value: &str,
+    name: &str,
+) -> LazyFrame {
+    let counted = |rows: LazyFrame| {
+        rows.filter(col(value).is_not_null())
+            .group_by([period.clone().alias(PERIOD)])
+            .agg([col(value).n_unique().cast(DataType::Int64).alias(name)])
+    };
+    let Some(packing) = Packing::new(column_type(&rows, value).as_ref(), range) else {
+        return counted(rows);
+    };
+    let packed = rows
+        .clone()
+        .filter(packing.packs(col(value)))
+        .select([packing.pack(col(value), period.clone())])
+        .unique(None, UniqueKeepStrategy::Any)
+        .group_by([packing.period()])
+        .agg([len().cast(DataType::Int64).alias(name)]);
+    let rest = counted(rows.clone().filter(packing.packs(col(value)).not()));
+    // A value is packed or not whatever its period, so no value is counted twice.
+    match concat([packed, rest], UnionArgs::default()) {
+        Ok(both) => both
+            .group_by([col(PERIOD)])
+            .agg([col(name).sum().cast(DataType::Int64)]),
+        Err(_) => counted(rows),
+    }
+}
+
+/// The type of a column of a plan's rows.
+fn column_type(rows: &LazyFrame, column: &str) -> Option<DataType> {
+    let schema = rows.clone().collect_schema().ok()?;
+    schema.get(column).cloned()
 }
 
 /// A per-entity view's column: aggregates of one entity's rows, combined.
@@ -733,6 +853,13 @@ impl RowColumns {
                 None => value,
             }
         })
+    }
+
+    /// The name of the column that [`RowColumns::value`] gives.
+    fn value_name(&mut self, aggregate: &ir::Aggregate, arg: &ir::Expr, number: bool) -> String {
+        let _ = self.value(aggregate, arg, number);
+        let key = format!("v{number}{:?}{arg:?}", aggregate.filter);
+        self.names.get(&key).cloned().unwrap_or_default()
     }
 
     /// The sum of a column of numbers `v` (named by `key`), exactly to 2^-64 and so the same
