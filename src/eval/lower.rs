@@ -412,7 +412,9 @@ pub fn rollup(
     let passes: Vec<Pass> = passes.iter().map(|p| (*p).clone()).collect();
     let source = source.clone();
     Box::new(move |frame| {
-        let parts = frame.group_by(keys).agg(partial_aggs).cache();
+        // Not cached: polars 0.55 pushes no filter through a `cache()` into the Parquet reader,
+        // and its own common-subplan elimination shares the partial rows between the passes.
+        let parts = frame.group_by(keys).agg(partial_aggs);
         passes
             .iter()
             .zip(finals)

@@ -660,8 +660,20 @@ fn run_passes(
         // 2.5 GiB and no quicker).
         let shared = scan.rows.attach(frame);
         let cached = shared.clone().cache();
+        // Over files larger than a wave, each plan is collected alone (`waves`), so a cache
+        // would share nothing; without one, polars pushes the date range into the Parquet
+        // reader, which skips the row groups outside it (through a cache it cannot, in 0.55).
+        let bytes = std::iter::once(&source.dataset)
+            .chain(source.joins.iter().map(|(d, _)| d))
+            .map(|d| datasets.bytes(d))
+            .fold(0u64, u64::saturating_add);
+        let alone = bytes > WAVE_BYTES;
         for (indices, build) in rollups {
-            frames.extend(indices.into_iter().zip(build(cached.clone())));
+            frames.extend(indices.into_iter().zip(build(if alone {
+                shared.clone()
+            } else {
+                cached.clone()
+            })));
         }
         for (i, plan) in scan.passes {
             frames.push((i, plan(shared.clone())));
@@ -731,16 +743,6 @@ fn run_passes(
         bytes: 0,
         engine: Engine::Streaming,
     }));
-    if std::env::var_os("KPI_EXPLAIN").is_some() {
-        // polars' optimised plan of every pass: where filters and projections landed.
-        let all: Vec<DslPlan> = jobs.iter().map(|j| j.frame.clone().logical_plan).collect();
-        let explained =
-            LazyFrame::explain_all(all, OptFlags::default()).unwrap_or_else(|e| e.to_string());
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!("{explained}");
-        }
-    }
     let mut extents = Extents::new();
     let mut keep = |what: &Collected, result: PolarsResult<DataFrame>| match what {
         Collected::Pass(i) => {
@@ -767,6 +769,15 @@ fn run_passes(
     for wave in waves(jobs) {
         let engine = wave[0].engine;
         let plans: Vec<DslPlan> = wave.iter().map(|j| j.frame.clone().logical_plan).collect();
+        if std::env::var_os("KPI_EXPLAIN").is_some() {
+            // polars' optimised plan of the wave: where filters and projections landed.
+            let explained = LazyFrame::explain_all(plans.clone(), OptFlags::default())
+                .unwrap_or_else(|e| e.to_string());
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("wave of {} plans ({engine:?}):\n{explained}", wave.len());
+            }
+        }
         let collected = crate::timed(&format!("collect {} plans", wave.len()), || {
             LazyFrame::collect_all_with_engine(plans, engine, OptFlags::default())
         });
