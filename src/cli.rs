@@ -59,6 +59,43 @@ pub struct CheckArgs {
     /// The status that fails the run.
     #[arg(long = "fail-on", value_enum, default_value_t = FailOn::Missed)]
     pub fail_on: FailOn,
+    /// Also write the report in FORMAT to PATH (`-`: stdout), from the same run; repeatable,
+    /// e.g. `--report markdown=summary.md --report json=kpi.json`.
+    #[arg(long = "report", value_name = "FORMAT=PATH", value_parser = parse_report)]
+    pub reports: Vec<ReportTo>,
+}
+
+/// One `--report FORMAT=PATH`.
+#[derive(Debug, Clone)]
+pub struct ReportTo {
+    pub format: Format,
+    /// `None`: stdout.
+    pub path: Option<PathBuf>,
+}
+
+fn parse_report(text: &str) -> Result<ReportTo, String> {
+    let Some((format, path)) = text.split_once('=') else {
+        return Err(format!(
+            "`{text}` is not FORMAT=PATH, such as `markdown=summary.md` or `json=-`"
+        ));
+    };
+    let format = Format::from_str(format, true).map_err(|_| {
+        let known: Vec<String> = Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_string()))
+            .collect();
+        format!(
+            "unknown report format `{format}`; known: {}",
+            known.join(", ")
+        )
+    })?;
+    if path.is_empty() {
+        return Err(format!("`{text}` names no file; write `-` for stdout"));
+    }
+    Ok(ReportTo {
+        format,
+        path: (path != "-").then(|| PathBuf::from(path)),
+    })
 }
 
 #[derive(Debug, Args)]
@@ -105,11 +142,13 @@ pub struct ListArgs {
     pub format: ListFormat,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
     Json,
     Csv,
+    /// GitHub Flavored Markdown, for a step summary or a pull-request comment.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -135,6 +174,7 @@ impl From<Format> for OutputFormat {
             Format::Table => OutputFormat::Table,
             Format::Json => OutputFormat::Json,
             Format::Csv => OutputFormat::Csv,
+            Format::Markdown => OutputFormat::Markdown,
         }
     }
 }

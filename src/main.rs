@@ -107,6 +107,41 @@ fn print_run(project: &Project, run: &Run, format: cli::Format, judged: bool) {
     print_diagnostics(&run.diagnostics, &project.sources);
 }
 
+/// The `--report FORMAT=PATH` files of a run, each rendered from the same outcomes (never in
+/// colour). A file that cannot be written is an error (E0501); the others are still written.
+/// Whether all were.
+fn write_reports(project: &Project, run: &Run, reports: &[cli::ReportTo]) -> bool {
+    let report = Report {
+        project: &run.project,
+        as_of: run.as_of,
+        outcomes: &run.outcomes,
+        diagnostics: &run.diagnostics,
+        sources: &project.sources,
+    };
+    let options = TableOptions {
+        color: false,
+        judged: true,
+    };
+    let mut failures = Vec::new();
+    for to in reports {
+        let text = kpi::timed("render", || {
+            report::render(&report, to.format.into(), options)
+        });
+        let Some(path) = &to.path else {
+            print!("{text}");
+            continue;
+        };
+        if let Err(e) = report::write_file(path, &text) {
+            failures.push(Diagnostic::error(
+                "E0501",
+                format!("cannot write the report `{}`: {e}", path.display()),
+            ));
+        }
+    }
+    print_diagnostics(&failures, &SourceMap::new());
+    failures.is_empty()
+}
+
 fn check(project: Project, args: cli::CheckArgs) -> u8 {
     let mut options = match run_options(&args.when) {
         Ok(o) => o,
@@ -116,7 +151,8 @@ fn check(project: Project, args: cli::CheckArgs) -> u8 {
     options.tags = args.tags;
     let run = project.run(&options);
     print_run(&project, &run, args.format, true);
-    if has_errors(&run.diagnostics) {
+    let written = write_reports(&project, &run, &args.reports);
+    if has_errors(&run.diagnostics) || !written {
         return EXIT_ERROR;
     }
     // The order is missed > at_risk > warn: each level fails on itself and everything worse.

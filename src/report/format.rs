@@ -95,6 +95,61 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
         .collect()
 }
 
+/// `>= 15.0%`: the operator with the bound formatted like the value.
+pub fn target_text(target: &crate::eval::TargetOutcome, kpi: &crate::eval::KpiOutcome) -> String {
+    let f = |v| {
+        format_value(
+            v,
+            kpi.meta.format,
+            kpi.meta.decimals,
+            kpi.meta.unit.as_deref(),
+        )
+    };
+    if target.op == "between" {
+        format!("{} – {}", f(target.value), f(target.high))
+    } else {
+        format!("{} {}", target.op, f(target.value))
+    }
+}
+
+/// A status as a mark and words, so that it reads without colour: `✗ missed`.
+pub fn status_mark(status: crate::eval::Status) -> &'static str {
+    use crate::eval::Status;
+    match status {
+        Status::Met => "✓ met",
+        Status::Warn => "! warn",
+        Status::Missed => "✗ missed",
+        Status::NoData => "? no data",
+        Status::OnTrack => "→ on track",
+        Status::AtRisk => "⚠ at risk",
+    }
+}
+
+/// A row's name: the KPI's title (or name), then its dimension values: `Revenue · EU`.
+pub fn row_name(kpi: &crate::eval::KpiOutcome, row: &crate::eval::RowOutcome) -> String {
+    let mut name = kpi
+        .meta
+        .title
+        .clone()
+        .unwrap_or_else(|| kpi.meta.name.clone());
+    for (_, value) in &row.dimensions {
+        name = format!("{name} · {value}");
+    }
+    name
+}
+
+/// The history a trend is drawn from: without a period in progress, whose part of a period
+/// drawn next to whole ones would look like a drop.
+pub fn trend_history<'a>(
+    kpi: &crate::eval::KpiOutcome,
+    row: &'a crate::eval::RowOutcome,
+) -> &'a [Option<f64>] {
+    match (kpi.in_progress, row.history.split_last()) {
+        (true, Some((_, done))) => done,
+        _ => &row.history[..],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ mod drawing;
 mod format;
 mod json;
 pub mod lint;
+mod markdown;
 mod table;
 
 use chrono::NaiveDate;
@@ -29,6 +30,7 @@ pub enum OutputFormat {
     Table,
     Json,
     Csv,
+    Markdown,
 }
 
 /// Counts for the last line of the table and the `summary` of the JSON document.
@@ -87,5 +89,36 @@ pub fn render(report: &Report<'_>, format: OutputFormat, options: TableOptions) 
         OutputFormat::Table => table::render(report, options),
         OutputFormat::Json => json::render(report),
         OutputFormat::Csv => csv::render(report),
+        OutputFormat::Markdown => markdown::render(report),
     }
+}
+
+/// Writes a report file whole or not at all: into a temporary file next to it, then renamed over
+/// it, so that a reader (a CI step, a browser) never sees half a report and a failed run leaves
+/// the previous one in place. The error says why in words, without the temporary file's name.
+pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(format!("the folder `{}` does not exist", folder.display()));
+    }
+    let why = |e: std::io::Error| e.kind().to_string();
+    let mut file = tempfile::Builder::new()
+        .prefix(".kpi-report")
+        .tempfile_in(folder)
+        .map_err(why)?;
+    file.write_all(text.as_bytes()).map_err(why)?;
+    // A temporary file is private to its owner; a report is read by others (CI, a web server).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let readable = std::fs::Permissions::from_mode(0o644);
+        file.as_file().set_permissions(readable).map_err(why)?;
+    }
+    file.as_file().sync_all().map_err(why)?;
+    file.persist(path).map_err(|e| why(e.error))?;
+    Ok(())
 }

@@ -3,7 +3,9 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
-use super::format::{format_change, format_value, sparkline};
+use super::format::{
+    format_change, format_value, row_name, sparkline, status_mark, target_text, trend_history,
+};
 use super::{Report, Summary, TableOptions};
 use crate::eval::Status;
 
@@ -38,13 +40,8 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
             table.add_row(cells);
         }
         for row in &kpi.rows {
-            let mut name = title.clone();
-            if !row.dimensions.is_empty() {
-                let dims: Vec<String> = row.dimensions.iter().map(|(_, v)| v.clone()).collect();
-                name = format!("{name} · {}", dims.join(" · "));
-            }
             let mut cells = vec![
-                Cell::new(name),
+                Cell::new(row_name(kpi, row)),
                 Cell::new(&kpi.period),
                 Cell::new(format_value(
                     row.value,
@@ -69,13 +66,7 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
                 previous,
                 kpi.meta.format,
             )));
-            // The trend of a period in progress stops before it: a part of a period drawn next
-            // to whole ones would look like a drop.
-            let history = match (kpi.in_progress, row.history.split_last()) {
-                (true, Some((_, done))) => done,
-                _ => &row.history[..],
-            };
-            cells.push(Cell::new(sparkline(history)));
+            cells.push(Cell::new(sparkline(trend_history(kpi, row))));
             table.add_row(cells);
         }
     }
@@ -116,15 +107,11 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
 fn reasons(report: &Report<'_>) -> String {
     let mut grouped: Vec<(&str, Vec<String>)> = Vec::new();
     for kpi in report.outcomes {
-        let title = kpi.meta.title.as_deref().unwrap_or(&kpi.meta.name);
         for row in &kpi.rows {
             let Some(reason) = row.reason.as_deref() else {
                 continue;
             };
-            let mut name = title.to_string();
-            for (_, value) in &row.dimensions {
-                name = format!("{name} · {value}");
-            }
+            let name = row_name(kpi, row);
             match grouped.iter_mut().find(|(r, _)| *r == reason) {
                 Some((_, names)) => names.push(name),
                 None => grouped.push((reason, vec![name])),
@@ -154,36 +141,17 @@ fn reasons(report: &Report<'_>) -> String {
     out
 }
 
-/// `>= 15.0%`: the operator with the bound formatted like the value.
-fn target_text(target: &crate::eval::TargetOutcome, kpi: &crate::eval::KpiOutcome) -> String {
-    let f = |v| {
-        format_value(
-            v,
-            kpi.meta.format,
-            kpi.meta.decimals,
-            kpi.meta.unit.as_deref(),
-        )
-    };
-    if target.op == "between" {
-        format!("{} – {}", f(target.value), f(target.high))
-    } else {
-        format!("{} {}", target.op, f(target.value))
-    }
-}
-
 fn status_cell(status: Option<Status>, color: bool) -> Cell {
     let Some(status) = status else {
         return Cell::new("");
     };
-    let (mark, tint) = match status {
-        Status::Met => ("✓ met", Color::Green),
-        Status::Warn => ("! warn", Color::Yellow),
-        Status::Missed => ("✗ missed", Color::Red),
-        Status::NoData => ("? no data", Color::DarkGrey),
-        Status::OnTrack => ("→ on track", Color::Green),
-        Status::AtRisk => ("⚠ at risk", Color::Red),
+    let tint = match status {
+        Status::Met | Status::OnTrack => Color::Green,
+        Status::Warn => Color::Yellow,
+        Status::Missed | Status::AtRisk => Color::Red,
+        Status::NoData => Color::DarkGrey,
     };
-    let cell = Cell::new(mark);
+    let cell = Cell::new(status_mark(status));
     if color {
         cell.fg(tint)
     } else {
@@ -221,7 +189,6 @@ fn pacing(report: &Report<'_>) -> String {
         let Some(deadline) = &kpi.deadline else {
             continue;
         };
-        let title = kpi.meta.title.as_deref().unwrap_or(&kpi.meta.name);
         let f = |v: Option<f64>| {
             format_value(
                 v,
@@ -231,10 +198,7 @@ fn pacing(report: &Report<'_>) -> String {
             )
         };
         for row in &kpi.rows {
-            let mut name = title.to_string();
-            for (_, value) in &row.dimensions {
-                name = format!("{name} · {value}");
-            }
+            let name = row_name(kpi, row);
             let target = row.target.as_ref().map(|t| target_text(t, kpi));
             let line = if !kpi.in_progress {
                 format!(

@@ -282,8 +282,13 @@ fn list_and_validate() {
 
 #[test]
 fn example_report() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let markdown = out_dir.path().join("summary.md");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
-    cmd.arg("-p").arg(example()).arg("check");
+    cmd.arg("-p")
+        .arg(example())
+        .args(["check", "--report"])
+        .arg(format!("markdown={}", markdown.display()));
     let out = run(cmd);
     assert_eq!(
         out.code, 1,
@@ -292,6 +297,10 @@ fn example_report() {
     );
     assert_eq!(out.stderr, "", "the example evaluates without errors");
     insta::assert_snapshot!(out.stdout);
+    insta::assert_snapshot!(
+        "example_report_markdown",
+        std::fs::read_to_string(markdown).unwrap()
+    );
 }
 
 #[test]
@@ -399,4 +408,79 @@ funnel f { entity rep  step sale = sales  step paid = sales where status == \"pa
     assert_eq!(values("count(by_region)"), ["2", "1", "2"]);
     // Reps by the month of their first sale: anna and boris in January, chen in February.
     assert_eq!(values("f.sale"), ["2", "1", "0"]);
+}
+
+#[test]
+fn reports_in_several_formats_come_from_one_run() {
+    let p =
+        project("kpi a {\n by region\n value sum(sales.amount)\n target >= sum(targets.goal) }");
+    let out_dir = tempfile::tempdir().unwrap();
+    let md = out_dir.path().join("summary.md");
+    let json = out_dir.path().join("kpi.json");
+    let mut cmd = kpi(&p);
+    cmd.args(["check", "--format", "json", "--report"])
+        .arg(format!("markdown={}", md.display()))
+        .arg("--report")
+        .arg(format!("json={}", json.display()))
+        .args(["--report", "csv=-"]);
+    let out = run(cmd);
+    // NA misses its target: the exit code is the run's, whatever the reports.
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    // stdout keeps `--format json`, then the report sent to `-`.
+    let written = std::fs::read_to_string(&json).unwrap();
+    assert!(out.stdout.starts_with(&written), "{}", out.stdout);
+    let csv = &out.stdout[written.len()..];
+    assert!(csv.starts_with("kpi,"), "{csv}");
+    let summary = std::fs::read_to_string(&md).unwrap();
+    assert!(summary.contains("**✗ 1 missed**"), "{summary}");
+    // Nothing is left behind but the reports.
+    let mut names: Vec<String> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["kpi.json", "summary.md"]);
+}
+
+#[test]
+fn a_report_that_cannot_be_written_is_an_error_and_the_others_are_written() {
+    let p = project("kpi a { value count(sales)\n target >= 1 }");
+    let out_dir = tempfile::tempdir().unwrap();
+    let json = out_dir.path().join("kpi.json");
+    std::fs::write(&json, "the previous report").unwrap();
+    let missing = out_dir.path().join("no-such-folder/summary.md");
+    let mut cmd = kpi(&p);
+    cmd.args(["check", "--report"])
+        .arg(format!("markdown={}", missing.display()))
+        .arg("--report")
+        .arg(format!("json={}", json.display()));
+    let out = run(cmd);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("E0501"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no-such-folder` does not exist"),
+        "{}",
+        out.stderr
+    );
+    // The table still went to stdout and the JSON report replaced the previous one whole.
+    assert!(out.stdout.contains("✓ met"), "{}", out.stdout);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(written["summary"]["met"], 1);
+}
+
+#[test]
+fn a_report_argument_must_be_format_equals_path() {
+    let p = project("kpi a { value count(sales) }");
+    for (arg, expected) in [
+        ("markdown", "is not FORMAT=PATH"),
+        ("html5=x.html", "unknown report format `html5`"),
+        ("json=", "names no file"),
+    ] {
+        let mut cmd = kpi(&p);
+        cmd.args(["check", "--report", arg]);
+        let out = run(cmd);
+        assert_eq!(out.code, 2, "{arg}: {}", out.stderr);
+        assert!(out.stderr.contains(expected), "{arg}: {}", out.stderr);
+    }
 }

@@ -183,3 +183,75 @@ fn csv() {
     );
     insta::assert_snapshot!(text);
 }
+
+/// Markdown rendered to HTML by a CommonMark renderer with GitHub's table extension. Raw HTML
+/// is kept, as GitHub keeps `<details>`: text that a report escapes must not come out as tags.
+fn commonmark_html(markdown: &str) -> String {
+    let mut options = comrak::Options::default();
+    options.extension.table = true;
+    options.render.r#unsafe = true;
+    comrak::markdown_to_html(markdown, &options)
+}
+
+#[test]
+fn markdown() {
+    let text = rendered(OutputFormat::Markdown);
+    let html = commonmark_html(&text);
+    // One table (no KPI has an owner), with a row per KPI row: the header, then 8 KPIs
+    // computed (not `broken`), `by_region` with two rows (EU, NA): 9.
+    assert_eq!(html.matches("<table>").count(), 1, "{html}");
+    assert_eq!(html.matches("<tr>").count(), 1 + 9, "{html}");
+    // Failures first: the missed row comes before any met one.
+    let missed = text.find("✗ missed").unwrap();
+    let met = text.find("✓ met").unwrap();
+    assert!(missed < met, "{text}");
+    // The headline counts, and the error in a collapsed section that the renderer keeps.
+    assert!(text.contains("**✗ 1 missed**"), "{text}");
+    assert!(
+        html.contains("<details><summary>1 error</summary>"),
+        "{html}"
+    );
+    assert!(html.contains("Выручка"), "{html}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn markdown_keeps_text_from_definitions_as_text() {
+    let project = TempProject::new(
+        SALES_MANIFEST,
+        &[
+            (
+                "defs.kpi",
+                r#"kpi a {
+    title "<script>x</script> | *bold* [link](http://x)"
+    owner "ops | team"
+    value count(sales)
+    target >= 1
+}"#,
+            ),
+            ("sales.csv", SALES_CSV),
+            ("targets.csv", TARGETS_CSV),
+        ],
+    );
+    let run = project.run("2025-03-31");
+    let loaded = Project::load(project.path()).unwrap();
+    let report = Report {
+        project: &run.project,
+        as_of: run.as_of,
+        outcomes: &run.outcomes,
+        diagnostics: &run.diagnostics,
+        sources: &loaded.sources,
+    };
+    let text = render(&report, OutputFormat::Markdown, TableOptions::default());
+    let html = commonmark_html(&text);
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(!html.contains("<em>") && !html.contains("<a "), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;x&lt;/script&gt; | *bold*"),
+        "{html}"
+    );
+    // The `|` in the title stays in its cell: the row has the header's seven cells.
+    let row = html.split("<tbody>").nth(1).unwrap();
+    assert_eq!(row.matches("<td").count(), 7, "{html}");
+    assert!(html.contains("<h3>ops | team</h3>"), "{html}");
+}
