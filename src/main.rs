@@ -86,14 +86,19 @@ fn run_options(when: &cli::WhenArgs) -> Result<RunOptions, String> {
     })
 }
 
-fn print_run(project: &Project, run: &Run, format: cli::Format, judged: bool) {
-    let report = Report {
+/// What a run's reports show.
+fn report_of<'a>(project: &'a Project, run: &'a Run) -> Report<'a> {
+    Report {
         project: &run.project,
         as_of: run.as_of,
         outcomes: &run.outcomes,
         diagnostics: &run.diagnostics,
         sources: &project.sources,
-    };
+    }
+}
+
+fn print_run(project: &Project, run: &Run, format: cli::Format, judged: bool) {
+    let report = report_of(project, run);
     let options = TableOptions {
         color: stdout_color(),
         judged,
@@ -111,13 +116,7 @@ fn print_run(project: &Project, run: &Run, format: cli::Format, judged: bool) {
 /// colour). A file that cannot be written is an error (E0501); the others are still written.
 /// Whether all were.
 fn write_reports(project: &Project, run: &Run, reports: &[cli::ReportTo]) -> bool {
-    let report = Report {
-        project: &run.project,
-        as_of: run.as_of,
-        outcomes: &run.outcomes,
-        diagnostics: &run.diagnostics,
-        sources: &project.sources,
-    };
+    let report = report_of(project, run);
     let options = TableOptions {
         color: false,
         judged: true,

@@ -150,6 +150,25 @@ pub fn trend_history<'a>(
     }
 }
 
+/// The rows without a value, by the reason why, reasons in order of first appearance: each
+/// reason with the names of its rows ([`row_name`]).
+pub fn rows_without_value<'a>(report: &'a super::Report<'_>) -> Vec<(&'a str, Vec<String>)> {
+    let mut grouped: Vec<(&str, Vec<String>)> = Vec::new();
+    for kpi in report.outcomes {
+        for row in &kpi.rows {
+            let Some(reason) = row.reason.as_deref() else {
+                continue;
+            };
+            let name = row_name(kpi, row);
+            match grouped.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, names)) => names.push(name),
+                None => grouped.push((reason, vec![name])),
+            }
+        }
+    }
+    grouped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

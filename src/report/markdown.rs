@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::format::{
-    format_change, format_value, row_name, sparkline, status_mark, target_text, trend_history,
+    format_change, format_value, row_name, rows_without_value, sparkline, status_mark, target_text,
+    trend_history,
 };
 use super::{Report, Summary};
 use crate::diagnostic::Severity;
@@ -144,25 +145,16 @@ fn table_row(kpi: &KpiOutcome, row: &RowOutcome) -> String {
 
 /// Why rows have no value, one line per reason.
 fn reasons(report: &Report<'_>) -> String {
-    let mut grouped: Vec<(&str, Vec<String>)> = Vec::new();
-    for kpi in report.outcomes {
-        for row in &kpi.rows {
-            let Some(reason) = row.reason.as_deref() else {
-                continue;
-            };
-            let name = escape(&row_name(kpi, row));
-            match grouped.iter_mut().find(|(r, _)| *r == reason) {
-                Some((_, names)) => names.push(name),
-                None => grouped.push((reason, vec![name])),
-            }
-        }
-    }
+    let grouped = rows_without_value(report);
     if grouped.is_empty() {
         return String::new();
     }
     let lines: Vec<String> = grouped
         .iter()
-        .map(|(reason, names)| format!("- ? {}: {}\n", escape(reason), names.join(", ")))
+        .map(|(reason, names)| {
+            let names: Vec<String> = names.iter().map(|n| escape(n)).collect();
+            format!("- ? {}: {}\n", escape(reason), names.join(", "))
+        })
         .collect();
     format!("\n{}", lines.concat())
 }

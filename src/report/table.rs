@@ -4,7 +4,8 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use super::format::{
-    format_change, format_value, row_name, sparkline, status_mark, target_text, trend_history,
+    format_change, format_value, row_name, rows_without_value, sparkline, status_mark, target_text,
+    trend_history,
 };
 use super::{Report, Summary, TableOptions};
 use crate::eval::Status;
@@ -105,19 +106,7 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
 /// One line per reason that rows have no value, naming the rows: `? `orders` has data only
 /// through 2025-12-20: Revenue, AOV · EU`.
 fn reasons(report: &Report<'_>) -> String {
-    let mut grouped: Vec<(&str, Vec<String>)> = Vec::new();
-    for kpi in report.outcomes {
-        for row in &kpi.rows {
-            let Some(reason) = row.reason.as_deref() else {
-                continue;
-            };
-            let name = row_name(kpi, row);
-            match grouped.iter_mut().find(|(r, _)| *r == reason) {
-                Some((_, names)) => names.push(name),
-                None => grouped.push((reason, vec![name])),
-            }
-        }
-    }
+    let grouped = rows_without_value(report);
     if grouped.is_empty() {
         return String::new();
     }

@@ -66,10 +66,15 @@ kpi reps_paid_next_month {
 "#;
 
 fn rendered(format: OutputFormat) -> String {
+    rendered_defs(DEFS, format)
+}
+
+/// Definitions over the sales data, evaluated as of 2025-03-31 and rendered.
+fn rendered_defs(defs: &str, format: OutputFormat) -> String {
     let project = TempProject::new(
         SALES_MANIFEST,
         &[
-            ("defs.kpi", DEFS),
+            ("defs.kpi", defs),
             ("sales.csv", SALES_CSV),
             ("targets.csv", TARGETS_CSV),
         ],
@@ -217,32 +222,15 @@ fn markdown() {
 
 #[test]
 fn markdown_keeps_text_from_definitions_as_text() {
-    let project = TempProject::new(
-        SALES_MANIFEST,
-        &[
-            (
-                "defs.kpi",
-                r#"kpi a {
+    let text = rendered_defs(
+        r#"kpi a {
     title "<script>x</script> | *bold* [link](http://x)"
     owner "ops | team"
     value count(sales)
     target >= 1
 }"#,
-            ),
-            ("sales.csv", SALES_CSV),
-            ("targets.csv", TARGETS_CSV),
-        ],
+        OutputFormat::Markdown,
     );
-    let run = project.run("2025-03-31");
-    let loaded = Project::load(project.path()).unwrap();
-    let report = Report {
-        project: &run.project,
-        as_of: run.as_of,
-        outcomes: &run.outcomes,
-        diagnostics: &run.diagnostics,
-        sources: &loaded.sources,
-    };
-    let text = render(&report, OutputFormat::Markdown, TableOptions::default());
     let html = commonmark_html(&text);
     assert!(!html.contains("<script>"), "{html}");
     assert!(!html.contains("<em>") && !html.contains("<a "), "{html}");
