@@ -149,6 +149,8 @@ pub enum Format {
     Csv,
     /// GitHub Flavored Markdown, for a step summary or a pull-request comment.
     Markdown,
+    /// JUnit XML, for a CI's test results: a test case per KPI row.
+    Junit,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -175,6 +177,17 @@ impl From<Format> for OutputFormat {
             Format::Json => OutputFormat::Json,
             Format::Csv => OutputFormat::Csv,
             Format::Markdown => OutputFormat::Markdown,
+            Format::Junit => OutputFormat::Junit,
+        }
+    }
+}
+
+impl From<FailOn> for kpi::report::FailOn {
+    fn from(fail_on: FailOn) -> Self {
+        match fail_on {
+            FailOn::Missed => kpi::report::FailOn::Missed,
+            FailOn::AtRisk => kpi::report::FailOn::AtRisk,
+            FailOn::Warn => kpi::report::FailOn::Warn,
         }
     }
 }

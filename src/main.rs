@@ -14,9 +14,8 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 use clap::Parser;
 
-use cli::{Cli, Command, FailOn, ListFormat};
+use cli::{Cli, Command, ListFormat};
 use kpi::diagnostic::{render_human, Diagnostic, DiagnosticJson};
-use kpi::eval::Status;
 use kpi::lint::Letter;
 use kpi::period::{day_range, PeriodSpec};
 use kpi::project::{Project, Run, RunOptions};
@@ -97,11 +96,18 @@ fn report_of<'a>(project: &'a Project, run: &'a Run) -> Report<'a> {
     }
 }
 
-fn print_run(project: &Project, run: &Run, format: cli::Format, judged: bool) {
+fn print_run(
+    project: &Project,
+    run: &Run,
+    format: cli::Format,
+    judged: bool,
+    fail_on: report::FailOn,
+) {
     let report = report_of(project, run);
     let options = TableOptions {
         color: stdout_color(),
         judged,
+        fail_on,
     };
     // An empty table says nothing that the errors do not; JSON and CSV stay whole documents.
     let nothing_computed = run.outcomes.is_empty() && has_errors(&run.diagnostics);
@@ -115,11 +121,17 @@ fn print_run(project: &Project, run: &Run, format: cli::Format, judged: bool) {
 /// The `--report FORMAT=PATH` files of a run, each rendered from the same outcomes (never in
 /// colour). A file that cannot be written is an error (E0501); the others are still written.
 /// Whether all were.
-fn write_reports(project: &Project, run: &Run, reports: &[cli::ReportTo]) -> bool {
+fn write_reports(
+    project: &Project,
+    run: &Run,
+    reports: &[cli::ReportTo],
+    fail_on: report::FailOn,
+) -> bool {
     let report = report_of(project, run);
     let options = TableOptions {
         color: false,
         judged: true,
+        fail_on,
     };
     let mut failures = Vec::new();
     for to in reports {
@@ -149,18 +161,18 @@ fn check(project: Project, args: cli::CheckArgs) -> u8 {
     options.names = args.names;
     options.tags = args.tags;
     let run = project.run(&options);
-    print_run(&project, &run, args.format, true);
-    let written = write_reports(&project, &run, &args.reports);
+    print_run(&project, &run, args.format, true, args.fail_on.into());
+    let written = write_reports(&project, &run, &args.reports, args.fail_on.into());
     if has_errors(&run.diagnostics) || !written {
         return EXIT_ERROR;
     }
-    // The order is missed > at_risk > warn: each level fails on itself and everything worse.
-    let fails = |status: Status| match args.fail_on {
-        FailOn::Missed => status == Status::Missed,
-        FailOn::AtRisk => matches!(status, Status::Missed | Status::AtRisk),
-        FailOn::Warn => matches!(status, Status::Missed | Status::AtRisk | Status::Warn),
-    };
-    if run.outcomes.iter().filter_map(|k| k.status).any(fails) {
+    let fail_on = report::FailOn::from(args.fail_on);
+    if run
+        .outcomes
+        .iter()
+        .filter_map(|k| k.status)
+        .any(|s| fail_on.fails(s))
+    {
         EXIT_FAILED
     } else {
         EXIT_OK
@@ -186,7 +198,13 @@ fn eval(mut project: Project, args: cli::EvalArgs) -> u8 {
         }
     };
     let run = project.run_adhoc(&kpi, &options);
-    print_run(&project, &run, args.format, false);
+    print_run(
+        &project,
+        &run,
+        args.format,
+        false,
+        report::FailOn::default(),
+    );
     if has_errors(&run.diagnostics) {
         EXIT_ERROR
     } else {

@@ -4,6 +4,7 @@ mod csv;
 mod drawing;
 mod format;
 mod json;
+mod junit;
 pub mod lint;
 mod markdown;
 mod table;
@@ -31,6 +32,7 @@ pub enum OutputFormat {
     Json,
     Csv,
     Markdown,
+    Junit,
 }
 
 /// Counts for the last line of the table and the `summary` of the JSON document.
@@ -74,12 +76,35 @@ impl Report<'_> {
     }
 }
 
-/// Options of the human table.
+/// Options of the reports.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TableOptions {
+    /// Colours in the human table.
     pub color: bool,
     /// Show targets and statuses (`kpi check`) or values only (`kpi eval`).
     pub judged: bool,
+    /// Which statuses fail the run (JUnit reports them as failures).
+    pub fail_on: FailOn,
+}
+
+/// The status from which a run fails (`--fail-on`). The order is missed > at risk > warn: each
+/// level fails on itself and on everything worse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FailOn {
+    #[default]
+    Missed,
+    AtRisk,
+    Warn,
+}
+
+impl FailOn {
+    pub fn fails(self, status: Status) -> bool {
+        match self {
+            FailOn::Missed => status == Status::Missed,
+            FailOn::AtRisk => matches!(status, Status::Missed | Status::AtRisk),
+            FailOn::Warn => matches!(status, Status::Missed | Status::AtRisk | Status::Warn),
+        }
+    }
 }
 
 /// Renders a report. Diagnostics are part of the JSON document; for the table and CSV
@@ -90,6 +115,7 @@ pub fn render(report: &Report<'_>, format: OutputFormat, options: TableOptions) 
         OutputFormat::Json => json::render(report),
         OutputFormat::Csv => csv::render(report),
         OutputFormat::Markdown => markdown::render(report),
+        OutputFormat::Junit => junit::render(report, options.fail_on),
     }
 }
 

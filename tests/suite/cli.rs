@@ -284,11 +284,14 @@ fn list_and_validate() {
 fn example_report() {
     let out_dir = tempfile::tempdir().unwrap();
     let markdown = out_dir.path().join("summary.md");
+    let junit = out_dir.path().join("kpi.xml");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
     cmd.arg("-p")
         .arg(example())
         .args(["check", "--report"])
-        .arg(format!("markdown={}", markdown.display()));
+        .arg(format!("markdown={}", markdown.display()))
+        .arg("--report")
+        .arg(format!("junit={}", junit.display()));
     let out = run(cmd);
     assert_eq!(
         out.code, 1,
@@ -300,6 +303,10 @@ fn example_report() {
     insta::assert_snapshot!(
         "example_report_markdown",
         std::fs::read_to_string(markdown).unwrap()
+    );
+    insta::assert_snapshot!(
+        "example_report_junit",
+        std::fs::read_to_string(junit).unwrap()
     );
 }
 

@@ -1,5 +1,7 @@
 //! outcomes -> bytes: the same outcomes rendered in every format, one snapshot each.
 
+use std::collections::BTreeMap;
+
 use kpi::project::Project;
 use kpi::report::{render, OutputFormat, Report, TableOptions};
 
@@ -71,6 +73,15 @@ fn rendered(format: OutputFormat) -> String {
 
 /// Definitions over the sales data, evaluated as of 2025-03-31 and rendered.
 fn rendered_defs(defs: &str, format: OutputFormat) -> String {
+    let options = TableOptions {
+        color: false,
+        judged: true,
+        ..Default::default()
+    };
+    rendered_with(defs, format, options)
+}
+
+fn rendered_with(defs: &str, format: OutputFormat, options: TableOptions) -> String {
     let project = TempProject::new(
         SALES_MANIFEST,
         &[
@@ -88,14 +99,7 @@ fn rendered_defs(defs: &str, format: OutputFormat) -> String {
         diagnostics: &run.diagnostics,
         sources: &loaded.sources,
     };
-    render(
-        &report,
-        format,
-        TableOptions {
-            color: false,
-            judged: true,
-        },
-    )
+    render(&report, format, options)
 }
 
 #[test]
@@ -242,4 +246,99 @@ fn markdown_keeps_text_from_definitions_as_text() {
     let row = html.split("<tbody>").nth(1).unwrap();
     assert_eq!(row.matches("<td").count(), 7, "{html}");
     assert!(html.contains("<h3>ops | team</h3>"), "{html}");
+}
+
+/// The JUnit document read back with an XML parser: each test case's name and what it holds
+/// (`failure`, `error`, `skipped` or nothing), and the root's counts.
+fn junit_cases(xml: &str) -> (Vec<(String, String)>, BTreeMap<String, String>) {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut cases: Vec<(String, String)> = Vec::new();
+    let mut root = BTreeMap::new();
+    let attr = |e: &quick_xml::events::BytesStart<'_>, key: &str| {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == key.as_bytes())
+            .map(|a| {
+                a.normalized_value(quick_xml::XmlVersion::Explicit1_0)
+                    .unwrap()
+                    .into_owned()
+            })
+    };
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
+                b"testsuites" => {
+                    for key in ["tests", "failures", "errors", "skipped"] {
+                        root.insert(key.to_string(), attr(&e, key).unwrap());
+                    }
+                }
+                b"testcase" => cases.push((attr(&e, "name").unwrap(), String::new())),
+                kind @ (b"failure" | b"error" | b"skipped") => {
+                    let message = attr(&e, "message").unwrap_or_default();
+                    let kind = String::from_utf8_lossy(kind);
+                    cases.last_mut().unwrap().1 = format!("{kind}: {message}");
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    (cases, root)
+}
+
+#[test]
+fn junit() {
+    let text = rendered(OutputFormat::Junit);
+    let (cases, root) = junit_cases(&text);
+    let case = |name: &str| {
+        cases
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, held)| held.as_str())
+            .unwrap_or_else(|| panic!("no test case {name}: {cases:?}"))
+    };
+    // The 9 rows of the 8 KPIs computed, and `broken`, which could not be.
+    assert_eq!(cases.len(), 10, "{cases:?}");
+    assert_eq!(
+        case("paid_share"),
+        "failure: missed: 100.0% against 50.0% – 90.0% in 2025-03"
+    );
+    // A warning does not fail the run with the default `--fail-on missed`: it passes.
+    assert_eq!(case("by_region · NA"), "");
+    assert_eq!(case("by_region · EU"), "");
+    assert!(case("nothing").starts_with("skipped: no_data"), "{cases:?}");
+    assert_eq!(
+        case("broken"),
+        "error: E0331: unknown column `nope` in `sales`"
+    );
+    assert_eq!(case("year_paced"), "");
+    let counts: Vec<&str> = ["tests", "failures", "errors", "skipped"]
+        .iter()
+        .map(|k| root[*k].as_str())
+        .collect();
+    assert_eq!(counts, ["10", "1", "1", "1"]);
+    // The definition's file and line, for the CI to point at.
+    assert!(
+        text.contains(r#"name="paid_share" classname="t" file="defs.kpi" line="15""#),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn junit_fails_what_fail_on_fails() {
+    let text = rendered_with(
+        DEFS,
+        OutputFormat::Junit,
+        TableOptions {
+            fail_on: kpi::report::FailOn::Warn,
+            ..Default::default()
+        },
+    );
+    let (cases, root) = junit_cases(&text);
+    let na = cases.iter().find(|(n, _)| n == "by_region · NA").unwrap();
+    assert_eq!(na.1, "failure: warn: 40 against >= 45 in 2025-03");
+    assert_eq!(root["failures"], "2");
 }

@@ -436,6 +436,7 @@ fn reasons_are_in_every_report_format() {
     let options = kpi::report::TableOptions {
         color: false,
         judged: true,
+        ..Default::default()
     };
     for format in [
         kpi::report::OutputFormat::Table,
