@@ -181,7 +181,7 @@ fn with_distinct_counts(
             JoinArgs::new(JoinType::Left),
         );
     }
-    // A period with rows but no value has no distinct count: none.
+    // A period with rows but no value has none distinct: 0.
     joined.with_columns(
         distinct
             .iter()
@@ -841,9 +841,14 @@ impl RowColumns {
     /// The argument where the filter holds, null elsewhere; as a number for the aggregates
     /// of numbers.
     fn value(&mut self, aggregate: &ir::Aggregate, arg: &ir::Expr, number: bool) -> Expr {
+        col(self.value_name(aggregate, arg, number).as_str())
+    }
+
+    /// The name of the column that [`RowColumns::value`] gives, registered if it is new.
+    fn value_name(&mut self, aggregate: &ir::Aggregate, arg: &ir::Expr, number: bool) -> String {
         let mask = self.mask(aggregate.filter.as_ref());
         let key = format!("v{number}{:?}{arg:?}", aggregate.filter);
-        self.column(key, VALUE_STAGE, || {
+        let _ = self.column(key.clone(), VALUE_STAGE, || {
             let value = lower_expr(arg);
             let value = if number {
                 value.cast(DataType::Float64)
@@ -854,13 +859,7 @@ impl RowColumns {
                 Some(m) => when(m).then(value).otherwise(lit(NULL)),
                 None => value,
             }
-        })
-    }
-
-    /// The name of the column that [`RowColumns::value`] gives.
-    fn value_name(&mut self, aggregate: &ir::Aggregate, arg: &ir::Expr, number: bool) -> String {
-        let _ = self.value(aggregate, arg, number);
-        let key = format!("v{number}{:?}{arg:?}", aggregate.filter);
+        });
         self.names.get(&key).cloned().unwrap_or_default()
     }
 

@@ -659,21 +659,16 @@ fn run_passes(
         // cache shared with them holds batches until the slowest has taken them (at 10M orders:
         // 2.5 GiB and no quicker).
         let shared = scan.rows.attach(frame);
-        let cached = shared.clone().cache();
         // Over files larger than a wave, each plan is collected alone (`waves`), so a cache
         // would share nothing; without one, polars pushes the date range into the Parquet
         // reader, which skips the row groups outside it (through a cache it cannot, in 0.55).
-        let bytes = std::iter::once(&source.dataset)
-            .chain(source.joins.iter().map(|(d, _)| d))
-            .map(|d| datasets.bytes(d))
-            .fold(0u64, u64::saturating_add);
-        let alone = bytes > WAVE_BYTES;
+        let rolled_up = if files_bytes(program, datasets, scan.source) > WAVE_BYTES {
+            shared.clone()
+        } else {
+            shared.clone().cache()
+        };
         for (indices, build) in rollups {
-            frames.extend(indices.into_iter().zip(build(if alone {
-                shared.clone()
-            } else {
-                cached.clone()
-            })));
+            frames.extend(indices.into_iter().zip(build(rolled_up.clone())));
         }
         for (i, plan) in scan.passes {
             frames.push((i, plan(shared.clone())));
@@ -714,21 +709,12 @@ fn run_passes(
         }
         aggregates.iter().any(|a| a.func == ir::AggFunc::Stddev)
     };
-    // What each plan reads, for the waves below: the files of the datasets behind its pass.
-    let bytes_read = |i: usize| -> u64 {
-        let source = &program.sources[plan.passes[i].key.source];
-        datasets_read(program, plan.passes[i].key.source)
-            .into_iter()
-            .chain(source.joins.iter().map(|(d, _)| d.as_str()))
-            .map(|d| datasets.bytes(d))
-            .sum()
-    };
     let mut jobs: Vec<Job> = frames
         .into_iter()
         .map(|(i, frame)| Job {
             what: Collected::Pass(i),
             frame,
-            bytes: bytes_read(i),
+            bytes: files_bytes(program, datasets, plan.passes[i].key.source),
             engine: if in_memory(i) {
                 Engine::InMemory
             } else {
@@ -808,6 +794,20 @@ fn run_passes(
         }
     }
     (results, extents)
+}
+
+/// The size of the files a source reads: its datasets (a funnel's or cohort's included) and
+/// the lookups joined to it. What the waves are measured in.
+fn files_bytes(program: &ir::Program, datasets: &Datasets, source: ir::SourceId) -> u64 {
+    let joins = program.sources[source]
+        .joins
+        .iter()
+        .map(|(d, _)| d.as_str());
+    datasets_read(program, source)
+        .into_iter()
+        .chain(joins)
+        .map(|d| datasets.bytes(d))
+        .fold(0, u64::saturating_add)
 }
 
 /// A plan to collect, and what its result is for.

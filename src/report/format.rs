@@ -127,11 +127,12 @@ pub fn status_mark(status: crate::eval::Status) -> &'static str {
 
 /// A row's name: the KPI's title (or name), then its dimension values: `Revenue · EU`.
 pub fn row_name(kpi: &crate::eval::KpiOutcome, row: &crate::eval::RowOutcome) -> String {
-    let mut name = kpi
-        .meta
-        .title
-        .clone()
-        .unwrap_or_else(|| kpi.meta.name.clone());
+    with_dimensions(kpi.meta.title.as_deref().unwrap_or(&kpi.meta.name), row)
+}
+
+/// A name followed by the row's dimension values: `cac · EU`.
+pub fn with_dimensions(name: &str, row: &crate::eval::RowOutcome) -> String {
+    let mut name = name.to_string();
     for (_, value) in &row.dimensions {
         name = format!("{name} · {value}");
     }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use quick_junit::{NonSuccessKind, Report as JunitReport, TestCase, TestCaseStatus, TestSuite};
 
-use super::format::{format_value, status_mark, target_text};
+use super::format::{format_value, status_mark, target_text, with_dimensions};
 use super::{FailOn, Report};
 use crate::diagnostic::Severity;
 use crate::eval::{KpiOutcome, RowOutcome, Status};
@@ -77,15 +77,6 @@ fn suite<'a>(suites: &'a mut BTreeMap<String, TestSuite>, file: &str) -> &'a mut
         .or_insert_with(|| TestSuite::new(file))
 }
 
-/// `cac · EU`: the KPI's name, then its dimension values.
-fn case_name(kpi: &KpiOutcome, row: &RowOutcome) -> String {
-    let mut name = kpi.meta.name.clone();
-    for (_, value) in &row.dimensions {
-        name = format!("{name} · {value}");
-    }
-    name
-}
-
 fn row_case(report: &Report<'_>, kpi: &KpiOutcome, row: &RowOutcome, fail_on: FailOn) -> TestCase {
     let value = format_value(
         row.value,
@@ -114,7 +105,7 @@ fn row_case(report: &Report<'_>, kpi: &KpiOutcome, row: &RowOutcome, fail_on: Fa
         }
         _ => TestCaseStatus::success(),
     };
-    let mut case = TestCase::new(case_name(kpi, row), status);
+    let mut case = TestCase::new(with_dimensions(&kpi.meta.name, row), status);
     case.set_classname(report.project);
     case.extra
         .insert("file".into(), kpi.location.file.clone().into());
