@@ -151,6 +151,8 @@ pub enum Format {
     Markdown,
     /// JUnit XML, for a CI's test results: a test case per KPI row.
     Junit,
+    /// GitHub workflow commands: annotations on the definitions of the rows that need attention.
+    Github,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -178,6 +180,7 @@ impl From<Format> for OutputFormat {
             Format::Csv => OutputFormat::Csv,
             Format::Markdown => OutputFormat::Markdown,
             Format::Junit => OutputFormat::Junit,
+            Format::Github => OutputFormat::Github,
         }
     }
 }

@@ -20,7 +20,7 @@ use kpi::lint::Letter;
 use kpi::period::{day_range, PeriodSpec};
 use kpi::project::{Project, Run, RunOptions};
 use kpi::report::lint::LintReport;
-use kpi::report::{self, Report, TableOptions};
+use kpi::report::{self, FilePaths, Report, TableOptions};
 use kpi::source::SourceMap;
 use kpi::syntax::ast;
 
@@ -86,13 +86,26 @@ fn run_options(when: &cli::WhenArgs) -> Result<RunOptions, String> {
 }
 
 /// What a run's reports show.
-fn report_of<'a>(project: &'a Project, run: &'a Run) -> Report<'a> {
+fn report_of<'a>(project: &'a Project, run: &'a Run, paths: &'a FilePaths) -> Report<'a> {
     Report {
         project: &run.project,
         as_of: run.as_of,
         outcomes: &run.outcomes,
         diagnostics: &run.diagnostics,
         sources: &project.sources,
+        paths,
+    }
+}
+
+/// The definition files' paths for the tools that open them: from the repository's root, which
+/// is `GITHUB_WORKSPACE` in a GitHub Actions job and the current folder elsewhere.
+fn file_paths(project: &Project) -> FilePaths {
+    let root = std::env::var_os("GITHUB_WORKSPACE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::current_dir().ok());
+    match root {
+        Some(root) => FilePaths::under(&root, &project.sources),
+        None => FilePaths::default(),
     }
 }
 
@@ -103,7 +116,8 @@ fn print_run(
     judged: bool,
     fail_on: report::FailOn,
 ) {
-    let report = report_of(project, run);
+    let paths = file_paths(project);
+    let report = report_of(project, run, &paths);
     let options = TableOptions {
         color: stdout_color(),
         judged,
@@ -127,7 +141,8 @@ fn write_reports(
     reports: &[cli::ReportTo],
     fail_on: report::FailOn,
 ) -> bool {
-    let report = report_of(project, run);
+    let paths = file_paths(project);
+    let report = report_of(project, run, &paths);
     let options = TableOptions {
         color: false,
         judged: true,

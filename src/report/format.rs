@@ -112,6 +112,24 @@ pub fn target_text(target: &crate::eval::TargetOutcome, kpi: &crate::eval::KpiOu
     }
 }
 
+/// A row's value against its target in the judged period: `1,200 against >= 1,000 in 2025-03`.
+pub fn judged_text(kpi: &crate::eval::KpiOutcome, row: &crate::eval::RowOutcome) -> String {
+    let value = format_value(
+        row.value,
+        kpi.meta.format,
+        kpi.meta.decimals,
+        kpi.meta.unit.as_deref(),
+    );
+    match &row.target {
+        Some(target) => format!(
+            "{value} against {} in {}",
+            target_text(target, kpi),
+            kpi.period
+        ),
+        None => format!("{value} in {}", kpi.period),
+    }
+}
+
 /// A status as a mark and words, so that it reads without colour: `✗ missed`.
 pub fn status_mark(status: crate::eval::Status) -> &'static str {
     use crate::eval::Status;

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use quick_junit::{NonSuccessKind, Report as JunitReport, TestCase, TestCaseStatus, TestSuite};
 
-use super::format::{format_value, status_mark, target_text, with_dimensions};
+use super::format::{judged_text, status_mark, with_dimensions};
 use super::{FailOn, Report};
 use crate::diagnostic::Severity;
 use crate::eval::{KpiOutcome, RowOutcome, Status};
@@ -54,7 +54,7 @@ pub fn render(report: &Report<'_>, fail_on: FailOn) -> String {
         case.set_classname(report.project);
         if let Some(location) = &location {
             case.extra
-                .insert("file".into(), location.file.clone().into());
+                .insert("file".into(), report.paths.of(&location.file).into());
             case.extra
                 .insert("line".into(), location.line.to_string().into());
         }
@@ -78,17 +78,7 @@ fn suite<'a>(suites: &'a mut BTreeMap<String, TestSuite>, file: &str) -> &'a mut
 }
 
 fn row_case(report: &Report<'_>, kpi: &KpiOutcome, row: &RowOutcome, fail_on: FailOn) -> TestCase {
-    let value = format_value(
-        row.value,
-        kpi.meta.format,
-        kpi.meta.decimals,
-        kpi.meta.unit.as_deref(),
-    );
-    let target = row.target.as_ref().map(|t| target_text(t, kpi));
-    let judged = match &target {
-        Some(target) => format!("{value} against {target} in {}", kpi.period),
-        None => format!("{value} in {}", kpi.period),
-    };
+    let judged = judged_text(kpi, row);
     let status = match row.status {
         Some(status) if fail_on.fails(status) => {
             let mut failure = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -108,7 +98,7 @@ fn row_case(report: &Report<'_>, kpi: &KpiOutcome, row: &RowOutcome, fail_on: Fa
     let mut case = TestCase::new(with_dimensions(&kpi.meta.name, row), status);
     case.set_classname(report.project);
     case.extra
-        .insert("file".into(), kpi.location.file.clone().into());
+        .insert("file".into(), report.paths.of(&kpi.location.file).into());
     case.extra
         .insert("line".into(), kpi.location.line.to_string().into());
     let mark = row.status.map_or("no target", status_mark);

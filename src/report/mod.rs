@@ -3,11 +3,15 @@
 mod csv;
 mod drawing;
 mod format;
+mod github;
 mod json;
 mod junit;
 pub mod lint;
 mod markdown;
 mod table;
+
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use chrono::NaiveDate;
 
@@ -24,6 +28,45 @@ pub struct Report<'a> {
     pub outcomes: &'a [KpiOutcome],
     pub diagnostics: &'a [Diagnostic],
     pub sources: &'a SourceMap,
+    /// How files are named for the tools that open them (GitHub annotations, JUnit's `file`).
+    pub paths: &'a FilePaths,
+}
+
+/// The paths by which tools that open a definition file know it: from the root of the
+/// repository (GitHub resolves an annotation's `file` against it), where the file is under that
+/// root; else the file's display name, as in every other report.
+#[derive(Debug, Clone, Default)]
+pub struct FilePaths(BTreeMap<String, String>);
+
+impl FilePaths {
+    /// The path of each of `sources` from `root`, with `/` between folders.
+    pub fn under(root: &Path, sources: &SourceMap) -> FilePaths {
+        let mut paths = BTreeMap::new();
+        let Ok(root) = root.canonicalize() else {
+            return FilePaths(paths);
+        };
+        for (_, file) in sources.files() {
+            let Ok(path) = file.path.canonicalize() else {
+                continue;
+            };
+            if let Ok(relative) = path.strip_prefix(&root) {
+                let parts: Vec<String> = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                paths.insert(file.name.clone(), parts.join("/"));
+            }
+        }
+        FilePaths(paths)
+    }
+
+    /// The path of the file displayed as `name`.
+    pub fn of(&self, name: &str) -> String {
+        self.0
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +76,7 @@ pub enum OutputFormat {
     Csv,
     Markdown,
     Junit,
+    Github,
 }
 
 /// Counts for the last line of the table and the `summary` of the JSON document.
@@ -116,6 +160,7 @@ pub fn render(report: &Report<'_>, format: OutputFormat, options: TableOptions) 
         OutputFormat::Csv => csv::render(report),
         OutputFormat::Markdown => markdown::render(report),
         OutputFormat::Junit => junit::render(report, options.fail_on),
+        OutputFormat::Github => github::render(report, options.fail_on),
     }
 }
 

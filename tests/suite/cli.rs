@@ -285,13 +285,18 @@ fn example_report() {
     let out_dir = tempfile::tempdir().unwrap();
     let markdown = out_dir.path().join("summary.md");
     let junit = out_dir.path().join("kpi.xml");
+    let github = out_dir.path().join("annotations.txt");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
+    // Tools that open the definitions know them by their paths from the repository's root.
+    cmd.env("GITHUB_WORKSPACE", env!("CARGO_MANIFEST_DIR"));
     cmd.arg("-p")
         .arg(example())
         .args(["check", "--report"])
         .arg(format!("markdown={}", markdown.display()))
         .arg("--report")
-        .arg(format!("junit={}", junit.display()));
+        .arg(format!("junit={}", junit.display()))
+        .arg("--report")
+        .arg(format!("github={}", github.display()));
     let out = run(cmd);
     assert_eq!(
         out.code, 1,
@@ -304,10 +309,18 @@ fn example_report() {
         "example_report_markdown",
         std::fs::read_to_string(markdown).unwrap()
     );
-    insta::assert_snapshot!(
-        "example_report_junit",
-        std::fs::read_to_string(junit).unwrap()
+    let junit = std::fs::read_to_string(junit).unwrap();
+    assert!(
+        junit.contains(r#"file="examples/acme/kpis/goals_2026.kpi" line="5""#),
+        "{junit}"
     );
+    insta::assert_snapshot!("example_report_junit", junit);
+    let github = std::fs::read_to_string(github).unwrap();
+    assert!(
+        github.contains(",file=kpis/sales.kpi,line=196,"),
+        "the standard library's files from the repository's root: {github}"
+    );
+    insta::assert_snapshot!("example_report_github", github);
 }
 
 #[test]

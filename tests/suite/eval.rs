@@ -364,6 +364,7 @@ fn reports_are_deterministic() {
             outcomes: &run.outcomes,
             diagnostics: &run.diagnostics,
             sources: &loaded.sources,
+            paths: &Default::default(),
         };
         kpi::report::render(&report, kpi::report::OutputFormat::Json, Default::default())
     };

@@ -98,6 +98,7 @@ fn rendered_with(defs: &str, format: OutputFormat, options: TableOptions) -> Str
         outcomes: &run.outcomes,
         diagnostics: &run.diagnostics,
         sources: &loaded.sources,
+        paths: &Default::default(),
     };
     render(&report, format, options)
 }
@@ -341,4 +342,62 @@ fn junit_fails_what_fail_on_fails() {
     let na = cases.iter().find(|(n, _)| n == "by_region · NA").unwrap();
     assert_eq!(na.1, "failure: warn: 40 against >= 45 in 2025-03");
     assert_eq!(root["failures"], "2");
+}
+
+#[test]
+fn github() {
+    let text = rendered(OutputFormat::Github);
+    let lines: Vec<&str> = text.lines().collect();
+    // paid_share missed (an error), NA in the warn zone (a warning), `nothing` without data (a
+    // notice), and the error of `broken` on its span; met and on-track rows are not annotated.
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(
+        lines[0],
+        "::warning title=Revenue by region · NA%3A warn,file=defs.kpi,line=8,col=5,endColumn=13::40 against >= 45 in 2025-03"
+    );
+    assert_eq!(
+        lines[1],
+        "::error title=paid_share%3A missed,file=defs.kpi,line=15,col=5,endColumn=14::100.0%25 against 50.0%25 – 90.0%25 in 2025-03"
+    );
+    assert!(
+        lines[2].starts_with("::notice title=nothing%3A no_data,file=defs.kpi,line=20,col=5,"),
+        "{text}"
+    );
+    // `nope` on line 28, `    value sum(sales.nope)`, is columns 21 to 24; the hint follows the
+    // message on a line of its own.
+    assert_eq!(
+        lines[3],
+        "::error title=E0331,file=defs.kpi,line=28,col=21,endColumn=24::unknown column `nope` in `sales`%0Ahelp: Columns of `sales`: day, region, rep, amount, status."
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn github_escapes_what_the_runner_reads_as_syntax() {
+    let text = rendered_defs(
+        "kpi a {\n    title \"100% sure: a, b\"\n    value count(sales)\n    target >= 1000\n}\n",
+        OutputFormat::Github,
+    );
+    // `%`, `:` and `,` in a property are percent-encoded; in the message only `%` (and line
+    // breaks) are. March has 3 sales.
+    assert_eq!(
+        text,
+        "::error title=100%25 sure%3A a%2C b%3A missed,file=defs.kpi,line=1,col=5,endColumn=5::3 against >= 1,000 in 2025-03\n"
+    );
+}
+
+#[test]
+fn github_warns_or_fails_by_fail_on() {
+    let text = rendered_with(
+        DEFS,
+        OutputFormat::Github,
+        TableOptions {
+            fail_on: kpi::report::FailOn::Warn,
+            ..Default::default()
+        },
+    );
+    assert!(
+        text.starts_with("::error title=Revenue by region · NA%3A warn,"),
+        "{text}"
+    );
 }

@@ -432,6 +432,7 @@ fn reasons_are_in_every_report_format() {
         outcomes: &run.outcomes,
         diagnostics: &run.diagnostics,
         sources: &loaded.sources,
+        paths: &Default::default(),
     };
     let options = kpi::report::TableOptions {
         color: false,
