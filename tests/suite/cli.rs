@@ -202,17 +202,17 @@ fn eval_an_expression_by_dimension() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     // January EU 100, NA 50; February EU 100, NA 0; March EU 60, NA 40.
     assert!(
-        out.stdout.contains("eval,region=EU,2025-01,100,false"),
+        out.stdout.contains("eval,EU,2025-01,100,false"),
         "{}",
         out.stdout
     );
     assert!(
-        out.stdout.contains("eval,region=NA,2025-02,0,false"),
+        out.stdout.contains("eval,NA,2025-02,0,false"),
         "{}",
         out.stdout
     );
     assert!(
-        out.stdout.contains("eval,region=NA,2025-03,40,true"),
+        out.stdout.contains("eval,NA,2025-03,40,true"),
         "{}",
         out.stdout
     );
@@ -418,7 +418,8 @@ funnel f { entity rep  step sale = sales  step paid = sales where status == \"pa
         out.stdout
             .lines()
             .skip(1)
-            .map(|l| l.split(',').nth(3).unwrap_or("").to_string())
+            // kpi, period, value: no dimension columns.
+            .map(|l| l.split(',').nth(2).unwrap_or("").to_string())
             .collect::<Vec<_>>()
     };
     // Rows per month: 2, 2, 3; over two months: 2, 4, 5; year to date: 2, 4, 7.

@@ -185,10 +185,15 @@ fn json() {
 fn csv() {
     let text = rendered(OutputFormat::Csv);
     assert!(text.starts_with(
-        "kpi,dimensions,period,value,evaluated,target,target_value,target_high,status,reason,deadline,elapsed,projection,needed\n"
+        "kpi,region,period,value,evaluated,target,target_value,target_high,status,reason,deadline,elapsed,projection,needed\n"
     ));
     assert!(
-        text.contains("by_region,region=NA,2025-03,40,true,>= sum(targets.goal),45,,warn,,,,,\n"),
+        text.contains("by_region,NA,2025-03,40,true,>= sum(targets.goal),45,,warn,,,,,\n"),
+        "{text}"
+    );
+    // A KPI not split by region leaves its column empty.
+    assert!(
+        text.contains("revenue,,2025-03,100,true,>= 90,90,,met,,,,,\n"),
         "{text}"
     );
     insta::assert_snapshot!(text);
@@ -400,4 +405,36 @@ fn github_warns_or_fails_by_fail_on() {
         text.starts_with("::error title=Revenue by region · NA%3A warn,"),
         "{text}"
     );
+}
+
+#[test]
+fn csv_has_a_column_per_dimension() {
+    let text = rendered_defs(
+        "kpi by_rep { by rep\n value sum(sales.amount) }\n\
+         kpi by_status { by status, region\n value count(sales) }\n",
+        OutputFormat::Csv,
+    );
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    // The union of the dimensions in order of first appearance; `status` is also the status
+    // column's name, so its dimension column is `by_status`.
+    assert_eq!(header[..5], ["kpi", "rep", "by_status", "region", "period"]);
+    assert!(header.contains(&"status".to_string()));
+    let march: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect::<Vec<_>>())
+        .filter(|r| r[4] == "2025-03")
+        .collect();
+    let line = |kpi: &str, rep: &str, status: &str, region: &str| {
+        march
+            .iter()
+            .find(|r| r[0] == kpi && r[1] == rep && r[2] == status && r[3] == region)
+            .map(|r| r[5].clone())
+            .unwrap_or_else(|| panic!("no line {kpi} {rep} {status} {region}: {march:?}"))
+    };
+    // March: boris 40 (NA), anna 60 (EU), chen no amount (EU): all paid.
+    assert_eq!(line("by_rep", "anna", "", ""), "60");
+    assert_eq!(line("by_rep", "boris", "", ""), "40");
+    assert_eq!(line("by_status", "", "paid", "EU"), "2");
+    assert_eq!(line("by_status", "", "paid", "NA"), "1");
 }
