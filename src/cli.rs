@@ -153,6 +153,9 @@ pub enum Format {
     Junit,
     /// GitHub workflow commands: annotations on the definitions of the rows that need attention.
     Github,
+    /// One self-contained HTML page with charts, for people: open it offline or keep it as a
+    /// CI artifact.
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -181,6 +184,7 @@ impl From<Format> for OutputFormat {
             Format::Markdown => OutputFormat::Markdown,
             Format::Junit => OutputFormat::Junit,
             Format::Github => OutputFormat::Github,
+            Format::Html => OutputFormat::Html,
         }
     }
 }

@@ -1403,15 +1403,25 @@ fn judge(
         if let Some(last) = history_status.last_mut() {
             *last = status;
         }
-        let mut history_target: Vec<Option<f64>> = (window.first_reported..=window.evaluated)
-            .map(|p| {
-                let at = row_of(p).filter(|_| !time_bound)?;
-                applicable(&targets, at)?.low[at]
-            })
-            .collect();
-        if let Some(last) = history_target.last_mut() {
-            *last = target.zip(goal_at).and_then(|(t, at)| t.low[at]);
-        }
+        // The bounds of the target and warn lines that applied in each period, for the charts;
+        // the judged period's are those it was judged against.
+        let bounds = |goals: &[GoalColumns<'_>], judged: Option<&GoalColumns<'_>>, high: bool| {
+            let side = |g: &GoalColumns<'_>, at: usize| if high { g.high[at] } else { g.low[at] };
+            let mut bounds: Vec<Option<f64>> = (window.first_reported..=window.evaluated)
+                .map(|p| {
+                    let at = row_of(p).filter(|_| !time_bound)?;
+                    side(applicable(goals, at)?, at)
+                })
+                .collect();
+            if let Some(last) = bounds.last_mut() {
+                *last = judged.zip(goal_at).and_then(|(g, at)| side(g, at));
+            }
+            bounds
+        };
+        let history_target = bounds(&targets, target, false);
+        let history_target_high = bounds(&targets, target, true);
+        let history_warn = bounds(&warns, warn, false);
+        let history_warn_high = bounds(&warns, warn, true);
         let maturing = (window.evaluated + 1..=window.maturing_until)
             .map(value_of)
             .collect();
@@ -1441,6 +1451,9 @@ fn judge(
             history,
             history_status,
             history_target,
+            history_target_high,
+            history_warn,
+            history_warn_high,
             deadline: window.pacing.map(|p| p.deadline.to_string()),
             elapsed: window
                 .pacing
@@ -1462,6 +1475,7 @@ fn judge(
         grain: kpi.grain,
         dimensions: kpi.dims.clone(),
         location: kpi.location.clone(),
+        additive: kpi.value.accrual() == Some(ir::Accrual::Period),
         period: kpi.grain.label(window.evaluated),
         previous_period: kpi.grain.label(window.evaluated - 1),
         history_periods: (window.first_reported..=window.evaluated)

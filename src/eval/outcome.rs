@@ -87,6 +87,12 @@ pub struct RowOutcome {
     pub history_status: Vec<Option<Status>>,
     /// The target that applied in each history period (the low bound of `between`).
     pub history_target: Vec<Option<f64>>,
+    /// The high bound of a `between` target in each history period.
+    pub history_target_high: Vec<Option<f64>>,
+    /// The warn line that applied in each history period (the low bound of `between`), and the
+    /// high bound of a `between` one.
+    pub history_warn: Vec<Option<f64>>,
+    pub history_warn_high: Vec<Option<f64>>,
     /// A time-bound target (`by DATE`): the last day of the period it is for.
     pub deadline: Option<String>,
     /// The share of the period elapsed, 0 to 1, counting the evaluation day (time-bound only).
@@ -147,6 +153,10 @@ pub struct KpiOutcome {
     pub grain: Grain,
     pub dimensions: Vec<String>,
     pub location: Location,
+    /// Whether the values add up: a sum or a count of each period (or such values combined by
+    /// `+`, `-` and constant factors), so that the values of periods or of dimension values
+    /// may be totalled, and a chart of them starts at zero.
+    pub additive: bool,
     /// The evaluated period, such as `2025-12`.
     pub period: String,
     pub previous_period: String,

@@ -4,6 +4,7 @@ mod csv;
 mod drawing;
 mod format;
 mod github;
+mod html;
 mod json;
 mod junit;
 pub mod lint;
@@ -77,6 +78,7 @@ pub enum OutputFormat {
     Markdown,
     Junit,
     Github,
+    Html,
 }
 
 /// Counts for the last line of the table and the `summary` of the JSON document.
@@ -161,6 +163,7 @@ pub fn render(report: &Report<'_>, format: OutputFormat, options: TableOptions) 
         OutputFormat::Markdown => markdown::render(report),
         OutputFormat::Junit => junit::render(report, options.fail_on),
         OutputFormat::Github => github::render(report, options.fail_on),
+        OutputFormat::Html => html::render(report),
     }
 }
 

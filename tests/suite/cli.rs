@@ -286,6 +286,7 @@ fn example_report() {
     let markdown = out_dir.path().join("summary.md");
     let junit = out_dir.path().join("kpi.xml");
     let github = out_dir.path().join("annotations.txt");
+    let html = out_dir.path().join("kpi.html");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
     // Tools that open the definitions know them by their paths from the repository's root.
     cmd.env("GITHUB_WORKSPACE", env!("CARGO_MANIFEST_DIR"));
@@ -296,7 +297,9 @@ fn example_report() {
         .arg("--report")
         .arg(format!("junit={}", junit.display()))
         .arg("--report")
-        .arg(format!("github={}", github.display()));
+        .arg(format!("github={}", github.display()))
+        .arg("--report")
+        .arg(format!("html={}", html.display()));
     let out = run(cmd);
     assert_eq!(
         out.code, 1,
@@ -321,6 +324,11 @@ fn example_report() {
         "the standard library's files from the repository's root: {github}"
     );
     insta::assert_snapshot!("example_report_github", github);
+    // The page itself is checked in a browser (`browser.rs`); here, its bytes.
+    insta::assert_snapshot!(
+        "example_report_html",
+        std::fs::read_to_string(html).unwrap()
+    );
 }
 
 #[test]

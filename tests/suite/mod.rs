@@ -1,4 +1,5 @@
 mod bad;
+mod browser;
 mod cli;
 mod data;
 mod differential;

@@ -438,3 +438,134 @@ fn csv_has_a_column_per_dimension() {
     assert_eq!(line("by_status", "", "paid", "EU"), "2");
     assert_eq!(line("by_status", "", "paid", "NA"), "1");
 }
+
+/// The elements of a page that match a CSS selector.
+fn select<'a>(page: &'a scraper::Html, selector: &str) -> Vec<scraper::ElementRef<'a>> {
+    page.select(&scraper::Selector::parse(selector).unwrap())
+        .collect()
+}
+
+#[test]
+fn html() {
+    let text = rendered(OutputFormat::Html);
+    let page = scraper::Html::parse_document(&text);
+    // A card and a section per KPI: the 8 computed and `broken`, which could not be.
+    let cards = select(&page, ".card[data-kpi]");
+    assert_eq!(cards.len(), 9);
+    let status = |s: &str| {
+        select(&page, &format!(".card[data-status=\"{s}\"]"))
+            .iter()
+            .map(|e| e.value().attr("data-kpi").unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    // Worst first: missed, then warn, no data, on track, met, no target, after the error.
+    assert_eq!(status("error"), ["broken"]);
+    assert_eq!(status("missed"), ["paid_share"]);
+    assert_eq!(status("warn"), ["by_region"]);
+    assert_eq!(status("no_data"), ["nothing"]);
+    assert_eq!(status("on_track"), ["year_paced"]);
+    assert_eq!(status("met"), ["revenue", "paid_share_of_reps"]);
+    assert_eq!(
+        status("none"),
+        ["count_only", "reps_paid_next_month"],
+        "KPIs without a target"
+    );
+    for card in &cards {
+        let name = card.value().attr("data-kpi").unwrap();
+        assert_eq!(
+            select(&page, &format!("article#kpi-{name}")).len(),
+            1,
+            "{name} has its section"
+        );
+    }
+    // The headline counts KPIs by status.
+    let count = |s: &str| {
+        select(&page, &format!("[data-count-status=\"{s}\"] b"))
+            .first()
+            .map(|e| e.text().collect::<String>())
+    };
+    assert_eq!(count("met").as_deref(), Some("2"));
+    assert_eq!(count("none").as_deref(), Some("2"));
+    assert_eq!(count("at_risk"), None, "statuses no KPI has are left out");
+    // Every point's tooltip has its exact value: revenue's March, 100 against >= 90, met.
+    let tips: Vec<String> = select(&page, "#kpi-revenue .point title")
+        .iter()
+        .map(|e| e.text().collect())
+        .collect();
+    assert_eq!(
+        tips,
+        [
+            "2025-01: 150.00 · target >= 90.00 · ✓ met",
+            "2025-02: 100.00 · target >= 90.00 · ✓ met",
+            "2025-03: 100.00 · target >= 90.00 · ✓ met",
+        ]
+    );
+    // by_region is drawn as small multiples, one per region, the NA one in the warn zone:
+    // its target 45 and warn line 36 (0.8 * 45) shade one band in March.
+    let multiples = select(&page, "#kpi-by_region .multiples figure");
+    assert_eq!(multiples.len(), 2);
+    assert_eq!(select(&page, "#kpi-by_region .warn-zone").len(), 2);
+    // The paced KPI's progress, the funnel's steps and the cohort's triangle.
+    assert_eq!(select(&page, "#kpi-year_paced svg.progress").len(), 1);
+    assert_eq!(
+        select(&page, "#kpi-paid_share_of_reps svg.funnel .point").len(),
+        2
+    );
+    let cells: Vec<String> = select(&page, "#kpi-reps_paid_next_month table.heat tbody tr")
+        .first()
+        .map(|tr| {
+            select_in(tr, "td")
+                .iter()
+                .map(|td| td.text().collect())
+                .collect()
+        })
+        .unwrap();
+    // January's cohort: 2 reps; paid at age 0 (both), 1 (anna) and 2 (both).
+    assert_eq!(cells, ["2", "100%", "50%", "100%"]);
+    // The error, with its place.
+    let errors: String = select(&page, "#errors li")
+        .iter()
+        .map(|e| e.text().collect::<String>())
+        .collect();
+    assert!(errors.contains("defs.kpi:28:21"), "{errors}");
+    assert!(text.contains("Выручка"));
+    insta::assert_snapshot!(text);
+}
+
+fn select_in<'a>(
+    element: &scraper::ElementRef<'a>,
+    selector: &str,
+) -> Vec<scraper::ElementRef<'a>> {
+    element
+        .select(&scraper::Selector::parse(selector).unwrap())
+        .collect()
+}
+
+#[test]
+fn html_is_self_contained_and_keeps_text_as_text() {
+    let text = rendered_defs(
+        r#"kpi a {
+    title "<script>alert(1)</script> & \"quotes\""
+    owner "ops <team>"
+    description "<img src=x onerror=alert(1)>"
+    value count(sales)
+    target >= 1
+}"#,
+        OutputFormat::Html,
+    );
+    let page = scraper::Html::parse_document(&text);
+    // One script, the report's own; no image, no link, nothing fetched from anywhere.
+    assert_eq!(select(&page, "script").len(), 1);
+    assert!(
+        select(&page, "img, link, iframe, object").is_empty(),
+        "{text}"
+    );
+    assert!(select(&page, "[src]").is_empty(), "{text}");
+    for scheme in ["http:", "https:", "//fonts", "url("] {
+        assert!(!text.contains(scheme), "{scheme} in the page");
+    }
+    let title: String = select(&page, "#kpi-a h3")[0].text().collect();
+    assert_eq!(title, "<script>alert(1)</script> & \"quotes\"");
+    let owner = select(&page, "#filter-owner option[value=\"ops <team>\"]");
+    assert_eq!(owner.len(), 1, "{text}");
+}
