@@ -114,6 +114,10 @@ pub struct EvalArgs {
     /// The last period to show.
     #[arg(long)]
     pub to: Option<String>,
+    /// With a range (`--from`/`--to`), the table has the dimension values as rows and the
+    /// periods as columns, instead of the reverse.
+    #[arg(long)]
+    pub pivot: bool,
     #[command(flatten)]
     pub when: WhenArgs,
     #[arg(long, value_enum, default_value_t = Format::Table)]

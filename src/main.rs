@@ -109,19 +109,12 @@ fn file_paths(project: &Project) -> FilePaths {
     }
 }
 
-fn print_run(
-    project: &Project,
-    run: &Run,
-    format: cli::Format,
-    judged: bool,
-    fail_on: report::FailOn,
-) {
+fn print_run(project: &Project, run: &Run, format: cli::Format, options: TableOptions) {
     let paths = file_paths(project);
     let report = report_of(project, run, &paths);
     let options = TableOptions {
         color: stdout_color(),
-        judged,
-        fail_on,
+        ..options
     };
     // An empty table says nothing that the errors do not; JSON and CSV stay whole documents.
     let nothing_computed = run.outcomes.is_empty() && has_errors(&run.diagnostics);
@@ -144,9 +137,9 @@ fn write_reports(
     let paths = file_paths(project);
     let report = report_of(project, run, &paths);
     let options = TableOptions {
-        color: false,
         judged: true,
         fail_on,
+        ..TableOptions::default()
     };
     let mut failures = Vec::new();
     for to in reports {
@@ -176,7 +169,12 @@ fn check(project: Project, args: cli::CheckArgs) -> u8 {
     options.names = args.names;
     options.tags = args.tags;
     let run = project.run(&options);
-    print_run(&project, &run, args.format, true, args.fail_on.into());
+    let table = TableOptions {
+        judged: true,
+        fail_on: args.fail_on.into(),
+        ..TableOptions::default()
+    };
+    print_run(&project, &run, args.format, table);
     let written = write_reports(&project, &run, &args.reports, args.fail_on.into());
     if has_errors(&run.diagnostics) || !written {
         return EXIT_ERROR;
@@ -213,13 +211,13 @@ fn eval(mut project: Project, args: cli::EvalArgs) -> u8 {
         }
     };
     let run = project.run_adhoc(&kpi, &options);
-    print_run(
-        &project,
-        &run,
-        args.format,
-        false,
-        report::FailOn::default(),
-    );
+    // A range is explored period by period.
+    let table = TableOptions {
+        periods: args.from.is_some() || args.to.is_some() || args.pivot,
+        pivot: args.pivot,
+        ..TableOptions::default()
+    };
+    print_run(&project, &run, args.format, table);
     if has_errors(&run.diagnostics) {
         EXIT_ERROR
     } else {

@@ -301,12 +301,26 @@ pub fn evaluate(
             }
             let coverage = coverage(program, kpi, options, &extents);
             match evaluate_kpi(kpi, *window, &coverage, &lowered.plan, &results) {
-                Ok(outcome) => outcomes.push(outcome),
+                Ok(mut outcome) => {
+                    outcome.additive = additive(program, kpi);
+                    outcomes.push(outcome);
+                }
                 Err(d) => diagnostics.push(d.for_kpi(&kpi.meta.name)),
             }
         }
         (outcomes, diagnostics)
     })
+}
+
+/// Whether a KPI's values add up over periods and over dimension values: a sum or a count of
+/// each period ([`ir::Expr::accrual`]), but not a count of a per-entity view's rows, which
+/// counts an entity again in every period (and every dimension value) it has rows in.
+fn additive(program: &ir::Program, kpi: &ir::Kpi) -> bool {
+    kpi.value.accrual() == Some(ir::Accrual::Period)
+        && kpi
+            .aggregates()
+            .iter()
+            .all(|a| a.func != ir::AggFunc::Count || program.sources[a.source].per.is_none())
 }
 
 /// How far the data a KPI reads reaches: for each dated dataset it reads, the last day its
@@ -1475,7 +1489,8 @@ fn judge(
         grain: kpi.grain,
         dimensions: kpi.dims.clone(),
         location: kpi.location.clone(),
-        additive: kpi.value.accrual() == Some(ir::Accrual::Period),
+        // Set by the caller, which knows the sources.
+        additive: false,
         period: kpi.grain.label(window.evaluated),
         previous_period: kpi.grain.label(window.evaluated - 1),
         history_periods: (window.first_reported..=window.evaluated)

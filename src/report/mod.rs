@@ -9,6 +9,7 @@ mod json;
 mod junit;
 pub mod lint;
 mod markdown;
+mod periods;
 mod table;
 
 use std::collections::BTreeMap;
@@ -131,6 +132,10 @@ pub struct TableOptions {
     pub judged: bool,
     /// Which statuses fail the run (JUnit reports them as failures).
     pub fail_on: FailOn,
+    /// `kpi eval --from/--to`: the table shows every period, as rows, with the dimension values
+    /// as columns; `pivot` turns it.
+    pub periods: bool,
+    pub pivot: bool,
 }
 
 /// The status from which a run fails (`--fail-on`). The order is missed > at risk > warn: each
@@ -157,6 +162,7 @@ impl FailOn {
 /// they are rendered separately (to stderr) by the caller with [`crate::diagnostic::render_human`].
 pub fn render(report: &Report<'_>, format: OutputFormat, options: TableOptions) -> String {
     match format {
+        OutputFormat::Table if options.periods => periods::render(report, options.pivot),
         OutputFormat::Table => table::render(report, options),
         OutputFormat::Json => json::render(report),
         OutputFormat::Csv => csv::render(report),

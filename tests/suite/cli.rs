@@ -513,3 +513,66 @@ fn a_report_argument_must_be_format_equals_path() {
         assert!(out.stderr.contains(expected), "{arg}: {}", out.stderr);
     }
 }
+
+/// The cells of a table's lines that start with `first`: trimmed, without the borders.
+fn table_line(table: &str, first: &str) -> Vec<String> {
+    table
+        .lines()
+        .map(|l| {
+            l.trim_matches(|c| c == '│' || c == ' ')
+                .split('┆')
+                .map(|c| c.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .find(|cells| cells[0] == first)
+        .unwrap_or_else(|| panic!("no line {first}:\n{table}"))
+}
+
+#[test]
+fn eval_over_a_range_shows_every_period_with_totals() {
+    let p = project("view by_region = sales per region { n = count() }");
+    let eval = |args: &[&str]| {
+        let mut cmd = kpi(&p);
+        cmd.arg("eval").args(args);
+        let out = run(cmd);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    let range = ["--from", "2025-01", "--to", "2025-03"];
+    // January EU 100, NA 50; February EU 30 + 70, NA nothing (0); March EU 60, NA 40.
+    let sums = eval(&[&["sum(sales.amount)", "--by", "region"][..], &range].concat());
+    assert_eq!(table_line(&sums, "month"), ["month", "EU", "NA", "total"]);
+    assert_eq!(
+        table_line(&sums, "2025-01"),
+        ["2025-01", "100", "50", "150"]
+    );
+    assert_eq!(table_line(&sums, "2025-02"), ["2025-02", "100", "0", "100"]);
+    assert_eq!(table_line(&sums, "2025-03"), ["2025-03", "60", "40", "100"]);
+    assert_eq!(table_line(&sums, "total"), ["total", "260", "90", "350"]);
+    // Turned: regions as rows, periods as columns.
+    let pivoted = eval(
+        &[
+            &["sum(sales.amount)", "--by", "region", "--pivot"][..],
+            &range,
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        table_line(&pivoted, "region"),
+        ["region", "2025-01", "2025-02", "2025-03", "total"]
+    );
+    assert_eq!(table_line(&pivoted, "NA"), ["NA", "50", "0", "40", "90"]);
+    assert_eq!(
+        table_line(&pivoted, "total"),
+        ["total", "150", "100", "100", "350"]
+    );
+    // A mean does not add up: no totals. Nor does a count of a per-entity view's rows, which
+    // counts a region again in every month it sold in (2, 1, 2 regions; 2 over the quarter).
+    for expr in ["mean(sales.amount)", "count(by_region)"] {
+        let text = eval(&[&[expr][..], &range].concat());
+        assert!(!text.contains("total"), "{expr}:\n{text}");
+        assert_eq!(table_line(&text, "month"), ["month", expr]);
+    }
+    let regions = eval(&[&["count(by_region)"][..], &range].concat());
+    assert_eq!(table_line(&regions, "2025-02"), ["2025-02", "1"]);
+}
