@@ -17,7 +17,7 @@ use crate::period::Grain;
 use data::{first_line, Datasets};
 use lower::{ExprLowering, PassPlan, PERIOD, VALUE};
 pub use outcome::{
-    CohortTable, DrawnItem, FunnelStep, KpiOutcome, RowOutcome, Status, TargetOutcome,
+    CohortTable, DrawnItem, FunnelStep, KpiOutcome, RowOutcome, Status, TargetOutcome, Totals,
 };
 
 /// Which periods to compute.
@@ -303,6 +303,9 @@ pub fn evaluate(
             match evaluate_kpi(kpi, *window, &coverage, &lowered.plan, &results) {
                 Ok(mut outcome) => {
                     outcome.additive = additive(program, kpi);
+                    outcome.totals = outcome
+                        .additive
+                        .then(|| Totals::of(&outcome.rows, outcome.history_periods.len()));
                     outcomes.push(outcome);
                 }
                 Err(d) => diagnostics.push(d.for_kpi(&kpi.meta.name)),
@@ -1376,6 +1379,7 @@ fn judge(
         // additive value on its projection to the period's end, any other on its value so far.
         let mut projection = None;
         let mut needed = None;
+        let mut on_pace = None;
         if let (Some(pace), Some(at), Some(goal_at)) = (pacing, at, goal_at) {
             if pace.additive && !not_begun {
                 let share = match pace.pace {
@@ -1388,6 +1392,10 @@ fn judge(
                     .zip(share.filter(|s| *s > 0.0))
                     .map(|(v, s)| v / s)
                     .filter(|p| p.is_finite());
+                on_pace = target
+                    .and_then(|t| t.low[goal_at])
+                    .zip(share)
+                    .map(|(goal, s)| goal * s);
                 if share.is_none() && pace.pace == ir::Pace::Seasonal && row_reason.is_none() {
                     row_reason = Some(
                         "`pace seasonal` needs the same period a year earlier, which has no value"
@@ -1474,6 +1482,7 @@ fn judge(
                 .map(|p| p.elapsed_days as f64 / p.total_days as f64),
             projection,
             needed,
+            on_pace,
             maturing,
             funnel,
             cohort,
@@ -1491,6 +1500,7 @@ fn judge(
         location: kpi.location.clone(),
         // Set by the caller, which knows the sources.
         additive: false,
+        totals: None,
         period: kpi.grain.label(window.evaluated),
         previous_period: kpi.grain.label(window.evaluated - 1),
         history_periods: (window.first_reported..=window.evaluated)

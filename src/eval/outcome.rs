@@ -102,6 +102,10 @@ pub struct RowOutcome {
     /// Before the deadline, what the rest of the period must add to meet the target (the target
     /// less the value so far; negative when it is met already).
     pub needed: Option<f64>,
+    /// Before the deadline, an additive value: where the target's pace would have it by now
+    /// (the target times the share of the period elapsed, or of last year's same period done
+    /// by this day for `pace seasonal`).
+    pub on_pace: Option<f64>,
     /// Over a funnel or a cohort: the values of the younger cohorts, still maturing (the
     /// KPI's `maturing` periods), never judged.
     pub maturing: Vec<Option<f64>>,
@@ -157,6 +161,8 @@ pub struct KpiOutcome {
     /// `+`, `-` and constant factors), so that the values of periods or of dimension values
     /// may be totalled, and a chart of them starts at zero.
     pub additive: bool,
+    /// Where the values add up: their totals over the history periods and the rows.
+    pub totals: Option<Totals>,
     /// The evaluated period, such as `2025-12`.
     pub period: String,
     pub previous_period: String,
@@ -186,4 +192,37 @@ fn ordered_map<S: serde::Serializer>(
         map.serialize_entry(k, v)?;
     }
     map.end()
+}
+
+/// The totals of an additive KPI's history (its `history_periods` by its rows); a total is null
+/// where none of its values is known.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Totals {
+    /// Each history period's total over the rows.
+    pub periods: Vec<Option<f64>>,
+    /// Each row's total over the history periods.
+    pub rows: Vec<Option<f64>>,
+    /// The total of every row and period.
+    pub all: Option<f64>,
+}
+
+impl Totals {
+    pub fn of(rows: &[RowOutcome], periods: usize) -> Totals {
+        let sum = |values: &mut dyn Iterator<Item = Option<f64>>| {
+            values
+                .flatten()
+                .fold(None, |sum, v| Some(sum.unwrap_or(0.0) + v))
+        };
+        let at = |row: &RowOutcome, i: usize| row.history.get(i).copied().flatten();
+        Totals {
+            periods: (0..periods)
+                .map(|i| sum(&mut rows.iter().map(|r| at(r, i))))
+                .collect(),
+            rows: rows
+                .iter()
+                .map(|r| sum(&mut r.history.iter().copied()))
+                .collect(),
+            all: sum(&mut rows.iter().flat_map(|r| r.history.iter().copied())),
+        }
+    }
 }

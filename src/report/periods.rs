@@ -1,6 +1,6 @@
 //! The table of `kpi eval --from/--to`, for exploring: every period of the range, as rows, and
-//! the dimension values as columns (or the reverse, pivoted), with totals where the values add
-//! up (sums and counts of each period: [`crate::eval::KpiOutcome::additive`]).
+//! the dimension values as columns (or the reverse, pivoted), with the outcome's totals where
+//! the values add up (sums and counts of each period: [`crate::eval::KpiOutcome::totals`]).
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
@@ -56,14 +56,6 @@ fn label(kpi: &KpiOutcome, row: &RowOutcome) -> String {
         .join(" · ")
 }
 
-/// The sum of the values present; none when none is.
-fn total(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
-    values
-        .into_iter()
-        .flatten()
-        .fold(None, |sum, v| Some(sum.unwrap_or(0.0) + v))
-}
-
 fn matrix(kpi: &KpiOutcome, pivot: bool) -> Table {
     let f = |v: Option<f64>| {
         format_value(
@@ -76,41 +68,41 @@ fn matrix(kpi: &KpiOutcome, pivot: bool) -> Table {
     let number = |v: Option<f64>| Cell::new(f(v)).set_alignment(CellAlignment::Right);
     let periods = &kpi.history_periods;
     let rows = &kpi.rows;
-    // Totals only where values add up, and across more than one value.
-    let totals = kpi.additive;
     let mut table = Table::new();
     table
         .load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled)
         .force_no_tty();
     let value_at = |row: &RowOutcome, i: usize| row.history.get(i).copied().flatten();
+    // Totals where the values add up, and over more than one value.
+    let totals = kpi.totals.as_ref();
+    let by_period = totals.filter(|_| rows.len() > 1);
+    let by_row = totals.filter(|_| periods.len() > 1);
+    let period_total =
+        |i: usize| number(by_period.and_then(|t| t.periods.get(i).copied().flatten()));
+    let row_total = |r: usize| number(by_row.and_then(|t| t.rows.get(r).copied().flatten()));
+    let all = || number(totals.and_then(|t| t.all));
     if !pivot {
         // Periods as rows, dimension values as columns.
         let mut header = vec![Cell::new(kpi.grain.name())];
         header.extend(rows.iter().map(|r| Cell::new(label(kpi, r))));
-        let across = totals && rows.len() > 1;
-        if across {
+        if by_period.is_some() {
             header.push(Cell::new("total"));
         }
         table.set_header(header);
         for (i, period) in periods.iter().enumerate() {
             let mut cells = vec![Cell::new(period)];
             cells.extend(rows.iter().map(|r| number(value_at(r, i))));
-            if across {
-                cells.push(number(total(rows.iter().map(|r| value_at(r, i)))));
+            if by_period.is_some() {
+                cells.push(period_total(i));
             }
             table.add_row(cells);
         }
-        if totals && periods.len() > 1 {
+        if by_row.is_some() {
             let mut cells = vec![Cell::new("total")];
-            cells.extend(
-                rows.iter()
-                    .map(|r| number(total(r.history.iter().copied()))),
-            );
-            if across {
-                cells.push(number(total(
-                    rows.iter().flat_map(|r| r.history.iter().copied()),
-                )));
+            cells.extend((0..rows.len()).map(row_total));
+            if by_period.is_some() {
+                cells.push(all());
             }
             table.add_row(cells);
         }
@@ -123,28 +115,23 @@ fn matrix(kpi: &KpiOutcome, pivot: bool) -> Table {
         };
         let mut header = vec![Cell::new(corner)];
         header.extend(periods.iter().map(Cell::new));
-        let across = totals && periods.len() > 1;
-        if across {
+        if by_row.is_some() {
             header.push(Cell::new("total"));
         }
         table.set_header(header);
-        for row in rows {
+        for (r, row) in rows.iter().enumerate() {
             let mut cells = vec![Cell::new(label(kpi, row))];
             cells.extend((0..periods.len()).map(|i| number(value_at(row, i))));
-            if across {
-                cells.push(number(total(row.history.iter().copied())));
+            if by_row.is_some() {
+                cells.push(row_total(r));
             }
             table.add_row(cells);
         }
-        if totals && rows.len() > 1 {
+        if by_period.is_some() {
             let mut cells = vec![Cell::new("total")];
-            cells.extend(
-                (0..periods.len()).map(|i| number(total(rows.iter().map(|r| value_at(r, i))))),
-            );
-            if across {
-                cells.push(number(total(
-                    rows.iter().flat_map(|r| r.history.iter().copied()),
-                )));
+            cells.extend((0..periods.len()).map(period_total));
+            if by_row.is_some() {
+                cells.push(all());
             }
             table.add_row(cells);
         }

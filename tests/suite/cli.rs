@@ -287,6 +287,8 @@ fn example_report() {
     let junit = out_dir.path().join("kpi.xml");
     let github = out_dir.path().join("annotations.txt");
     let html = out_dir.path().join("kpi.html");
+    let json = out_dir.path().join("kpi.json");
+    let csv = out_dir.path().join("kpi.csv");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
     // Tools that open the definitions know them by their paths from the repository's root.
     cmd.env("GITHUB_WORKSPACE", env!("CARGO_MANIFEST_DIR"));
@@ -299,7 +301,11 @@ fn example_report() {
         .arg("--report")
         .arg(format!("github={}", github.display()))
         .arg("--report")
-        .arg(format!("html={}", html.display()));
+        .arg(format!("html={}", html.display()))
+        .arg("--report")
+        .arg(format!("json={}", json.display()))
+        .arg("--report")
+        .arg(format!("csv={}", csv.display()));
     let out = run(cmd);
     assert_eq!(
         out.code, 1,
@@ -324,6 +330,11 @@ fn example_report() {
         "the standard library's files from the repository's root: {github}"
     );
     insta::assert_snapshot!("example_report_github", github);
+    insta::assert_snapshot!(
+        "example_report_json",
+        std::fs::read_to_string(json).unwrap()
+    );
+    insta::assert_snapshot!("example_report_csv", std::fs::read_to_string(csv).unwrap());
     // The page itself is checked in a browser (`browser.rs`); here, its bytes.
     insta::assert_snapshot!(
         "example_report_html",

@@ -147,6 +147,18 @@ fn json() {
     assert_eq!(paced["needed"], 650.0);
     assert!((paced["elapsed"].as_f64().unwrap() - 90.0 / 365.0).abs() < 1e-12);
     assert!((paced["projection"].as_f64().unwrap() - 350.0 * 365.0 / 90.0).abs() < 1e-9);
+    // On the target's linear pace, 1000 * 90 / 365 by 31 March.
+    assert!((paced["on_pace"].as_f64().unwrap() - 1000.0 * 90.0 / 365.0).abs() < 1e-9);
+    // A sum adds up: January EU 100, NA 50; February EU 100, NA 0; March EU 60, NA 40.
+    let by_region = &value["kpis"][1];
+    assert_eq!(by_region["additive"], true);
+    assert_eq!(
+        by_region["totals"],
+        serde_json::json!({"periods": [150.0, 100.0, 100.0], "rows": [260.0, 90.0], "all": 350.0})
+    );
+    // A ratio does not.
+    assert_eq!(value["kpis"][2]["additive"], false);
+    assert_eq!(value["kpis"][2]["totals"], serde_json::Value::Null);
     // The funnel of January's reps (anna and boris, both paid on their first day), judged once
     // its 40 days are over; February's (chen: paid 44 days after the first sale) is maturing.
     let funnel = &value["kpis"][6];

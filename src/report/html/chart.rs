@@ -508,14 +508,11 @@ pub fn sparkline(kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
 }
 
 /// Progress to a deadline: the value so far against the target, with the projection to the
-/// period's end and, for a linear pace, where the value should be by now.
+/// period's end and where the target's pace would have the value by now.
 pub fn progress(kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
     let (width, height) = (640.0, 54.0);
     let target = row.target.as_ref().and_then(|t| t.value);
-    let expected = match (kpi.pace, target, row.elapsed, kpi.in_progress) {
-        (Some(crate::compile::ir::Pace::Linear), Some(t), Some(e), true) => Some(t * e),
-        _ => None,
-    };
+    let expected = row.on_pace.filter(|_| kpi.in_progress);
     let known: Vec<f64> = [row.value, target, row.projection, expected]
         .into_iter()
         .flatten()
@@ -544,7 +541,7 @@ pub fn progress(kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
             }
             @if let Some(e) = expected {
                 g class="point" {
-                    title { (format!("by now at a linear pace: {}", value_text(kpi, Some(e)))) }
+                    title { (format!("on the target's pace by now: {}", value_text(kpi, Some(e)))) }
                     line class="expected" x1=(n(x(e))) x2=(n(x(e))) y1="10" y2="32" {}
                 }
             }
