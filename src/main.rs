@@ -97,11 +97,17 @@ fn report_of<'a>(project: &'a Project, run: &'a Run, paths: &'a FilePaths) -> Re
     }
 }
 
-/// The definition files' paths for the tools that open them: from the repository's root, which
-/// is `GITHUB_WORKSPACE` in a GitHub Actions job and the current folder elsewhere.
+/// The definition files' paths for the tools that open them: from the root of the git
+/// repository that holds the project (the nearest folder above it with a `.git`), else from
+/// `GITHUB_WORKSPACE` in a GitHub Actions job, else from the current folder.
 fn file_paths(project: &Project) -> FilePaths {
-    let root = std::env::var_os("GITHUB_WORKSPACE")
-        .map(std::path::PathBuf::from)
+    let repository = project.manifest.root.canonicalize().ok().and_then(|dir| {
+        dir.ancestors()
+            .find(|d| d.join(".git").exists())
+            .map(std::path::Path::to_path_buf)
+    });
+    let root = repository
+        .or_else(|| std::env::var_os("GITHUB_WORKSPACE").map(std::path::PathBuf::from))
         .or_else(|| std::env::current_dir().ok());
     match root {
         Some(root) => FilePaths::under(&root, &project.sources),
@@ -200,7 +206,10 @@ fn eval(mut project: Project, args: cli::EvalArgs) -> u8 {
     let from = args.from.as_deref().map(PeriodSpec::parse).transpose();
     let to = args.to.as_deref().map(PeriodSpec::parse).transpose();
     match (from, to) {
-        (Ok(from), Ok(to)) => options.range = day_range(from, to, project.as_of(&options)),
+        (Ok(from), Ok(to)) => match day_range(from, to) {
+            Ok(range) => options.range = range,
+            Err(message) => return argument_error(message),
+        },
         (Err(message), _) | (_, Err(message)) => return argument_error(message),
     }
     let kpi = match project.adhoc_kpi(&args.expr, &args.by, args.every.as_deref()) {

@@ -186,19 +186,24 @@ impl PeriodSpec {
     }
 }
 
-/// The days from the start of `from` to the end of `to` (`kpi eval --from/--to`); a missing end
-/// is taken from the other one, or is `as_of`.
+/// The days from the start of `from` to the end of `to` (`kpi eval --from/--to`): a missing
+/// start is the start of `to`; a missing end (`None`) is each KPI's last complete period, as
+/// without a range. A range that ends before it starts is an error.
 pub fn day_range(
     from: Option<PeriodSpec>,
     to: Option<PeriodSpec>,
-    as_of: NaiveDate,
-) -> Option<(NaiveDate, NaiveDate)> {
-    if from.is_none() && to.is_none() {
-        return None;
+) -> Result<Option<(NaiveDate, Option<NaiveDate>)>, String> {
+    let Some(start) = from.or(to) else {
+        return Ok(None);
+    };
+    let first = start.grain.start(start.index);
+    let last = to.map(|p| p.last_day());
+    if let Some(last) = last.filter(|last| *last < first) {
+        return Err(format!(
+            "the range ends ({last}) before it starts ({first}): `--from` must not be after `--to`"
+        ));
     }
-    let first = from.or(to).map(|p| p.grain.start(p.index)).unwrap_or(as_of);
-    let last = to.map(|p| p.last_day()).unwrap_or(as_of);
-    Some((first, last))
+    Ok(Some((first, last)))
 }
 
 #[cfg(test)]
@@ -248,20 +253,20 @@ mod tests {
     #[test]
     fn eval_ranges() {
         let p = |s| Some(PeriodSpec::parse(s).unwrap());
-        let as_of = d("2025-12-31");
-        assert_eq!(day_range(None, None, as_of), None);
+        assert_eq!(day_range(None, None), Ok(None));
         assert_eq!(
-            day_range(p("2025-Q1"), p("2025-02"), as_of),
-            Some((d("2025-01-01"), d("2025-02-28")))
+            day_range(p("2025-Q1"), p("2025-02")),
+            Ok(Some((d("2025-01-01"), Some(d("2025-02-28")))))
         );
         assert_eq!(
-            day_range(p("2025-11"), None, as_of),
-            Some((d("2025-11-01"), as_of))
+            day_range(p("2025-11"), None),
+            Ok(Some((d("2025-11-01"), None)))
         );
         assert_eq!(
-            day_range(None, p("2025-W07"), as_of),
-            Some((d("2025-02-10"), d("2025-02-16")))
+            day_range(None, p("2025-W07")),
+            Ok(Some((d("2025-02-10"), Some(d("2025-02-16")))))
         );
+        assert!(day_range(p("2025-03"), p("2025-01")).is_err());
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub struct RunOptions {
     /// Only KPIs with one of these tags; all when empty.
     pub tags: Vec<String>,
     /// `kpi eval --from/--to`: the days whose periods to report.
-    pub range: Option<(NaiveDate, NaiveDate)>,
+    pub range: Option<(NaiveDate, Option<NaiveDate>)>,
 }
 
 /// The result of a run: every outcome that could be computed and every problem found.

@@ -602,6 +602,25 @@ impl Expr {
         }
     }
 
+    /// Whether the expression is a quantity: counts and sums, of a period or of any window,
+    /// combined by `+`, `-` and constant factors (a count of customers at the end of a month, a
+    /// rolling sum); a chart of one starts at zero.
+    pub fn is_quantity(&self) -> bool {
+        fn constant(e: &Expr) -> bool {
+            let mut aggregates = Vec::new();
+            e.collect_aggregates(&mut aggregates);
+            aggregates.is_empty() && !matches!(e, Expr::SelfValue)
+        }
+        match self {
+            Expr::Agg(a) => matches!(a.func, AggFunc::Sum | AggFunc::Count),
+            Expr::Unary(UnaryOp::Neg, e) => e.is_quantity(),
+            Expr::Binary(BinaryOp::Add | BinaryOp::Sub, a, b) => a.is_quantity() && b.is_quantity(),
+            Expr::Binary(BinaryOp::Mul, a, b) if constant(a) => b.is_quantity(),
+            Expr::Binary(BinaryOp::Mul | BinaryOp::Div, a, b) if constant(b) => a.is_quantity(),
+            _ => false,
+        }
+    }
+
     /// How many nodes the expression has, aggregates' arguments and filters included.
     pub fn size(&self) -> usize {
         let own = match self {

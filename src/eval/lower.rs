@@ -793,7 +793,11 @@ const SUM_PARTS: [SumPart; 7] = [
 fn combine_sum(parts: [Expr; 7]) -> (Expr, Expr) {
     let [high, low, first, second, values, cut, float] = parts;
     let f = |e: Expr| e.cast(DataType::Float64);
-    let exact = ((f(second) / lit(LIMB) + f(first)) / lit(LIMB) + f(low)) + f(high) * lit(LIMB);
+    // The whole parts first, exactly (integers below 2^53), then the fraction: a negative
+    // value's low part is near 2^32, and adding the fraction to it first would round it there.
+    let wholes = f(high) * lit(LIMB) + f(low);
+    let fraction = (f(second) / lit(LIMB) + f(first)) / lit(LIMB);
+    let exact = wholes + fraction;
     let sum = when(values.clone().eq(cut)).then(exact).otherwise(float);
     (sum, values)
 }

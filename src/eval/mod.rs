@@ -28,7 +28,7 @@ pub struct EvalOptions {
     /// Periods reported before the evaluated one.
     pub history: u32,
     /// Instead of `as_of` and `history`: the days whose periods to report (`kpi eval --from/--to`).
-    pub range: Option<(NaiveDate, NaiveDate)>,
+    pub range: Option<(NaiveDate, Option<NaiveDate>)>,
     /// Dated datasets: the column that dates their rows and how late their data may be
     /// (LANGUAGE 5.4). A period is judged only when every dataset a KPI reads covers it.
     pub freshness: BTreeMap<String, Freshness>,
@@ -148,7 +148,14 @@ fn window(kpi: &ir::Kpi, options: &EvalOptions) -> Window {
         _ => None,
     };
     let (first_reported, evaluated) = match options.range {
-        Some((from, to)) => (kpi.grain.index_of(from), kpi.grain.index_of(to)),
+        Some((from, to)) => {
+            let last = match to {
+                Some(to) => kpi.grain.index_of(to),
+                // Without an end, through the last complete period, as without a range.
+                None => last_mature(kpi, options.as_of),
+            };
+            (kpi.grain.index_of(from), last)
+        }
         None => {
             let evaluated = match &pacing {
                 Some(p) => p.judged(kpi.grain),
@@ -303,6 +310,7 @@ pub fn evaluate(
             match evaluate_kpi(kpi, *window, &coverage, &lowered.plan, &results) {
                 Ok(mut outcome) => {
                     outcome.additive = additive(program, kpi);
+                    outcome.quantity = kpi.value.is_quantity();
                     outcome.totals = outcome
                         .additive
                         .then(|| Totals::of(&outcome.rows, outcome.history_periods.len()));
@@ -316,14 +324,15 @@ pub fn evaluate(
 }
 
 /// Whether a KPI's values add up over periods and over dimension values: a sum or a count of
-/// each period ([`ir::Expr::accrual`]), but not a count of a per-entity view's rows, which
-/// counts an entity again in every period (and every dimension value) it has rows in.
+/// each period ([`ir::Expr::accrual`]), split by the KPI's own dimensions (not a `total()` nor
+/// a KPI without them repeated on every row), and not a count of a per-entity view's rows,
+/// which counts an entity again in every period (and every dimension value) it has rows in.
 fn additive(program: &ir::Program, kpi: &ir::Kpi) -> bool {
     kpi.value.accrual() == Some(ir::Accrual::Period)
-        && kpi
-            .aggregates()
-            .iter()
-            .all(|a| a.func != ir::AggFunc::Count || program.sources[a.source].per.is_none())
+        && kpi.aggregates().iter().all(|a| {
+            a.dims == kpi.dims
+                && (a.func != ir::AggFunc::Count || program.sources[a.source].per.is_none())
+        })
 }
 
 /// How far the data a KPI reads reaches: for each dated dataset it reads, the last day its
@@ -1500,6 +1509,7 @@ fn judge(
         location: kpi.location.clone(),
         // Set by the caller, which knows the sources.
         additive: false,
+        quantity: false,
         totals: None,
         period: kpi.grain.label(window.evaluated),
         previous_period: kpi.grain.label(window.evaluated - 1),

@@ -161,6 +161,9 @@ pub struct KpiOutcome {
     /// `+`, `-` and constant factors), so that the values of periods or of dimension values
     /// may be totalled, and a chart of them starts at zero.
     pub additive: bool,
+    /// Whether the values are quantities: counts or sums, of a period or of a window (a count at
+    /// the end of a period, a rolling sum), so that a chart of them starts at zero.
+    pub quantity: bool,
     /// Where the values add up: their totals over the history periods and the rows.
     pub totals: Option<Totals>,
     /// The evaluated period, such as `2025-12`.
@@ -207,22 +210,48 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// The totals of the rows' history; a total is null unless every value it adds is known
+    /// (a period the data do not cover yet has no total, and makes its rows' totals null).
     pub fn of(rows: &[RowOutcome], periods: usize) -> Totals {
-        let sum = |values: &mut dyn Iterator<Item = Option<f64>>| {
-            values
-                .flatten()
-                .fold(None, |sum, v| Some(sum.unwrap_or(0.0) + v))
-        };
         let at = |row: &RowOutcome, i: usize| row.history.get(i).copied().flatten();
         Totals {
             periods: (0..periods)
-                .map(|i| sum(&mut rows.iter().map(|r| at(r, i))))
+                .map(|i| total(rows.iter().map(|r| at(r, i))))
                 .collect(),
             rows: rows
                 .iter()
-                .map(|r| sum(&mut r.history.iter().copied()))
+                .map(|r| total((0..periods).map(|i| at(r, i))))
                 .collect(),
-            all: sum(&mut rows.iter().flat_map(|r| r.history.iter().copied())),
+            all: total(
+                rows.iter()
+                    .flat_map(|r| (0..periods).map(move |i| at(r, i))),
+            ),
         }
     }
+}
+
+/// The sum of values that are all known, and at least one; rounded to the most decimals any
+/// of them has (at most 12), so that 0.1 + 0.2 is 0.3 as a person adds it, not
+/// 0.30000000000000004.
+fn total(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let values: Vec<f64> = values.collect::<Option<Vec<f64>>>()?;
+    if values.is_empty() {
+        return None;
+    }
+    let sum: f64 = values.iter().sum();
+    let decimals = values.iter().map(|v| decimals_of(*v)).max().unwrap_or(0);
+    if decimals > 12 {
+        return Some(sum);
+    }
+    let scale = 10f64.powi(decimals as i32);
+    let rounded = (sum * scale).round() / scale;
+    Some(if rounded.is_finite() { rounded } else { sum })
+}
+
+/// The decimals of a number's shortest form: 2 for 286906.92, 0 for 1e20, 13 or more for one
+/// whose sum is best left as it is.
+fn decimals_of(v: f64) -> usize {
+    let text = format!("{v}");
+    text.split_once('.')
+        .map_or(0, |(_, fraction)| fraction.len())
 }

@@ -6,6 +6,7 @@
 //! - `warn` and `at_risk` below the `--fail-on` level are a `::warning`;
 //! - `no_data` is a `::notice` with the reason;
 //! - `met`, `on_track` and rows without a target are not annotated;
+//! - the rows of one KPI with one kind of annotation are one annotation, a line each;
 //! - an error in the definitions, the manifest or the data is an `::error` on its span (a
 //!   warning a `::warning`), titled with its code.
 //!
@@ -22,38 +23,113 @@ use crate::eval::{KpiOutcome, RowOutcome, Status};
 pub fn render(report: &Report<'_>, fail_on: FailOn) -> String {
     let mut out = String::new();
     for kpi in report.outcomes {
-        for row in &kpi.rows {
-            let Some(status) = row.status else {
-                continue;
-            };
-            let kind = if fail_on.fails(status) {
-                AnnotationKind::Error
-            } else {
-                match status {
-                    Status::Warn | Status::AtRisk => AnnotationKind::Warning,
-                    Status::NoData => AnnotationKind::Notice,
-                    Status::Met | Status::OnTrack | Status::Missed => continue,
-                }
-            };
-            let command = Annotation::new()
-                .title(format!("{}: {}", row_name(kpi, row), status.key()))
-                .file(report.paths.of(&kpi.location.file))
-                .span(AnnotationSpan::Column {
-                    line: number(kpi.location.line),
-                    start: number(kpi.location.column),
-                    // The KPI's name, where the location points; the last column is in it.
-                    end: Some(number(
-                        kpi.location.column + kpi.meta.name.chars().count().max(1) - 1,
-                    )),
-                })
-                .command(kind, row_message(kpi, row));
-            out.push_str(&format!("{command}\n"));
+        for (kind, rows) in kinds(kpi, fail_on) {
+            out.push_str(&format!("{}\n", kpi_command(report, kpi, kind, &rows)));
         }
     }
     for diagnostic in report.diagnostics {
         out.push_str(&format!("{}\n", diagnostic_command(report, diagnostic)));
     }
     out
+}
+
+/// How a status is annotated, if it is: errors, then warnings, then notices.
+fn kind_of(status: Status, fail_on: FailOn) -> Option<AnnotationKind> {
+    if fail_on.fails(status) {
+        return Some(AnnotationKind::Error);
+    }
+    match status {
+        Status::Warn | Status::AtRisk => Some(AnnotationKind::Warning),
+        Status::NoData => Some(AnnotationKind::Notice),
+        Status::Met | Status::OnTrack | Status::Missed => None,
+    }
+}
+
+/// A KPI's rows that need attention, by the kind of annotation, errors first: one annotation
+/// each, on the KPI's line (GitHub shows ten errors and ten warnings a step; one per row of a
+/// KPI split by dimensions would crowd out the other KPIs). A KPI without rows in the judged
+/// period is a notice of its own.
+fn kinds(kpi: &KpiOutcome, fail_on: FailOn) -> Vec<(AnnotationKind, Vec<&RowOutcome>)> {
+    let order = [
+        AnnotationKind::Error,
+        AnnotationKind::Warning,
+        AnnotationKind::Notice,
+    ];
+    let mut kinds: Vec<(AnnotationKind, Vec<&RowOutcome>)> = Vec::new();
+    for kind in order {
+        let rows: Vec<&RowOutcome> = kpi
+            .rows
+            .iter()
+            .filter(|r| r.status.and_then(|s| kind_of(s, fail_on)) == Some(kind))
+            .collect();
+        let empty_kpi =
+            kpi.rows.is_empty() && kpi.status.and_then(|s| kind_of(s, fail_on)) == Some(kind);
+        if !rows.is_empty() || empty_kpi {
+            kinds.push((kind, rows));
+        }
+    }
+    kinds
+}
+
+/// `Cost per lead: 2 missed` and a line per row, `ads: 349.71 against <= 200.00 in 2026-01`.
+fn kpi_command(
+    report: &Report<'_>,
+    kpi: &KpiOutcome,
+    kind: AnnotationKind,
+    rows: &[&RowOutcome],
+) -> String {
+    let name = kpi.meta.title.as_deref().unwrap_or(&kpi.meta.name);
+    let mut counts: Vec<(Status, usize)> = Vec::new();
+    for status in rows.iter().filter_map(|r| r.status) {
+        match counts.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((status, 1)),
+        }
+    }
+    let (title, message) = match rows {
+        [] => (
+            format!("{name}: {}", Status::NoData.key()),
+            format!("no rows in {}", kpi.period),
+        ),
+        [row] if row.dimensions.is_empty() => (
+            format!(
+                "{}: {}",
+                row_name(kpi, row),
+                row.status.map_or("", |s| s.key())
+            ),
+            row_message(kpi, row),
+        ),
+        _ => {
+            let counted: Vec<String> = counts
+                .iter()
+                .map(|(s, n)| format!("{n} {}", s.key()))
+                .collect();
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|row| {
+                    let dims: Vec<&str> = row.dimensions.iter().map(|(_, v)| v.as_str()).collect();
+                    format!("{}: {}", dims.join(" · "), row_message(kpi, row))
+                })
+                .collect();
+            (
+                format!("{name}: {} of {}", counted.join(", "), kpi.rows.len()),
+                lines.join("\n"),
+            )
+        }
+    };
+    Annotation::new()
+        .title(title)
+        .file(report.paths.of(&kpi.location.file))
+        .span(AnnotationSpan::Column {
+            line: number(kpi.location.line),
+            start: number(kpi.location.column),
+            // The KPI's name, where the location points; the last column is in it.
+            end: Some(number(
+                kpi.location.column + kpi.meta.name.chars().count().max(1) - 1,
+            )),
+        })
+        .command(kind, message)
+        .to_string()
 }
 
 /// `1,200 against >= 1,000 in 2025-03`, with why there is no value, or where a time-bound target

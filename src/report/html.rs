@@ -174,9 +174,9 @@ fn legend() -> Markup {
     }
 }
 
-/// The attributes the filters read.
+/// The tags the tag filter reads, as a JSON array: a tag may hold spaces.
 fn data_tags(kpi: &KpiOutcome) -> String {
-    kpi.meta.tags.join(" ")
+    serde_json::to_string(&kpi.meta.tags).unwrap_or_else(|_| "[]".into())
 }
 
 fn anchor(name: &str) -> String {
@@ -204,6 +204,8 @@ fn card(kpi: &KpiOutcome) -> Markup {
                     div class="target" { "target " (target_text(target, kpi)) }
                 }
                 (chart::sparkline(kpi, row))
+            } @else if kpi.rows.is_empty() {
+                div class="rows" { "no rows in " (kpi.period) }
             } @else {
                 div class="rows" { (row_counts(kpi)) }
                 @if let Some(target) = kpi.rows.iter().find_map(|r| r.target.as_ref()) {
@@ -238,7 +240,7 @@ fn row_counts(kpi: &KpiOutcome) -> String {
 fn failed_card(name: &str) -> Markup {
     html! {
         a class="card s-error" href=(format!("#{}", anchor(name))) data-kpi=(name)
-            data-status="error" data-owner="" data-tags="" {
+            data-status="error" data-owner="" data-tags="[]" {
             span class="status" { (Mark::Error.icon()) (words(Mark::Error)) }
             h3 { (name) }
             div class="rows" { "could not be computed" }
@@ -255,7 +257,7 @@ fn section(report: &Report<'_>, kpi: &KpiOutcome) -> Markup {
     };
     let target = written(|r| r.target.as_ref());
     let warn = written(|r| r.warn.as_ref());
-    let scale = Scale::over(chart::chart_values(kpi), kpi.additive, kpi.meta.format);
+    let scale = Scale::over(chart::chart_values(kpi), kpi.quantity, kpi.meta.format);
     html! {
         article class=(format!("kpi s-{}", mark.key())) id=(anchor(&kpi.meta.name))
             data-kpi=(kpi.meta.name) data-status=(mark.key())
@@ -422,7 +424,7 @@ fn dims_text(row: &RowOutcome) -> String {
 fn failed_section(report: &Report<'_>, name: &str) -> Markup {
     html! {
         article class="kpi s-error" id=(anchor(name)) data-kpi=(name) data-status="error"
-            data-owner="" data-tags="" {
+            data-owner="" data-tags="[]" {
             header {
                 span class="status" { (Mark::Error.icon()) (words(Mark::Error)) }
                 h3 { (name) }

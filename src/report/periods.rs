@@ -77,7 +77,7 @@ fn matrix(kpi: &KpiOutcome, pivot: bool) -> Table {
     // Totals where the values add up, and over more than one value.
     let totals = kpi.totals.as_ref();
     let by_period = totals.filter(|_| rows.len() > 1);
-    let by_row = totals.filter(|_| periods.len() > 1);
+    let by_row = totals.filter(|_| periods.len() > 1 && !rows.is_empty());
     let period_total =
         |i: usize| number(by_period.and_then(|t| t.periods.get(i).copied().flatten()));
     let row_total = |r: usize| number(by_row.and_then(|t| t.rows.get(r).copied().flatten()));

@@ -232,3 +232,45 @@ fn the_example_report_works_in_a_browser() {
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     assert!(png.len() > 50_000, "a page with something on it");
 }
+
+#[test]
+fn filters_read_tags_with_spaces_and_never_hide_errors_by_owner() {
+    let project = super::TempProject::new(
+        super::SALES_MANIFEST,
+        &[
+            (
+                "defs.kpi",
+                "kpi deals { owner \"sales team\"\n tags [`big deals`, sales]\n value count(sales)\n target >= 1 }\n\
+                 kpi big { owner \"ops\"\n tags [big]\n value count(sales)\n target >= 1 }\n\
+                 kpi broken { owner \"ops\"\n value sum(sales.nope) }\n",
+            ),
+            ("sales.csv", super::SALES_CSV),
+            ("targets.csv", super::TARGETS_CSV),
+        ],
+    );
+    let out = tempfile::tempdir().unwrap();
+    let html = out.path().join("report.html");
+    let status = Command::new(env!("CARGO_BIN_EXE_kpi"))
+        .arg("-p")
+        .arg(project.path())
+        .args(["check", "--as-of", "2025-03-31", "--report"])
+        .arg(format!("html={}", html.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "`broken` is an error");
+    let names = |hash: &str| {
+        let page = visit(&html, hash);
+        assert!(page.console.is_empty(), "{:#?}", page.console);
+        let mut names: Vec<String> = shown_cards(&page.dom).into_iter().map(|(n, _)| n).collect();
+        names.sort();
+        names
+    };
+    // The tag `big deals` is one tag, not `big` and `deals`; a KPI that could not be computed
+    // has no known owner or tags, and stays in view.
+    assert_eq!(names("#tag=big%20deals"), ["broken", "deals"]);
+    assert_eq!(names("#tag=big"), ["big", "broken"]);
+    assert_eq!(names("#owner=sales%20team"), ["broken", "deals"]);
+    assert_eq!(names("#status=met&owner=ops"), ["big"]);
+}

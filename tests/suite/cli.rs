@@ -586,4 +586,48 @@ fn eval_over_a_range_shows_every_period_with_totals() {
     }
     let regions = eval(&[&["count(by_region)"][..], &range].concat());
     assert_eq!(table_line(&regions, "2025-02"), ["2025-02", "1"]);
+    // Nor does a sum less its total over the regions: its rows are not a split of one number.
+    let shares = eval(
+        &[
+            &[
+                "sum(sales.amount) - total(sum(sales.amount)) / 2",
+                "--by",
+                "region",
+            ][..],
+            &range,
+        ]
+        .concat(),
+    );
+    assert_eq!(table_line(&shares, "month"), ["month", "EU", "NA"]);
+    assert!(!shares.contains("│ total"), "{shares}");
+    // The data reach 20 April (fresh for a month after 20 March): April has no value, so no
+    // total that adds it has one either.
+    let april = eval(&[
+        "sum(sales.amount)",
+        "--by",
+        "region",
+        "--from",
+        "2025-03",
+        "--to",
+        "2025-04",
+    ]);
+    assert_eq!(table_line(&april, "2025-04"), ["2025-04", "—", "—", "—"]);
+    assert_eq!(table_line(&april, "total"), ["total", "—", "—", "—"]);
+    // Without `--to`, the range ends at the last complete period (March, as of 31 March).
+    let open = eval(&["sum(sales.amount)", "--from", "2025-02"]);
+    assert!(open.contains("2025-02 to 2025-03"), "{open}");
+    assert_eq!(table_line(&open, "total"), ["total", "200"]);
+    // A range that ends before it starts is an error.
+    let mut cmd = kpi(&p);
+    cmd.args([
+        "eval",
+        "count(sales)",
+        "--from",
+        "2025-03",
+        "--to",
+        "2025-01",
+    ]);
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("before it starts"), "{}", out.stderr);
 }

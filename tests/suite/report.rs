@@ -370,7 +370,7 @@ fn github() {
     assert_eq!(lines.len(), 4, "{text}");
     assert_eq!(
         lines[0],
-        "::warning title=Revenue by region · NA%3A warn,file=defs.kpi,line=8,col=5,endColumn=13::40 against >= 45 in 2025-03"
+        "::warning title=Revenue by region%3A 1 warn of 2,file=defs.kpi,line=8,col=5,endColumn=13::NA: 40 against >= 45 in 2025-03"
     );
     assert_eq!(
         lines[1],
@@ -414,7 +414,7 @@ fn github_warns_or_fails_by_fail_on() {
         },
     );
     assert!(
-        text.starts_with("::error title=Revenue by region · NA%3A warn,"),
+        text.starts_with("::error title=Revenue by region%3A 1 warn of 2,"),
         "{text}"
     );
 }
@@ -580,4 +580,46 @@ fn html_is_self_contained_and_keeps_text_as_text() {
     assert_eq!(title, "<script>alert(1)</script> & \"quotes\"");
     let owner = select(&page, "#filter-owner option[value=\"ops <team>\"]");
     assert_eq!(owner.len(), 1, "{text}");
+}
+
+#[test]
+fn github_has_one_annotation_per_kpi_and_kind() {
+    // March: EU 60 is in the warn zone [50, 100), NA 40 below it is missed: an error and a
+    // warning on the KPI's line. `e` has no rows at all (no region `XX`): a notice.
+    let text = rendered_defs(
+        "kpi r { by region\n value sum(sales.amount)\n target >= 100\n warn >= 50 }\n\
+         kpi e { by region\n value sum(sales.amount where region == \"XX\")\n target >= 1 }\n",
+        OutputFormat::Github,
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "::error title=r%3A 1 missed of 2,file=defs.kpi,line=1,col=5,endColumn=5::NA: 40 against >= 100 in 2025-03",
+            "::warning title=r%3A 1 warn of 2,file=defs.kpi,line=1,col=5,endColumn=5::EU: 60 against >= 100 in 2025-03",
+            "::notice title=e%3A no_data,file=defs.kpi,line=5,col=5,endColumn=5::no rows in 2025-03",
+        ]
+    );
+}
+
+#[test]
+fn html_draws_values_of_any_size() {
+    // Values near f64::MAX on both sides of zero: the scale's span overflows a float.
+    // The language writes numbers in full: 10^306 and 1.6 * 10^308.
+    let e306 = format!("1{}", "0".repeat(306));
+    let text = rendered_defs(
+        &format!(
+            "kpi up {{ value sum(sales.amount) * {e306}\n target >= -100 * {e306} }}\n\
+             kpi down {{ value -sum(sales.amount) * {e306} }}\n\
+             kpi both {{ by region\n value sum(sales.amount) * {e306} - 160 * {e306}\n target >= 0 }}\n"
+        ),
+        OutputFormat::Html,
+    );
+    assert!(!text.contains("NaN") && !text.contains("inf"), "{text}");
+    let page = scraper::Html::parse_document(&text);
+    let errors: Vec<String> = select(&page, "#errors li")
+        .iter()
+        .map(|e| e.text().collect())
+        .collect();
+    assert_eq!(select(&page, "#kpi-both svg.chart").len(), 2, "{errors:?}");
 }

@@ -355,7 +355,7 @@ fn eval_from_a_period_reports_every_period_even_without_rows() {
         &kpi,
         &RunOptions {
             as_of: Some(date("2025-03-31")),
-            range: Some((date("2024-11-01"), date("2025-03-31"))),
+            range: Some((date("2024-11-01"), Some(date("2025-03-31")))),
             ..RunOptions::default()
         },
     );
@@ -742,4 +742,33 @@ fn before_the_data_starts_previous_has_no_value_rather_than_zero() {
     // In February, January's 2 is there: 2 against 2 * 1.2 is missed.
     let run = sales("kpi g { value count(sales)\n target >= previous * 1.2 }").run("2025-02-28");
     assert_eq!(row(&run, "g", &[]).status, Some(Status::Missed));
+}
+
+#[test]
+fn sums_of_negative_fractions_are_exact() {
+    // A negative value's whole part is cut into a high part of -1 and a low part near 2^32:
+    // the fraction added to the low part first was rounded there, to about 1e-6.
+    let manifest = "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nhistory = 0\n\
+        [datasets.ev]\npath = \"ev.csv\"\ntime = \"day\"\nfresh = \"1 month\"\n";
+    let data = "day,amount\n2025-03-01,-1.10\n2025-03-02,-2.20\n2025-03-03,-0.55\n\
+        2025-03-04,-553.84\n2025-03-05,12.25\n";
+    let project = TempProject::new(
+        manifest,
+        &[
+            (
+                "defs.kpi",
+                "kpi negative { value sum(ev.amount where amount < 0) }\n\
+                 kpi all { value sum(ev.amount) }\n\
+                 kpi one { value sum(ev.amount where amount < -500) }",
+            ),
+            ("ev.csv", data),
+        ],
+    );
+    let run = project.run("2025-03-31");
+    assert!(errors(&run).is_empty(), "{:?}", errors(&run));
+    // -1.10 - 2.20 - 0.55 - 553.84 = -557.69; with 12.25, -545.44. The nearest f64 to each,
+    // exactly: the same number a person gets, not one off in the sixth decimal.
+    assert_value(&run, "negative", &[], Some(-557.69));
+    assert_value(&run, "all", &[], Some(-545.44));
+    assert_value(&run, "one", &[], Some(-553.84));
 }

@@ -7,7 +7,7 @@ use maud::{html, Markup};
 
 use crate::compile::ir::Format;
 use crate::eval::{KpiOutcome, RowOutcome, Status};
-use crate::report::format::{format_value, status_mark};
+use crate::report::format::{format_value, status_mark, trend_history};
 
 /// The status of a point or a card, including "no target" and "could not be computed".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +125,7 @@ pub struct Scale {
 impl Scale {
     /// A scale over the values, with about four ticks at round numbers. Additive values (sums
     /// and counts) start at zero; so do others whose range is close to it.
-    pub fn over(values: impl IntoIterator<Item = f64>, additive: bool, format: Format) -> Scale {
+    pub fn over(values: impl IntoIterator<Item = f64>, from_zero: bool, format: Format) -> Scale {
         let values: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
         let mut low = values.iter().copied().fold(f64::INFINITY, f64::min);
         let mut high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -133,33 +133,66 @@ impl Scale {
             (low, high) = (0.0, 1.0);
         }
         let near_zero = low >= 0.0 && low <= high * 0.5 || high <= 0.0 && high >= low * 0.5;
-        if additive || near_zero {
+        if from_zero || near_zero {
             low = low.min(0.0);
             high = high.max(0.0);
         }
-        if high - low < f64::EPSILON * high.abs().max(1.0) {
+        if high - low <= f64::EPSILON * high.abs().max(low.abs()).max(1.0) {
             let pad = if high == 0.0 { 1.0 } else { high.abs() * 0.1 };
-            (low, high) = if additive && low >= 0.0 {
+            (low, high) = if from_zero && low >= 0.0 {
                 (0.0, high + pad)
             } else {
                 (low - pad, high + pad)
             };
+            // Next to f64::MAX, the padding goes on the side that has room.
+            if !high.is_finite() {
+                (low, high) = (low - pad, f64::MAX);
+            }
+            if !low.is_finite() {
+                (low, high) = (f64::MIN, high + pad);
+            }
         }
-        let step = nice_step((high - low) / 4.0);
-        let (first, last) = ((low / step).floor() as i64, (high / step).ceil() as i64);
-        let ticks: Vec<f64> = (first..=last).map(|k| k as f64 * step).collect();
-        let (low, high) = (first as f64 * step, last as f64 * step);
+        let step = nice_step((high / 4.0) - (low / 4.0));
+        let (first, last) = ((low / step).floor(), (high / step).ceil());
         let shown = if format == Format::Percent {
             step * 100.0
         } else {
             step
         };
-        let decimals = (-shown.log10().floor()).max(0.0) as u32;
+        let decimals = (-shown.log10().floor()).clamp(0.0, 12.0) as u32;
+        // Round ticks, when the range is one that numbers can span (not near f64::MAX).
+        if (first * step).is_finite() && (last * step).is_finite() && last - first <= 20.0 {
+            let ticks: Vec<f64> = (first as i64..=last as i64)
+                .map(|k| k as f64 * step)
+                .collect();
+            return Scale {
+                low: first * step,
+                high: last * step,
+                ticks,
+                decimals,
+            };
+        }
         Scale {
             low,
             high,
-            ticks,
+            ticks: vec![low, high],
             decimals,
+        }
+    }
+
+    /// Where `v` is between the bottom (0) and the top (1), for values of any size: halves
+    /// first, so that the span of two values near f64::MAX does not overflow.
+    pub fn share(&self, v: f64) -> f64 {
+        let span = self.high / 2.0 - self.low / 2.0;
+        let share = if span > 0.0 {
+            (v / 2.0 - self.low / 2.0) / span
+        } else {
+            0.5
+        };
+        if share.is_finite() {
+            share
+        } else {
+            0.5
         }
     }
 
@@ -263,10 +296,7 @@ pub fn history(kpi: &KpiOutcome, row: &RowOutcome, scale: &Scale, size: Size) ->
     let plot_height = size.height - TOP - BOTTOM;
     let band = plot_width / count as f64;
     let x = |i: usize| LEFT + band * (i as f64 + 0.5);
-    let y = |v: f64| {
-        let share = (v - scale.low) / (scale.high - scale.low);
-        TOP + plot_height * (1.0 - share.clamp(-0.05, 1.05))
-    };
+    let y = |v: f64| TOP + plot_height * (1.0 - scale.share(v).clamp(-0.05, 1.05));
     let judged = kpi.history_periods.len().saturating_sub(1);
     let op = row
         .target
@@ -302,7 +332,9 @@ pub fn history(kpi: &KpiOutcome, row: &RowOutcome, scale: &Scale, size: Size) ->
                     text-anchor="middle" { (periods[i]) }
             }
             (zones(row, op, &x, &y, band))
-            (line_of(&values, &x, &y, "value", kpi.history_periods.len()))
+            // A period in progress and cohorts still maturing are joined by dashes: their
+            // values are so far, not of whole periods.
+            (line_of(&values, &x, &y, "value", kpi.history_periods.len().saturating_sub(usize::from(kpi.in_progress))))
             @for (i, value) in values.iter().enumerate() {
                 @if let Some(v) = value {
                     @let mark = point_mark(kpi, row, i);
@@ -484,23 +516,24 @@ fn area(
     html! { @if !d.is_empty() { path class=(class) d=(d) {} } }
 }
 
-/// A sparkline of the history for a card: the line and the judged point's mark.
+/// A sparkline of the history for a card: the line and the judged point's mark; without a
+/// period in progress, whose part of a period would look like a drop ([`trend_history`]).
 pub fn sparkline(kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
     let (width, height) = (120.0, 28.0);
-    let values = &row.history;
+    let values = trend_history(kpi, row);
     let scale = Scale::over(
         values.iter().flatten().copied(),
-        kpi.additive,
+        kpi.quantity,
         kpi.meta.format,
     );
     let count = values.len().max(1);
     let x = |i: usize| 3.0 + (width - 6.0) * (i as f64 + 0.5) / count as f64;
-    let y = |v: f64| 3.0 + (height - 6.0) * (1.0 - (v - scale.low) / (scale.high - scale.low));
+    let y = |v: f64| 3.0 + (height - 6.0) * (1.0 - scale.share(v).clamp(0.0, 1.0));
     let last = values.len().saturating_sub(1);
     html! {
         svg class="spark" viewBox=(format!("0 0 {width} {height}")) aria-hidden="true" {
             (line_of(values, &x, &y, "value", values.len()))
-            @if let Some(Some(v)) = values.last() {
+            @if let (Some(Some(v)), false) = (values.last(), kpi.in_progress) {
                 (Mark::of(row.status).shape(x(last), y(*v), 3.0))
             }
         }
@@ -518,7 +551,7 @@ pub fn progress(kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
         .flatten()
         .collect();
     let scale = Scale::over(known, true, kpi.meta.format);
-    let x = |v: f64| 8.0 + (width - 16.0) * (v - scale.low) / (scale.high - scale.low);
+    let x = |v: f64| 8.0 + (width - 16.0) * scale.share(v).clamp(0.0, 1.0);
     let zero = x(0.0_f64.clamp(scale.low, scale.high));
     let mark = Mark::of(row.status);
     html! {
@@ -689,6 +722,19 @@ mod tests {
         let s = Scale::over([-35.0, -10.0], true, Format::Currency);
         assert_eq!(s.high, 0.0);
         assert!(s.low <= -35.0);
+    }
+
+    #[test]
+    fn scales_reach_the_largest_numbers() {
+        let s = Scale::over([1.7e308, -1.7e308], true, Format::Number);
+        assert!(s.ticks.iter().all(|t| t.is_finite()), "{s:?}");
+        for v in [1.7e308, -1.7e308, 0.0] {
+            let share = s.share(v);
+            assert!((0.0..=1.0).contains(&share), "{v}: {share}");
+        }
+        assert!(s.share(1.7e308) > s.share(0.0) && s.share(0.0) > s.share(-1.7e308));
+        let s = Scale::over([f64::MAX], false, Format::Number);
+        assert!(s.ticks.iter().all(|t| t.is_finite()), "{s:?}");
     }
 
     #[test]

@@ -36,12 +36,22 @@
     }
   }
 
+  function tagsOf(el) {
+    try {
+      return JSON.parse(el.getAttribute('data-tags') || '[]');
+    } catch (e) {
+      return [];
+    }
+  }
+
+  // A KPI that could not be computed has no known owner or tags: the owner and tag filters
+  // never hide it, only the status filter does.
   function matches(el) {
     var status = el.getAttribute('data-status');
-    var tags = (el.getAttribute('data-tags') || '').split(' ');
+    var unknown = status === 'error';
     return (state.statuses.length === 0 || state.statuses.indexOf(status) >= 0) &&
-      (!state.owner || el.getAttribute('data-owner') === state.owner) &&
-      (!state.tag || tags.indexOf(state.tag) >= 0);
+      (unknown || !state.owner || el.getAttribute('data-owner') === state.owner) &&
+      (unknown || !state.tag || tagsOf(el).indexOf(state.tag) >= 0);
   }
 
   function apply() {
