@@ -512,6 +512,27 @@ fn html() {
             "2025-03: 100.00 · target >= 90.00 · ✓ met",
         ]
     );
+    // A sum's axis starts at zero; the judged period's band holds the last point, March's.
+    let ticks: Vec<String> = select(&page, "#kpi-revenue svg.chart text.tick")
+        .iter()
+        .map(|e| e.text().collect())
+        .collect();
+    assert_eq!(ticks[..4], ["0", "50", "100", "150"], "{ticks:?}");
+    let number = |e: &scraper::ElementRef<'_>, attr: &str| -> f64 {
+        e.value().attr(attr).unwrap().parse().unwrap()
+    };
+    let judged = &select(&page, "#kpi-revenue rect.judged")[0];
+    let points = select(&page, "#kpi-revenue .point circle");
+    let (left, width) = (number(judged, "x"), number(judged, "width"));
+    let inside = |c: &scraper::ElementRef<'_>| {
+        let x = number(c, "cx");
+        left < x && x < left + width
+    };
+    assert_eq!(points.len(), 3);
+    assert!(
+        inside(&points[2]) && !inside(&points[1]),
+        "the judged band is March's"
+    );
     // by_region is drawn as small multiples, one per region, the NA one in the warn zone:
     // its target 45 and warn line 36 (0.8 * 45) shade one band in March.
     let multiples = select(&page, "#kpi-by_region .multiples figure");
