@@ -33,6 +33,17 @@ pub enum Command {
     Validate(ListArgs),
     /// Review every KPI letter by letter (Specific, Measurable, Achievable, Relevant, Time-bound).
     Lint(LintArgs),
+    /// Print a shell's completion script: `kpi completions bash > /etc/bash_completion.d/kpi`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `kpi man > kpi.1 && man ./kpi.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

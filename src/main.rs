@@ -12,7 +12,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use chrono::NaiveDate;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command, ListFormat};
 use kpi::diagnostic::{render_human, Diagnostic, DiagnosticJson};
@@ -30,6 +30,16 @@ const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The commands about kpi itself need no project.
+    match &cli.command {
+        Command::Completions(args) => {
+            let mut command = Cli::command();
+            clap_complete::generate(args.shell, &mut command, "kpi", &mut std::io::stdout());
+            return ExitCode::from(EXIT_OK);
+        }
+        Command::Man => return ExitCode::from(man()),
+        _ => {}
+    }
     let project = match kpi::timed("load and parse", || Project::load(&cli.project)) {
         Ok(p) => p,
         Err(error) => {
@@ -44,8 +54,36 @@ fn main() -> ExitCode {
         Command::List(args) => list(project, args.format),
         Command::Validate(args) => validate(project, args.format),
         Command::Lint(args) => lint(project, args),
+        Command::Completions(_) | Command::Man => EXIT_OK,
     };
     ExitCode::from(code)
+}
+
+/// The manual page of `kpi`, with a section per subcommand.
+fn man() -> u8 {
+    let command = Cli::command();
+    let mut page = Vec::new();
+    let rendered = clap_mangen::Man::new(command.clone())
+        .render(&mut page)
+        .and_then(|()| {
+            // Each subcommand's usage and options, under a heading of its own.
+            for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+                let name = format!("kpi {}", sub.get_name());
+                page.extend_from_slice(format!(".SH \"{}\"\n", name.to_uppercase()).as_bytes());
+                let man = clap_mangen::Man::new(sub.clone().bin_name(name));
+                man.render_description_section(&mut page)?;
+                man.render_synopsis_section(&mut page)?;
+                man.render_options_section(&mut page)?;
+            }
+            Ok(())
+        });
+    match rendered {
+        Ok(()) => {
+            print!("{}", String::from_utf8_lossy(&page));
+            EXIT_OK
+        }
+        Err(e) => argument_error(format!("cannot write the manual page: {e}")),
+    }
 }
 
 fn stdout_color() -> bool {

@@ -631,3 +631,38 @@ fn eval_over_a_range_shows_every_period_with_totals() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("before it starts"), "{}", out.stderr);
 }
+
+#[test]
+fn completions_and_the_manual_need_no_project() {
+    // An empty folder: no kpi.toml.
+    let empty = tempfile::tempdir().unwrap();
+    let kpi_in = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
+        cmd.current_dir(empty.path()).args(args);
+        run(cmd)
+    };
+    for (shell, marker) in [
+        ("bash", "_kpi()"),
+        ("zsh", "#compdef kpi"),
+        ("fish", "complete -c kpi"),
+    ] {
+        let out = kpi_in(&["completions", shell]);
+        assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
+        assert!(out.stdout.contains(marker), "{shell}: {}", out.stdout);
+        for command in ["check", "eval", "lint", "validate"] {
+            assert!(out.stdout.contains(command), "{shell} completes {command}");
+        }
+    }
+    let bad = kpi_in(&["completions", "tcsh"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("possible values"), "{}", bad.stderr);
+    let man = kpi_in(&["man"]);
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    assert!(man.stdout.contains(".TH kpi 1"), "{}", man.stdout);
+    assert!(man.stdout.contains(".SH \"KPI CHECK\""), "{}", man.stdout);
+    assert!(
+        man.stdout.contains("fail\\-on"),
+        "check's options are in the page"
+    );
+    insta::assert_snapshot!(man.stdout);
+}
