@@ -33,10 +33,22 @@ pub enum Command {
     Validate(ListArgs),
     /// Review every KPI letter by letter (Specific, Measurable, Achievable, Relevant, Time-bound).
     Lint(LintArgs),
+    /// Start a project in a folder of data files: kpi.toml with a dataset per CSV, Parquet and
+    /// NDJSON file, and kpis/starter.kpi with a KPI counting each one's rows.
+    Init(InitArgs),
     /// Print a shell's completion script: `kpi completions bash > /etc/bash_completion.d/kpi`.
     Completions(CompletionsArgs),
     /// Print the manual page (roff): `kpi man > kpi.1 && man ./kpi.1`.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder (default: `-p`, else the current one).
+    pub dir: Option<PathBuf>,
+    /// Where a file has several date columns, take the first as its `time` without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,8 @@ pub mod error;
 #[cfg(feature = "engine")]
 pub mod eval;
 #[cfg(feature = "engine")]
+pub mod init;
+#[cfg(feature = "engine")]
 pub mod lint;
 pub mod manifest;
 pub mod period;

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_OK);
         }
         Command::Man => return ExitCode::from(man()),
+        Command::Init(args) => return ExitCode::from(init(args, &cli.project)),
         _ => {}
     }
     let project = match kpi::timed("load and parse", || Project::load(&cli.project)) {
@@ -54,9 +55,147 @@ fn main() -> ExitCode {
         Command::List(args) => list(project, args.format),
         Command::Validate(args) => validate(project, args.format),
         Command::Lint(args) => lint(project, args),
-        Command::Completions(_) | Command::Man => EXIT_OK,
+        Command::Completions(_) | Command::Man | Command::Init(_) => EXIT_OK,
     };
     ExitCode::from(code)
+}
+
+/// `kpi init`: reads the folder's data files, asks which column dates a file with several date
+/// columns (unless `--yes`), and writes kpi.toml and kpis/starter.kpi, never over a file.
+fn init(args: &cli::InitArgs, project: &std::path::Path) -> u8 {
+    use kpi::init::{self, Chosen};
+    let dir = args.dir.clone().unwrap_or_else(|| project.to_path_buf());
+    if !dir.is_dir() {
+        return argument_error(format!("`{}` is not a folder", dir.display()));
+    }
+    for file in [init::MANIFEST, init::STARTER] {
+        if dir.join(file).exists() {
+            return argument_error(format!(
+                "`{file}` already exists in `{}`: `kpi init` writes only new files",
+                dir.display()
+            ));
+        }
+    }
+    let (found, unreadable) = init::survey(&dir);
+    let warnings: Vec<Diagnostic> = unreadable
+        .iter()
+        .map(|u| {
+            Diagnostic::warning(
+                "W0601",
+                format!("cannot read `{}`, so it is left out: {}", u.path, u.reason),
+            )
+        })
+        .collect();
+    print_diagnostics(&warnings, &SourceMap::new());
+    if found.is_empty() {
+        return argument_error(format!(
+            "no CSV, Parquet or NDJSON file in `{}` (nor in its folders)",
+            dir.display()
+        ));
+    }
+    let mut chosen = Vec::new();
+    for file in &found {
+        let time = match file.dates.as_slice() {
+            [] => None,
+            [only] => Some(only.clone()),
+            [first, ..] if args.yes => Some(first.clone()),
+            several => match ask_time(&file.path, several) {
+                Some(time) => Some(time),
+                None => {
+                    return argument_error(format!(
+                        "`{}` has several date columns ({}) and no answer came to which one dates its rows; pass --yes to take the first",
+                        file.path,
+                        several.join(", ")
+                    ))
+                }
+            },
+        };
+        chosen.push(Chosen {
+            name: file.name.clone(),
+            path: file.path.clone(),
+            time,
+        });
+    }
+    let name = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "kpis".to_string());
+    let files = [
+        (init::MANIFEST, init::manifest_text(&name, &chosen)),
+        (init::STARTER, init::starter_text(&chosen)),
+    ];
+    if let Err(e) = std::fs::create_dir_all(dir.join("kpis")) {
+        return argument_error(format!("cannot make `{}/kpis`: {e}", dir.display()));
+    }
+    for (file, text) in &files {
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(dir.join(file))
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+        if let Err(e) = written {
+            return argument_error(format!("cannot write `{file}`: {e}"));
+        }
+    }
+    let p = dir.display();
+    println!(
+        "Wrote {} ({} dataset{}) and {} (a KPI counting each one's rows).",
+        init::MANIFEST,
+        chosen.len(),
+        if chosen.len() == 1 { "" } else { "s" },
+        init::STARTER
+    );
+    for dataset in &chosen {
+        let time = dataset
+            .time
+            .as_deref()
+            .map_or("no date column: timeless".to_string(), |t| {
+                format!("dated by `{t}`")
+            });
+        println!("  {:<20} {} ({time})", dataset.name, dataset.path);
+    }
+    println!("Next:");
+    println!("  kpi -p {p} validate        # check the definitions against the data");
+    println!(
+        "  kpi -p {p} eval {}_rows   # its latest month and trend; add --from for every month",
+        chosen[0].name
+    );
+    println!("  kpi -p {p} check           # judge the KPIs (add targets first)");
+    EXIT_OK
+}
+
+/// Asks on the terminal which of a file's date columns dates its rows: a number or a name; an
+/// empty answer takes the first. None when no answer comes (no terminal, end of input).
+fn ask_time(path: &str, columns: &[String]) -> Option<String> {
+    use std::io::BufRead;
+    let stdin = std::io::stdin();
+    for _ in 0..3 {
+        eprintln!("`{path}` has several date columns; which one dates its rows?");
+        for (i, column) in columns.iter().enumerate() {
+            eprintln!("  {}) {column}", i + 1);
+        }
+        eprint!("[1] ");
+        let mut answer = String::new();
+        if stdin.lock().read_line(&mut answer).ok()? == 0 {
+            return None;
+        }
+        let answer = answer.trim();
+        if answer.is_empty() {
+            return columns.first().cloned();
+        }
+        if let Some(column) = answer
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| columns.get(i))
+            .or_else(|| columns.iter().find(|c| c.as_str() == answer))
+        {
+            return Some(column.clone());
+        }
+        eprintln!("`{answer}` is not one of them.");
+    }
+    None
 }
 
 /// The manual page of `kpi`, with a section per subcommand.

@@ -698,6 +698,49 @@ fn scan(format: FileFormat, file: &Path) -> PolarsResult<(LazyFrame, SchemaRef)>
     }
 }
 
+/// A data file's columns and their types, as `kpi` reads them (`kpi init`). JSON has no dates:
+/// a text column whose first thousand values are all dates (or date-times) is given as one.
+pub fn file_schema(format: FileFormat, file: &Path) -> Result<Vec<(String, DataType)>, String> {
+    let (frame, schema) = scan(format, file).map_err(|e| first_line(&e))?;
+    let mut columns: Vec<(String, DataType)> = schema
+        .iter()
+        .map(|(name, dtype)| (name.to_string(), dtype.clone()))
+        .collect();
+    if format != FileFormat::NdJson {
+        return Ok(columns);
+    }
+    let texts: Vec<Expr> = columns
+        .iter()
+        .filter(|(_, dtype)| *dtype == DataType::String)
+        .map(|(name, _)| col(name.as_str()))
+        .collect();
+    if texts.is_empty() {
+        return Ok(columns);
+    }
+    let sample = frame
+        .select(texts)
+        .limit(1000)
+        .collect()
+        .map_err(|e| first_line(&e))?;
+    for (name, dtype) in columns.iter_mut() {
+        let Ok(values) = sample
+            .column(name.as_str())
+            .and_then(|c| Ok(c.str()?.clone()))
+        else {
+            continue;
+        };
+        let kinds: Vec<DataType> = values.iter().flatten().map(infer::value_type).collect();
+        if !kinds.is_empty()
+            && kinds
+                .iter()
+                .all(|k| matches!(k, DataType::Date | DataType::Datetime(..)))
+        {
+            *dtype = kinds[0].clone();
+        }
+    }
+    Ok(columns)
+}
+
 /// A CSV file's scan, its columns read as `schema` says.
 fn csv_scan(file: &Path, schema: SchemaRef) -> PolarsResult<LazyFrame> {
     LazyCsvReader::new(PlRefPath::new(file.to_string_lossy().as_ref()))

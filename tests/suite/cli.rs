@@ -666,3 +666,157 @@ fn completions_and_the_manual_need_no_project() {
     );
     insta::assert_snapshot!(man.stdout);
 }
+
+/// A folder of data files for `kpi init`: sales with two date columns, regions without any,
+/// visits as NDJSON, and a file that is not Parquet at all.
+fn data_folder() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    // The project is named after its folder.
+    let dir = tmp.path().join("shop");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let files = [
+        (
+            "data/Sales 2025.csv",
+            "sold_on,paid_on,region,amount\n2025-01-05,2025-01-09,EU,100\n\
+             2025-01-20,2025-02-02,NA,50\n2025-02-03,2025-02-04,EU,30\n\
+             2025-02-28,2025-03-01,EU,70\n",
+        ),
+        ("data/regions.csv", "region,manager\nEU,anna\nNA,boris\n"),
+        (
+            "data/visits.ndjson",
+            "{\"at\":\"2025-01-02\",\"page\":\"/\"}\n{\"at\":\"2025-02-03\",\"page\":\"/a\"}\n",
+        ),
+        ("data/broken.parquet", "this is not parquet"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    (tmp, dir)
+}
+
+fn kpi_at(dir: &std::path::Path, args: &[&str], stdin: &str) -> Outcome {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
+    cmd.arg("-p").arg(dir).args(args).write_stdin(stdin);
+    run(cmd)
+}
+
+#[test]
+fn init_writes_a_project_that_validates_and_counts() {
+    let (_tmp, dir) = data_folder();
+    let out = kpi_at(dir.as_path(), &["init", "--yes"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The file that is not Parquet is left out, with a warning that says so.
+    assert!(
+        out.stderr.contains("cannot read `data/broken.parquet`"),
+        "{}",
+        out.stderr
+    );
+    let manifest = std::fs::read_to_string(dir.as_path().join("kpi.toml")).unwrap();
+    let starter = std::fs::read_to_string(dir.as_path().join("kpis/starter.kpi")).unwrap();
+    // `--yes` takes the first of sales' two date columns; regions has none.
+    assert!(
+        manifest.contains(
+            "[datasets.sales_2025]\npath = \"data/Sales 2025.csv\"\ntime = \"sold_on\"\n"
+        ),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("[datasets.regions]\npath = \"data/regions.csv\"\n# no date column"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("[datasets.visits]\npath = \"data/visits.ndjson\"\ntime = \"at\"\n"),
+        "{manifest}"
+    );
+    let out = out.stdout.replace(&dir.display().to_string(), "DIR");
+    insta::assert_snapshot!("init_output", out);
+    insta::assert_snapshot!("init_manifest", manifest);
+    insta::assert_snapshot!("init_starter", starter);
+    // It validates at once, and counts: sales by the day sold, 2 in January and 2 in February.
+    let validate = kpi_at(dir.as_path(), &["validate"], "");
+    assert_eq!(validate.code, 0, "{}{}", validate.stdout, validate.stderr);
+    assert!(
+        validate.stdout.contains("3 of 3 KPIs valid, 0 errors"),
+        "{}",
+        validate.stdout
+    );
+    let eval = kpi_at(
+        dir.as_path(),
+        &[
+            "eval",
+            "sales_2025_rows",
+            "--from",
+            "2025-01",
+            "--to",
+            "2025-02",
+            "--format",
+            "csv",
+        ],
+        "",
+    );
+    assert_eq!(eval.code, 0, "{}", eval.stderr);
+    assert!(
+        eval.stdout.contains("sales_2025_rows,2025-01,2,"),
+        "{}",
+        eval.stdout
+    );
+    assert!(
+        eval.stdout.contains("sales_2025_rows,2025-02,2,"),
+        "{}",
+        eval.stdout
+    );
+    // Never over a file: a second run changes nothing and says why.
+    let again = kpi_at(dir.as_path(), &["init", "--yes"], "");
+    assert_eq!(again.code, 2);
+    assert!(
+        again.stderr.contains("`kpi.toml` already exists"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.as_path().join("kpi.toml")).unwrap(),
+        manifest
+    );
+}
+
+#[test]
+fn init_asks_which_date_column_dates_a_file() {
+    // The answer `2` takes sales' second date column.
+    let (_tmp, dir) = data_folder();
+    let out = kpi_at(dir.as_path(), &["init"], "2\n");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("  2) paid_on"), "{}", out.stderr);
+    let manifest = std::fs::read_to_string(dir.as_path().join("kpi.toml")).unwrap();
+    assert!(manifest.contains("time = \"paid_on\""), "{manifest}");
+    // Without an answer (end of input) nothing is written.
+    let (_other, dir) = data_folder();
+    let out = kpi_at(dir.as_path(), &["init"], "");
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("pass --yes to take the first"),
+        "{}",
+        out.stderr
+    );
+    assert!(!dir.as_path().join("kpi.toml").exists());
+    assert!(!dir.as_path().join("kpis/starter.kpi").exists());
+}
+
+#[test]
+fn init_needs_a_folder_with_data() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = kpi_at(empty.path(), &["init", "--yes"], "");
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("no CSV, Parquet or NDJSON file"),
+        "{}",
+        out.stderr
+    );
+    let missing = empty.path().join("nowhere");
+    let out = kpi_at(
+        empty.path(),
+        &["init", "--yes", missing.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("is not a folder"), "{}", out.stderr);
+}
