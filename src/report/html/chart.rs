@@ -467,20 +467,23 @@ fn steps(
     class: &str,
 ) -> Markup {
     let mut d = String::new();
-    let mut previous: Option<f64> = None;
+    // Whether the step before was drawn, so that this one joins it.
+    let mut joined = false;
     for (i, value) in values.iter().enumerate() {
         let Some(v) = value else {
-            previous = None;
+            joined = false;
             continue;
         };
         let (left, right) = (x(i) - band / 2.0, x(i) + band / 2.0);
-        if previous.is_some() {
-            d.push_str(&format!("L{} {}", n(left), n(y(*v))));
-        } else {
-            d.push_str(&format!("M{} {}", n(left), n(y(*v))));
-        }
-        d.push_str(&format!("L{} {}", n(right), n(y(*v))));
-        previous = Some(*v);
+        let to = if joined { 'L' } else { 'M' };
+        d.push_str(&format!(
+            "{to}{} {}L{} {}",
+            n(left),
+            n(y(*v)),
+            n(right),
+            n(y(*v))
+        ));
+        joined = true;
     }
     html! { @if !d.is_empty() { path class=(class) d=(d) {} } }
 }
