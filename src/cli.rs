@@ -33,6 +33,8 @@ pub enum Command {
     Validate(ListArgs),
     /// Review every KPI letter by letter (Specific, Measurable, Achievable, Relevant, Time-bound).
     Lint(LintArgs),
+    /// Show where a KPI's number comes from: lineage, filters, dimensions and passes.
+    Explain(ExplainArgs),
     /// Start a project in a folder of data files: kpi.toml with a dataset per CSV, Parquet and
     /// NDJSON file, and kpis/starter.kpi with a KPI counting each one's rows.
     Init(InitArgs),
@@ -40,6 +42,19 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff): `kpi man > kpi.1 && man ./kpi.1`.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The KPI.
+    pub name: String,
+    /// Also print polars' optimised plan of each pass the KPI reads.
+    #[arg(long)]
+    pub plan: bool,
+    #[command(flatten)]
+    pub when: WhenArgs,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,8 @@ pub mod error;
 #[cfg(feature = "engine")]
 pub mod eval;
 #[cfg(feature = "engine")]
+pub mod explain;
+#[cfg(feature = "engine")]
 pub mod init;
 #[cfg(feature = "engine")]
 pub mod lint;

@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         Command::List(args) => list(project, args.format),
         Command::Validate(args) => validate(project, args.format),
         Command::Lint(args) => lint(project, args),
+        Command::Explain(args) => explain(project, args),
         Command::Completions(_) | Command::Man | Command::Init(_) => EXIT_OK,
     };
     ExitCode::from(code)
@@ -499,6 +500,29 @@ fn validate(project: Project, format: ListFormat) -> u8 {
         }
     }
     if errors > 0 {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
+    }
+}
+
+fn explain(project: Project, args: cli::ExplainArgs) -> u8 {
+    let options = match run_options(&args.when) {
+        Ok(o) => o,
+        Err(message) => return argument_error(message),
+    };
+    let (explanation, diagnostics) = project.explain(&args.name, &options, args.plan);
+    if let Some(explanation) = &explanation {
+        match args.format {
+            ListFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(explanation).unwrap_or_default()
+            ),
+            ListFormat::Table => print!("{}", kpi::explain::render_text(explanation)),
+        }
+    }
+    print_diagnostics(&diagnostics, &project.sources);
+    if explanation.is_none() || has_errors(&diagnostics) {
         EXIT_ERROR
     } else {
         EXIT_OK

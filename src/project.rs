@@ -282,6 +282,19 @@ impl Project {
                 diagnostics,
             };
         }
+        let eval_options = self.eval_options(as_of, options);
+        let (outcomes, errors) = eval::evaluate(&program, &datasets, &eval_options);
+        diagnostics.extend(errors);
+        Run {
+            project: self.manifest.name.clone(),
+            as_of,
+            outcomes,
+            diagnostics,
+        }
+    }
+
+    /// What evaluation needs of the manifest and the options, on the day `as_of`.
+    fn eval_options(&self, as_of: NaiveDate, options: &RunOptions) -> EvalOptions {
         let freshness = self
             .manifest
             .datasets
@@ -297,20 +310,69 @@ impl Project {
                 ))
             })
             .collect();
-        let eval_options = EvalOptions {
+        EvalOptions {
             as_of,
             history: self.manifest.history,
             range: options.range,
             freshness,
-        };
-        let (outcomes, errors) = eval::evaluate(&program, &datasets, &eval_options);
-        diagnostics.extend(errors);
-        Run {
-            project: self.manifest.name.clone(),
-            as_of,
-            outcomes,
-            diagnostics,
         }
+    }
+
+    /// `kpi explain`: where the KPI `name` comes from, with polars' plans of its passes when
+    /// `plan` is asked for. Its judged period is that of a run of it alone. None, with the
+    /// reason among the diagnostics, when there is no KPI by that name or it did not resolve.
+    pub fn explain(
+        &self,
+        name: &str,
+        options: &RunOptions,
+        plan: bool,
+    ) -> (Option<crate::explain::Explanation>, Vec<Diagnostic>) {
+        let (datasets, program, mut diagnostics) = self.resolve();
+        let mut select = program.clone();
+        let asked = RunOptions {
+            names: vec![name.to_string()],
+            ..options.clone()
+        };
+        self.select(&mut select, &asked, &mut diagnostics);
+        let as_of = self.as_of(options);
+        let eval_options = self.eval_options(as_of, options);
+        let lowered = eval::lower(&program, &eval_options);
+        let input = crate::explain::Input {
+            files: &self.files,
+            sources: &self.sources,
+            manifest: &self.manifest,
+            program: &program,
+            plan: &lowered.plan,
+        };
+        let Some(mut explanation) = crate::explain::explain(&input, name) else {
+            // Only the diagnostics that say why this KPI is missing.
+            diagnostics.retain(|d| d.kpi.as_deref() == Some(name) || d.code == "E0209");
+            return (None, diagnostics);
+        };
+        explanation.as_of = as_of.to_string();
+        let run = self.evaluate(select, datasets, options, Vec::new());
+        explanation.period = run
+            .outcomes
+            .iter()
+            .find(|o| o.meta.name == name)
+            .map(|o| o.period.clone());
+        if plan {
+            let passes = explanation
+                .aggregates
+                .iter()
+                .filter_map(|c| c.pass)
+                .collect();
+            let (datasets, _) = self.open();
+            explanation.plan = Some(eval::explain_passes(
+                &program,
+                &datasets,
+                &eval_options,
+                &passes,
+            ));
+        }
+        diagnostics.extend(run.diagnostics);
+        diagnostics.retain(|d| d.kpi.is_none() || d.kpi.as_deref() == Some(name));
+        (Some(explanation), diagnostics)
     }
 
     fn select(

@@ -552,16 +552,16 @@ struct Extent {
 /// Each dated dataset's extent.
 type Extents = BTreeMap<String, Extent>;
 
-fn run_passes(
+/// The polars plan of each pass that can be read, by pass index; a pass that cannot (its
+/// lookup is not unique, its dataset could not be opened) gets its reason in `results`.
+fn pass_frames(
     program: &ir::Program,
     datasets: &Datasets,
     options: &EvalOptions,
     plan: &PassPlan,
+    results: &mut PassResults,
     diagnostics: &mut Vec<Diagnostic>,
-) -> (PassResults, Extents) {
-    // Every pass gets its result or its reason below; this one is never left standing.
-    let mut results: PassResults =
-        vec![Err("its data could not be read".to_string()); plan.passes.len()];
+) -> Vec<(usize, LazyFrame)> {
     let mut frames = Vec::new();
     let mut checked_joins: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
     let mut scans: BTreeMap<ScanKey, SharedScan> = BTreeMap::new();
@@ -700,6 +700,54 @@ fn run_passes(
             frames.push((i, plan(shared.clone())));
         }
     }
+    frames
+}
+
+/// polars' optimised plans of the passes `wanted` (`kpi explain --plan`), built as a run
+/// builds them, without running them.
+pub fn explain_passes(
+    program: &ir::Program,
+    datasets: &Datasets,
+    options: &EvalOptions,
+    wanted: &BTreeSet<usize>,
+) -> String {
+    let lowered = lower(program, options);
+    let mut results: PassResults = vec![Err(String::new()); lowered.plan.passes.len()];
+    let mut diagnostics = Vec::new();
+    let frames = pass_frames(
+        program,
+        datasets,
+        options,
+        &lowered.plan,
+        &mut results,
+        &mut diagnostics,
+    );
+    let mut out = String::new();
+    for (i, frame) in frames.into_iter().filter(|(i, _)| wanted.contains(i)) {
+        let plan = frame.explain(true).unwrap_or_else(|e| e.to_string());
+        out.push_str(&format!("pass {i}:\n{plan}\n"));
+    }
+    for i in wanted {
+        if let Err(reason) = &results[*i] {
+            if !reason.is_empty() {
+                out.push_str(&format!("pass {i}: not planned: {reason}\n"));
+            }
+        }
+    }
+    out
+}
+
+fn run_passes(
+    program: &ir::Program,
+    datasets: &Datasets,
+    options: &EvalOptions,
+    plan: &PassPlan,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (PassResults, Extents) {
+    // Every pass gets its result or its reason below; this one is never left standing.
+    let mut results: PassResults =
+        vec![Err("its data could not be read".to_string()); plan.passes.len()];
+    let frames = pass_frames(program, datasets, options, plan, &mut results, diagnostics);
     // Where each dataset that a pass reads starts and how far it reaches: its earliest and
     // latest `time`.
     let mut extent_frames = Vec::new();

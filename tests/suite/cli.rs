@@ -820,3 +820,156 @@ fn init_needs_a_folder_with_data() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("is not a folder"), "{}", out.stderr);
 }
+
+const EXPLAINED: &str = "view paid = sales where status == \"paid\"
+kpi revenue { by region
+  value sum(paid.amount) }
+kpi share { by region
+  where region != \"XX\"
+  let all = sum(sales.amount)
+  value revenue / all
+  target >= 50% }
+kpi broken { value sum(sales.nope) }
+";
+
+#[test]
+fn explain_shows_where_a_number_comes_from() {
+    let p = project(EXPLAINED);
+    let mut cmd = kpi(&p);
+    cmd.args(["explain", "share", "--format", "json"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let e: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(e["grain"], "month");
+    assert_eq!(e["period"], "2025-03");
+    assert_eq!(e["location"]["line"], 4);
+    // share reads the KPI revenue (a sum over the view paid, over sales) and its let `all`.
+    let kinds = |node: &serde_json::Value| -> Vec<String> {
+        node["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    c["kind"].as_str().unwrap(),
+                    c["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let lineage = &e["lineage"];
+    assert_eq!(kinds(lineage), ["kpi revenue", "let all"]);
+    let revenue = &lineage["children"][0];
+    assert_eq!(kinds(revenue), ["aggregate sum"]);
+    assert_eq!(kinds(&revenue["children"][0]), ["view paid"]);
+    assert_eq!(
+        kinds(&revenue["children"][0]["children"][0]),
+        ["dataset sales"]
+    );
+    assert_eq!(revenue["children"][0]["location"]["line"], 3);
+    // The filters in effect, where they are written.
+    let filters: Vec<String> = e["filters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} | {} | {}",
+                f["text"].as_str().unwrap(),
+                f["on"].as_str().unwrap(),
+                f["location"]["line"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        filters,
+        [
+            "region != \"XX\" | kpi share | 5",
+            "status == \"paid\" | view paid | 1"
+        ]
+    );
+    // Each aggregate's pass, and the KPIs that share it: revenue reads the paid sum too.
+    let passes: Vec<String> = e["aggregates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} of {}: {:?}",
+                a["aggregate"].as_str().unwrap(),
+                a["source"].as_str().unwrap(),
+                a["shared_with"].as_array().unwrap()
+            )
+        })
+        .collect();
+    // Views are filters on their dataset's rows: both sums read sales, filtered (by the view,
+    // and by the KPI's `where`), in the one pass over sales by month and region that revenue
+    // reads too.
+    assert_eq!(
+        passes,
+        [
+            "sum(amount where …) of sales: [String(\"revenue\")]",
+            "sum(amount where …) of sales: [String(\"revenue\")]"
+        ]
+    );
+    let dims = &e["dimensions"][0];
+    assert_eq!(dims["name"], "region");
+
+    let mut cmd = kpi(&p);
+    cmd.args(["explain", "share"]);
+    let text = run(cmd);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    insta::assert_snapshot!(text.stdout);
+
+    // With --plan, polars' plan of each pass it reads.
+    let mut cmd = kpi(&p);
+    cmd.args(["explain", "revenue", "--plan"]);
+    let planned = run(cmd);
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    assert!(
+        planned.stdout.contains("\nplan\npass "),
+        "{}",
+        planned.stdout
+    );
+    assert!(
+        planned.stdout.contains("AGGREGATE") || planned.stdout.contains("GROUP"),
+        "{}",
+        planned.stdout
+    );
+}
+
+#[test]
+fn explain_of_a_kpi_that_is_not_there_or_broken_says_why() {
+    let p = project(EXPLAINED);
+    let mut cmd = kpi(&p);
+    cmd.args(["explain", "shares"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("no KPI named `shares`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `share`?"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout, "");
+    let mut cmd = kpi(&p);
+    cmd.args(["explain", "broken"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("unknown column `nope`"),
+        "{}",
+        out.stderr
+    );
+    // Only its own errors: nothing about the other KPIs.
+    let mut cmd = kpi(&p);
+    cmd.args(["explain", "revenue"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("nope"), "{}", out.stderr);
+}
