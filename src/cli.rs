@@ -33,6 +33,9 @@ pub enum Command {
     Validate(ListArgs),
     /// Review every KPI letter by letter (Specific, Measurable, Achievable, Relevant, Time-bound).
     Lint(LintArgs),
+    /// Compare the KPIs of the definitions at a git revision with the working tree's, on the
+    /// same data and the same day: added, removed, changed, and the rows whose numbers moved.
+    Diff(DiffArgs),
     /// Show where a KPI's number comes from: lineage, filters, dimensions and passes.
     Explain(ExplainArgs),
     /// Start a project in a folder of data files: kpi.toml with a dataset per CSV, Parquet and
@@ -42,6 +45,30 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff): `kpi man > kpi.1 && man ./kpi.1`.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The revision to compare with (default: the merge base of HEAD with the default branch).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// The last day of complete data, for both (default: the working tree's `as_of`, else
+    /// yesterday).
+    #[arg(long = "as-of")]
+    pub as_of: Option<String>,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+    pub format: DiffFormat,
+    /// Exit 1 when anything changed.
+    #[arg(long = "fail-on-change")]
+    pub fail_on_change: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Table,
+    Json,
+    /// GitHub Flavored Markdown, for a pull-request comment.
+    Markdown,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,8 @@
 pub mod compile;
 pub mod confine;
 pub mod diagnostic;
+#[cfg(feature = "engine")]
+pub mod diff;
 pub mod error;
 #[cfg(feature = "engine")]
 pub mod eval;

@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate(project, args.format),
         Command::Lint(args) => lint(project, args),
         Command::Explain(args) => explain(project, args),
+        Command::Diff(args) => diff(project, &cli.project, args),
         Command::Completions(_) | Command::Man | Command::Init(_) => EXIT_OK,
     };
     ExitCode::from(code)
@@ -501,6 +502,57 @@ fn validate(project: Project, format: ListFormat) -> u8 {
     }
     if errors > 0 {
         EXIT_ERROR
+    } else {
+        EXIT_OK
+    }
+}
+
+/// `kpi diff`: 0 nothing changed (or `--fail-on-change` not given), 1 something changed with
+/// `--fail-on-change`, 2 no repository or revision, or errors in the working tree's run.
+fn diff(project: Project, dir: &std::path::Path, args: cli::DiffArgs) -> u8 {
+    use kpi::diff;
+    let as_of = match args.as_of.as_deref().map(parse_date).transpose() {
+        Ok(day) => day,
+        Err(message) => return argument_error(message),
+    };
+    let git = match diff::Git::open(dir) {
+        Ok(git) => git,
+        Err(message) => return argument_error(message),
+    };
+    let (base, commit) = match git.base(args.base.as_deref()) {
+        Ok(base) => base,
+        Err(message) => return argument_error(message),
+    };
+    let old = match diff::project_at(&git, &commit) {
+        Ok(old) => old,
+        Err(message) => return argument_error(message),
+    };
+    // Both on the working tree's day, so that only the definitions differ.
+    let options = RunOptions {
+        as_of: Some(project.as_of(&RunOptions {
+            as_of,
+            ..RunOptions::default()
+        })),
+        ..RunOptions::default()
+    };
+    let new_run = project.run(&options);
+    let old_run = old.as_ref().map(|p| p.run(&options));
+    let mut result = diff::compare(old.as_ref().zip(old_run.as_ref()), (&project, &new_run));
+    result.base = base;
+    result.commit = commit;
+    match args.format {
+        cli::DiffFormat::Table => print!("{}", diff::render_text(&result)),
+        cli::DiffFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&result).unwrap_or_default()
+        ),
+        cli::DiffFormat::Markdown => print!("{}", diff::render_markdown(&result)),
+    }
+    print_diagnostics(&new_run.diagnostics, &project.sources);
+    if has_errors(&new_run.diagnostics) {
+        EXIT_ERROR
+    } else if args.fail_on_change && !result.is_empty() {
+        EXIT_FAILED
     } else {
         EXIT_OK
     }

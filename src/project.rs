@@ -1,6 +1,6 @@
 //! A project on disk: `kpi.toml`, its `.kpi` files and its datasets, run through the stages.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
@@ -86,6 +86,24 @@ impl Project {
     /// Parses every `.kpi` file the manifest's globs name. The manifest's own errors become
     /// diagnostics that point into `kpi.toml`.
     pub fn from_manifest(manifest: Manifest) -> Result<Project, LoadError> {
+        let (paths, glob_errors) = manifest.kpi_files();
+        let files = paths
+            .into_iter()
+            .map(|(name, path)| {
+                let text = std::fs::read_to_string(&path).map_err(|e| e.to_string());
+                (name, path, text)
+            })
+            .collect();
+        Ok(Project::with_definitions(manifest, files, glob_errors))
+    }
+
+    /// A project whose definition files are given, as (display name, path, text or why it
+    /// could not be read): the files on disk, or those of a git revision (`kpi diff`).
+    pub fn with_definitions(
+        manifest: Manifest,
+        definitions: Vec<(String, PathBuf, Result<String, String>)>,
+        glob_errors: Vec<crate::error::ManifestError>,
+    ) -> Project {
         let mut sources = SourceMap::new();
         let manifest_file = sources.add(SourceFile::new(
             MANIFEST_NAME,
@@ -98,8 +116,7 @@ impl Project {
             .iter()
             .map(|e| e.diagnostic(Some(manifest_file)))
             .collect();
-        let (paths, glob_errors) = manifest.kpi_files();
-        if paths.is_empty() && glob_errors.is_empty() {
+        if definitions.is_empty() && glob_errors.is_empty() {
             let span = manifest.kpi_glob_spans.first().cloned().flatten();
             diagnostics.push(
                 Diagnostic::warning(
@@ -115,17 +132,11 @@ impl Project {
                 .iter()
                 .map(|e| e.diagnostic(Some(manifest_file))),
         );
-        for (name, path) in paths {
-            let text = match std::fs::read_to_string(&path) {
+        for (name, path, text) in definitions {
+            let text = match text {
                 Ok(t) => t,
-                Err(e) => {
-                    diagnostics.push(
-                        IoError::Definition {
-                            name,
-                            reason: e.to_string(),
-                        }
-                        .diagnostic(),
-                    );
+                Err(reason) => {
+                    diagnostics.push(IoError::Definition { name, reason }.diagnostic());
                     continue;
                 }
             };
@@ -134,13 +145,13 @@ impl Project {
             files.push(file);
             diagnostics.extend(errors);
         }
-        Ok(Project {
+        Project {
             manifest,
             manifest_file,
             sources,
             files,
             diagnostics,
-        })
+        }
     }
 
     /// Parses and resolves against the datasets' schemas and checks the data files, computing nothing (`kpi validate`).

@@ -973,3 +973,168 @@ fn explain_of_a_kpi_that_is_not_there_or_broken_says_why() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!out.stderr.contains("nope"), "{}", out.stderr);
 }
+
+/// A project in a git repository of its own, its definitions committed.
+fn committed(defs: &str) -> TempProject {
+    let p = project(defs);
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(p.path())
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "definitions"]);
+    p
+}
+
+const DIFFED: &str = "view paid = sales where status == \"paid\"
+kpi revenue { by region
+  value sum(paid.amount)
+  target >= 50 }
+kpi rows { value count(sales) }
+kpi gone { value count(sales) }
+";
+
+fn diff_json(p: &TempProject, args: &[&str]) -> (i32, serde_json::Value, String) {
+    let mut cmd = kpi(p);
+    cmd.args(["diff", "--base", "HEAD", "--format", "json"])
+        .args(args);
+    let out = run(cmd);
+    let json = serde_json::from_str(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.code, json, out.stderr)
+}
+
+#[test]
+fn diff_shows_what_a_change_does_to_the_numbers() {
+    let p = committed(DIFFED);
+    // Nothing changed yet; a comment and new line breaks change nothing either.
+    std::fs::write(
+        p.path().join("defs.kpi"),
+        DIFFED.replace("kpi rows {", "# the row count\nkpi rows {\n"),
+    )
+    .unwrap();
+    let (code, same, stderr) = diff_json(&p, &["--fail-on-change"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(same["changed"], serde_json::json!([]));
+    // The view keeps paid sales over 50 only, the target rises, one KPI goes, one comes.
+    let changed = DIFFED
+        .replace("status == \"paid\"", "status == \"paid\" and amount > 50")
+        .replace(
+            "kpi gone { value count(sales) }\n",
+            "kpi new { value count(sales) }\n",
+        );
+    std::fs::write(p.path().join("defs.kpi"), changed).unwrap();
+    let (code, diff, stderr) = diff_json(&p, &[]);
+    assert_eq!(
+        code, 0,
+        "a change is not a failure without --fail-on-change: {stderr}"
+    );
+    assert_eq!(diff["added"], serde_json::json!(["new"]));
+    assert_eq!(diff["removed"], serde_json::json!(["gone"]));
+    // March: EU anna 60 and chen (no amount), NA boris 40. EU stays 60. NA's sales (50 in
+    // January, 40 in March) are none over 50: its row is gone, where it was 40 and missed.
+    let changes = diff["changed"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["name"], "revenue");
+    assert_eq!(
+        changes[0]["definition"], false,
+        "only the view it reads changed"
+    );
+    assert_eq!(
+        changes[0]["rows"],
+        serde_json::json!([{
+            "dimensions": ["NA"], "period": "2025-03", "before": 40.0, "after": null,
+            "status_before": "missed", "status_after": null
+        }])
+    );
+    let (code, _, _) = diff_json(&p, &["--fail-on-change"]);
+    assert_eq!(code, 1);
+    // A target of its own: the KPI's definition changed, and so did EU's status.
+    std::fs::write(
+        p.path().join("defs.kpi"),
+        DIFFED.replace("target >= 50", "target >= 100"),
+    )
+    .unwrap();
+    let (_, diff, _) = diff_json(&p, &[]);
+    let revenue = &diff["changed"][0];
+    assert_eq!(revenue["definition"], true);
+    assert_eq!(revenue["rows"][0]["dimensions"], serde_json::json!(["EU"]));
+    assert_eq!(revenue["rows"][0]["status_before"], "met");
+    assert_eq!(revenue["rows"][0]["status_after"], "missed");
+    let mut cmd = kpi(&p);
+    cmd.args(["diff", "--base", "HEAD"]);
+    let table = run(cmd);
+    let table = table
+        .stdout
+        .replace(&diff["commit"].as_str().unwrap()[..12], "COMMIT");
+    insta::assert_snapshot!("diff_table", table);
+    let mut cmd = kpi(&p);
+    cmd.args(["diff", "--base", "HEAD", "--format", "markdown"]);
+    let markdown = run(cmd);
+    let markdown = markdown
+        .stdout
+        .replace(&diff["commit"].as_str().unwrap()[..12], "COMMIT");
+    insta::assert_snapshot!("diff_markdown", markdown);
+}
+
+#[test]
+fn diff_needs_a_repository_and_a_revision() {
+    let p = project(DIFFED);
+    let mut cmd = kpi(&p);
+    cmd.arg("diff");
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("is not in a git repository"),
+        "{}",
+        out.stderr
+    );
+    let p = committed(DIFFED);
+    let mut cmd = kpi(&p);
+    cmd.args(["diff", "--base", "no-such-branch"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("no revision `no-such-branch`"),
+        "{}",
+        out.stderr
+    );
+    // By default, the merge base with main: here HEAD itself.
+    let mut cmd = kpi(&p);
+    cmd.arg("diff");
+    let out = run(cmd);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("merge base with main"),
+        "{}",
+        out.stdout
+    );
+    // A working tree that does not parse is an error, whatever the revision says.
+    std::fs::write(
+        p.path().join("defs.kpi"),
+        "kpi broken { value count(sales }",
+    )
+    .unwrap();
+    let mut cmd = kpi(&p);
+    cmd.args(["diff", "--base", "HEAD"]);
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("defs.kpi:1"), "{}", out.stderr);
+}
