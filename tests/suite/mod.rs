@@ -3,6 +3,7 @@ mod browser;
 mod cli;
 mod data;
 mod differential;
+mod editor;
 mod eval;
 mod lint;
 mod parse;
