@@ -36,6 +36,9 @@ pub enum Command {
     /// Compare the KPIs of the definitions at a git revision with the working tree's, on the
     /// same data and the same day: added, removed, changed, and the rows whose numbers moved.
     Diff(DiffArgs),
+    /// Run the unit tests of the definitions (tests/*.toml): fixture rows in, expected values
+    /// and statuses out; exit 1 when one fails.
+    Test(TestArgs),
     /// Show where a KPI's number comes from: lineage, filters, dimensions and passes.
     Explain(ExplainArgs),
     /// Start a project in a folder of data files: kpi.toml with a dataset per CSV, Parquet and
@@ -69,6 +72,15 @@ pub enum DiffFormat {
     Json,
     /// GitHub Flavored Markdown, for a pull-request comment.
     Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The test files (default: tests/*.toml in the project folder).
+    pub files: Vec<PathBuf>,
+    /// Also write the results as JUnit XML: `--report junit=PATH`.
+    #[arg(long = "report", value_name = "junit=PATH", value_parser = parse_report)]
+    pub reports: Vec<ReportTo>,
 }
 
 #[derive(Debug, Args)]

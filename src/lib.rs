@@ -38,6 +38,8 @@ pub mod project;
 pub mod report;
 pub mod source;
 pub mod syntax;
+#[cfg(feature = "engine")]
+pub mod testing;
 
 /// Runs a step of a recursion over nested expressions, growing the stack first when little is
 /// left. The nesting is bounded (see [`syntax::scan::MAX_NESTING`]); this makes the bound safe on

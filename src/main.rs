@@ -57,6 +57,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => lint(project, args),
         Command::Explain(args) => explain(project, args),
         Command::Diff(args) => diff(project, &cli.project, args),
+        Command::Test(args) => test(&project, &cli.project, args),
         Command::Completions(_) | Command::Man | Command::Init(_) => EXIT_OK,
     };
     ExitCode::from(code)
@@ -502,6 +503,96 @@ fn validate(project: Project, format: ListFormat) -> u8 {
     }
     if errors > 0 {
         EXIT_ERROR
+    } else {
+        EXIT_OK
+    }
+}
+
+/// `kpi test`: 0 every expectation held, 1 one did not, 2 a test could not run (a file that
+/// cannot be read, a dataset kpi.toml does not have, a KPI with errors).
+fn test(project: &Project, dir: &std::path::Path, args: cli::TestArgs) -> u8 {
+    use kpi::testing;
+    if let Some(other) = args
+        .reports
+        .iter()
+        .find(|r| !matches!(r.format, cli::Format::Junit))
+    {
+        return argument_error(format!(
+            "`kpi test` writes JUnit only (`--report junit=PATH`), not {:?}",
+            other.format
+        ));
+    }
+    let files = testing::test_files(dir, &args.files);
+    if files.is_empty() {
+        return argument_error(format!(
+            "no test: `{}` has no tests/*.toml, and no file was named",
+            dir.display()
+        ));
+    }
+    let mut sources = SourceMap::new();
+    let mut outcomes = Vec::new();
+    for file in &files {
+        let outcome = testing::run_test(dir, file, &mut sources);
+        let failed = outcome
+            .checked
+            .iter()
+            .filter(|c| c.failure.is_some())
+            .count();
+        let mark = if !outcome.errors.is_empty() {
+            "ERROR"
+        } else if failed > 0 {
+            "FAIL "
+        } else {
+            "ok   "
+        };
+        println!(
+            "{mark} {} ({} expectation{})",
+            outcome.file,
+            outcome.checked.len(),
+            if outcome.checked.len() == 1 { "" } else { "s" }
+        );
+        for checked in &outcome.checked {
+            if let Some(failure) = &checked.failure {
+                println!(
+                    "  {}:{}: {}: {failure}",
+                    checked.file, checked.line, checked.what
+                );
+            }
+        }
+        print_diagnostics(&outcome.errors, &sources);
+        outcomes.push(outcome);
+    }
+    let expectations: usize = outcomes.iter().map(|o| o.checked.len()).sum();
+    let failed: usize = outcomes
+        .iter()
+        .map(|o| o.checked.iter().filter(|c| c.failure.is_some()).count())
+        .sum();
+    let errors = outcomes.iter().any(|o| !o.errors.is_empty());
+    println!(
+        "{} test{}, {expectations} expectation{}: {} held, {failed} failed",
+        outcomes.len(),
+        if outcomes.len() == 1 { "" } else { "s" },
+        if expectations == 1 { "" } else { "s" },
+        expectations - failed
+    );
+    let junit = testing::junit(&project.manifest.name, &outcomes);
+    for to in &args.reports {
+        match &to.path {
+            None => print!("{junit}"),
+            Some(path) => {
+                if let Err(e) = report::write_file(path, &junit) {
+                    return argument_error(format!(
+                        "cannot write the report `{}`: {e}",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    if errors {
+        EXIT_ERROR
+    } else if failed > 0 {
+        EXIT_FAILED
     } else {
         EXIT_OK
     }

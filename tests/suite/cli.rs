@@ -1138,3 +1138,101 @@ fn diff_needs_a_repository_and_a_revision() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("defs.kpi:1"), "{}", out.stderr);
 }
+
+#[test]
+fn the_examples_unit_tests_pass() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let junit = out_dir.path().join("tests.xml");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
+    cmd.arg("-p")
+        .arg(example())
+        .args(["test", "--report"])
+        .arg(format!("junit={}", junit.display()));
+    let out = run(cmd);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    insta::assert_snapshot!(out.stdout);
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert!(
+        xml.contains("tests=\"7\"") && xml.contains("failures=\"0\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("name=\"cost_per_lead · ads in 2025-02\""),
+        "{xml}"
+    );
+    // The rows stood in a folder of the project's own, removed after.
+    let left: Vec<_> = std::fs::read_dir(example())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".kpi-test"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn kpi_test_reports_failures_where_they_are_written_and_bad_tests_clearly() {
+    let p = project("kpi revenue { by region\n value sum(sales.amount)\n target >= 50 }");
+    let tests = p.path().join("tests");
+    std::fs::create_dir(&tests).unwrap();
+    // March: EU 60 (met), NA 40 (missed). The second expectation is wrong on both counts.
+    std::fs::write(
+        tests.join("march.toml"),
+        "as_of = \"2025-03-31\"\n\n[datasets.sales]\ncsv = \"\"\"\nday,region,rep,amount,status\n\
+         2025-03-01,NA,boris,40,paid\n2025-03-15,EU,anna,60,paid\n2025-03-31,EU,chen,,paid\n\"\"\"\n\n\
+         [[expect]]\nkpi = \"revenue\"\nwhere = { region = \"EU\" }\nvalue = 60\nstatus = \"met\"\n\n\
+         [[expect]]\nkpi = \"revenue\"\nwhere = { region = \"NA\" }\nvalue = 45\nstatus = \"met\"\n",
+    )
+    .unwrap();
+    let mut cmd = kpi(&p);
+    cmd.arg("test");
+    let out = run(cmd);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(
+            "tests/march.toml:17: revenue · NA in 2025-03: value: expected 45, got 40; status: expected met, got missed"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("1 test, 2 expectations: 1 held, 1 failed"),
+        "{}",
+        out.stdout
+    );
+    // A dataset that kpi.toml does not have, and a test that is not TOML: exit 2, located.
+    std::fs::write(
+        tests.join("march.toml"),
+        "as_of = \"2025-03-31\"\n[datasets.sale]\ncsv = \"day\"\n[[expect]]\nkpi = \"revenue\"\nvalue = 1\n",
+    )
+    .unwrap();
+    let mut cmd = kpi(&p);
+    cmd.arg("test");
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("`sale`, which is not a dataset of kpi.toml"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `sales`?"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("tests/march.toml:2"), "{}", out.stderr);
+    std::fs::write(tests.join("march.toml"), "as_of = [\n").unwrap();
+    let mut cmd = kpi(&p);
+    cmd.arg("test");
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("E0702"), "{}", out.stderr);
+    // No test at all.
+    std::fs::remove_dir_all(&tests).unwrap();
+    let mut cmd = kpi(&p);
+    cmd.arg("test");
+    let out = run(cmd);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("no test"), "{}", out.stderr);
+}
