@@ -90,18 +90,9 @@ fn is_aggregate(func: &str, args: usize) -> bool {
     ) || (matches!(func, "min" | "max") && args == 1)
 }
 
-/// The items of the definition files by name, to follow names through.
-struct Items<'a> {
-    views: BTreeMap<&'a str, &'a ast::View>,
-    lets: BTreeMap<&'a str, &'a ast::Let>,
-    kpis: BTreeMap<&'a str, &'a ast::Kpi>,
-    funnels: BTreeMap<&'a str, &'a ast::Funnel>,
-    cohorts: BTreeMap<&'a str, &'a ast::Cohort>,
-}
-
 /// Follows a KPI's names down to the datasets, collecting the filters on the way.
 struct Walker<'a> {
-    items: Items<'a>,
+    items: ast::Items<'a>,
     sources: &'a SourceMap,
     manifest: &'a Manifest,
     filters: Vec<Filter>,
@@ -370,32 +361,7 @@ pub struct Input<'a> {
 /// The explanation of the KPI `name`; none when there is no KPI by that name that resolved.
 pub fn explain(input: &Input<'_>, name: &str) -> Option<Explanation> {
     let ir_kpi = input.program.kpis.iter().find(|k| k.meta.name == name)?;
-    let mut items = Items {
-        views: BTreeMap::new(),
-        lets: BTreeMap::new(),
-        kpis: BTreeMap::new(),
-        funnels: BTreeMap::new(),
-        cohorts: BTreeMap::new(),
-    };
-    for item in input.files.iter().flat_map(|f| &f.items) {
-        match item {
-            ast::Item::View(v) => {
-                items.views.insert(&v.name.name, v);
-            }
-            ast::Item::Let(l) => {
-                items.lets.insert(&l.name.name, l);
-            }
-            ast::Item::Kpi(k) => {
-                items.kpis.insert(&k.name.name, k);
-            }
-            ast::Item::Funnel(f) => {
-                items.funnels.insert(&f.name.name, f);
-            }
-            ast::Item::Cohort(c) => {
-                items.cohorts.insert(&c.name.name, c);
-            }
-        }
-    }
+    let items = ast::Items::of(input.files);
     let ast_kpi = *items.kpis.get(name)?;
     let mut walker = Walker {
         items,

@@ -1,6 +1,8 @@
 //! The abstract syntax tree: what a `.kpi` file says, with spans, before any name is resolved.
 //! It holds no pest types and no lifetimes.
 
+use std::collections::HashMap;
+
 use crate::source::Span;
 use chrono::NaiveDate;
 
@@ -65,6 +67,49 @@ impl Item {
             Item::Kpi(_) => "kpi",
             Item::Funnel(_) => "funnel",
             Item::Cohort(_) => "cohort",
+        }
+    }
+}
+
+/// The items of a program's files by name, one map per kind; the first item of a name is
+/// the one kept (a second is an error that resolution reports).
+#[derive(Debug, Default)]
+pub struct Items<'a> {
+    pub views: HashMap<&'a str, &'a View>,
+    pub lets: HashMap<&'a str, &'a Let>,
+    pub kpis: HashMap<&'a str, &'a Kpi>,
+    pub funnels: HashMap<&'a str, &'a Funnel>,
+    pub cohorts: HashMap<&'a str, &'a Cohort>,
+}
+
+impl<'a> Items<'a> {
+    /// Every item of the files, the first of each name kept.
+    pub fn of(files: &'a [File]) -> Items<'a> {
+        let mut items = Items::default();
+        for item in files.iter().flat_map(|f| &f.items) {
+            items.add(item);
+        }
+        items
+    }
+
+    /// Adds an item under its name, unless one of its kind has that name already.
+    pub fn add(&mut self, item: &'a Item) {
+        match item {
+            Item::View(v) => {
+                self.views.entry(&v.name.name).or_insert(v);
+            }
+            Item::Let(l) => {
+                self.lets.entry(&l.name.name).or_insert(l);
+            }
+            Item::Kpi(k) => {
+                self.kpis.entry(&k.name.name).or_insert(k);
+            }
+            Item::Funnel(f) => {
+                self.funnels.entry(&f.name.name).or_insert(f);
+            }
+            Item::Cohort(c) => {
+                self.cohorts.entry(&c.name.name).or_insert(c);
+            }
         }
     }
 }

@@ -422,7 +422,7 @@ impl<'a> Resolver<'a> {
         let whole_dataset = match &arg.expr.kind {
             ast::ExprKind::Path { head, field: None }
                 if self.input.manifest.datasets.contains_key(&head.name)
-                    || self.views.contains_key(head.name.as_str())
+                    || self.items.views.contains_key(head.name.as_str())
                     || self.broken.contains_key(head.name.as_str()) =>
             {
                 Some(head)

@@ -24,10 +24,10 @@ impl<'a> Resolver<'a> {
         args: Option<&'a [ast::CallArg]>,
         ctx: &Ctx<'a>,
     ) -> (ir::Expr, Ty) {
-        if let Some(funnel) = self.funnels.get(head.name.as_str()).copied() {
+        if let Some(funnel) = self.items.funnels.get(head.name.as_str()).copied() {
             return self.funnel_member(expr, funnel, head, field, member, args, ctx);
         }
-        if let Some(cohort) = self.cohorts.get(head.name.as_str()).copied() {
+        if let Some(cohort) = self.items.cohorts.get(head.name.as_str()).copied() {
             return self.cohort_member(expr, cohort, head, field, member, args, ctx);
         }
         if let Some(broken) = self.broken.get(head.name.as_str()).copied() {
@@ -35,8 +35,8 @@ impl<'a> Resolver<'a> {
             self.error(d);
             return (ir::Expr::Null, Ty::Null);
         }
-        let mut known: Vec<&str> = self.funnels.keys().copied().collect();
-        known.extend(self.cohorts.keys().copied());
+        let mut known: Vec<&str> = self.items.funnels.keys().copied().collect();
+        known.extend(self.items.cohorts.keys().copied());
         let mut d = Diagnostic::error(
             "E0375",
             format!("`{}` is not a funnel or a cohort", head.name),
@@ -229,12 +229,12 @@ impl<'a> Resolver<'a> {
     /// Checks every funnel and cohort, read by a KPI or not, in the order they are written, so
     /// that their errors are reported even before a KPI uses them.
     pub(super) fn check_followed(&mut self) {
-        let mut funnels: Vec<&'a ast::Funnel> = self.funnels.values().copied().collect();
+        let mut funnels: Vec<&'a ast::Funnel> = self.items.funnels.values().copied().collect();
         funnels.sort_by_key(|f| (f.span.file, f.span.start));
         for funnel in funnels {
             self.funnel_source(funnel);
         }
-        let mut cohorts: Vec<&'a ast::Cohort> = self.cohorts.values().copied().collect();
+        let mut cohorts: Vec<&'a ast::Cohort> = self.items.cohorts.values().copied().collect();
         cohorts.sort_by_key(|c| (c.span.file, c.span.start));
         for cohort in cohorts {
             self.cohort_source(cohort);

@@ -74,14 +74,14 @@ impl<'a> Resolver<'a> {
             ast::ExprKind::Path {
                 head,
                 field: Some(field),
-            } if self.funnels.contains_key(head.name.as_str())
-                || self.cohorts.contains_key(head.name.as_str())
+            } if self.items.funnels.contains_key(head.name.as_str())
+                || self.items.cohorts.contains_key(head.name.as_str())
                 || self
                     .broken
                     .get(head.name.as_str())
                     .is_some_and(|b| matches!(b.keyword, Some("funnel" | "cohort")))
                 || !(self.input.manifest.datasets.contains_key(&head.name)
-                    || self.views.contains_key(head.name.as_str())
+                    || self.items.views.contains_key(head.name.as_str())
                     || self.broken.contains_key(head.name.as_str())) =>
             {
                 self.member(expr, head, field, None, None, ctx)

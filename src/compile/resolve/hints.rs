@@ -27,14 +27,14 @@ impl<'a> Resolver<'a> {
 
     /// Why a dataset or view named in an expression gave no source.
     pub(super) fn unusable_source(&self, name: &Ident, user: &str) -> Diagnostic {
-        if !self.views.contains_key(name.name.as_str())
+        if !self.items.views.contains_key(name.name.as_str())
             && !self.input.manifest.datasets.contains_key(&name.name)
         {
             if let Some(broken) = self.broken.get(name.name.as_str()) {
                 return self.broken_use(name, broken, user);
             }
         }
-        let is_view = self.views.contains_key(name.name.as_str());
+        let is_view = self.items.views.contains_key(name.name.as_str());
         let is_dataset = self.input.manifest.datasets.contains_key(&name.name);
         let message = if is_view {
             format!("view `{}` has errors", name.name)
@@ -57,7 +57,7 @@ impl<'a> Resolver<'a> {
             .datasets
             .keys()
             .map(|s| s.as_str())
-            .chain(self.views.keys().copied())
+            .chain(self.items.views.keys().copied())
             .collect();
         let mut d = Diagnostic::error("E0330", format!("unknown dataset or view `{}`", name.name))
             .at(name.span)

@@ -60,11 +60,8 @@ pub fn resolve_one(
 
 struct Resolver<'a> {
     input: &'a ResolveInput<'a>,
-    views: HashMap<&'a str, &'a ast::View>,
-    lets: HashMap<&'a str, &'a ast::Let>,
-    kpis: HashMap<&'a str, &'a ast::Kpi>,
-    funnels: HashMap<&'a str, &'a ast::Funnel>,
-    cohorts: HashMap<&'a str, &'a ast::Cohort>,
+    /// The items by name.
+    items: ast::Items<'a>,
     /// Funnel or cohort name -> its source, once resolved (None: it has errors).
     resolved_entities: HashMap<String, Option<SourceId>>,
     /// Over funnels and cohorts: how long the KPI being resolved takes to mature, and what
@@ -138,11 +135,7 @@ impl<'a> Resolver<'a> {
     fn new(files: &'a [ast::File], input: &'a ResolveInput<'a>) -> Self {
         let mut resolver = Resolver {
             input,
-            views: HashMap::new(),
-            lets: HashMap::new(),
-            kpis: HashMap::new(),
-            funnels: HashMap::new(),
-            cohorts: HashMap::new(),
+            items: ast::Items::default(),
             resolved_entities: HashMap::new(),
             maturity: ir::Maturity::default(),
             drawing: None,
@@ -192,23 +185,7 @@ impl<'a> Resolver<'a> {
                     continue;
                 }
                 seen.insert(name.name.clone(), name.span);
-                match item {
-                    ast::Item::View(v) => {
-                        resolver.views.insert(&v.name.name, v);
-                    }
-                    ast::Item::Let(l) => {
-                        resolver.lets.insert(&l.name.name, l);
-                    }
-                    ast::Item::Kpi(k) => {
-                        resolver.kpis.insert(&k.name.name, k);
-                    }
-                    ast::Item::Funnel(f) => {
-                        resolver.funnels.insert(&f.name.name, f);
-                    }
-                    ast::Item::Cohort(c) => {
-                        resolver.cohorts.insert(&c.name.name, c);
-                    }
-                }
+                resolver.items.add(item);
             }
         }
         resolver

@@ -48,7 +48,7 @@ impl<'a> Resolver<'a> {
         if let Some(local) = ctx.locals.iter().find(|l| l.name.name == name) {
             return self.expand_let(local, ctx);
         }
-        if let Some(global) = self.lets.get(name).copied() {
+        if let Some(global) = self.items.lets.get(name).copied() {
             // Scoping is lexical: a shared `let` sees shared names only, never the locals of
             // the KPI that uses it, and a bare `previous` in it is not that KPI's own value.
             let shared = Ctx {
@@ -58,7 +58,7 @@ impl<'a> Resolver<'a> {
             };
             return self.expand_let(global, &shared);
         }
-        if let Some(kpi) = self.kpis.get(name).copied() {
+        if let Some(kpi) = self.items.kpis.get(name).copied() {
             return self.inline_kpi(kpi, ident, ctx);
         }
         if ctx.in_goal && name == "previous" {
@@ -72,7 +72,7 @@ impl<'a> Resolver<'a> {
             self.error(d);
             return (ir::Expr::Null, Ty::Null);
         }
-        if self.input.manifest.datasets.contains_key(name) || self.views.contains_key(name) {
+        if self.input.manifest.datasets.contains_key(name) || self.items.views.contains_key(name) {
             self.error(
                 Diagnostic::error(
                     "E0342",
@@ -84,8 +84,8 @@ impl<'a> Resolver<'a> {
             return (ir::Expr::Null, Ty::Null);
         }
         let mut candidates: Vec<&str> = ctx.locals.iter().map(|l| l.name.name.as_str()).collect();
-        candidates.extend(self.lets.keys().copied());
-        candidates.extend(self.kpis.keys().copied());
+        candidates.extend(self.items.lets.keys().copied());
+        candidates.extend(self.items.kpis.keys().copied());
         let mut d = Diagnostic::error("E0343", format!("unknown name `{name}`"))
             .at(ident.span)
             .with_label("not a KPI, a `let` or a dimension");

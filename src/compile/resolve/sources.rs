@@ -42,7 +42,7 @@ impl<'a> Resolver<'a> {
         self.view_stack.push(name.name.clone());
         let result = if let Some(config) = self.input.manifest.datasets.get(&name.name) {
             self.dataset_source(&name.name, config)
-        } else if let Some(view) = self.views.get(name.name.as_str()).copied() {
+        } else if let Some(view) = self.items.views.get(name.name.as_str()).copied() {
             self.view_source(view)
         } else {
             None
@@ -168,7 +168,7 @@ impl<'a> Resolver<'a> {
     pub(super) fn view_source(&mut self, view: &'a ast::View) -> Option<(SourceId, Vec<ir::Expr>)> {
         let Some((mut id, mut filters)) = self.source_of(&view.source) else {
             if !self.input.manifest.datasets.contains_key(&view.source.name)
-                && !self.views.contains_key(view.source.name.as_str())
+                && !self.items.views.contains_key(view.source.name.as_str())
             {
                 let d = self.unusable_source(&view.source, "");
                 self.error(d);
@@ -209,7 +209,7 @@ impl<'a> Resolver<'a> {
         }
         for join in &view.joins {
             let Some(config) = self.input.manifest.datasets.get(&join.dataset.name) else {
-                let d = if self.views.contains_key(join.dataset.name.as_str()) {
+                let d = if self.items.views.contains_key(join.dataset.name.as_str()) {
                     Diagnostic::unsupported("joining a view is not supported yet; join a dataset")
                         .at(join.dataset.span)
                 } else {
