@@ -56,85 +56,107 @@ fn label(kpi: &KpiOutcome, row: &RowOutcome) -> String {
         .join(" · ")
 }
 
+/// The numbers of a table: a value per line and column, with the totals of each line (a last
+/// column) and of each column (a last line) where there are.
+struct Grid {
+    corner: String,
+    lines: Vec<String>,
+    columns: Vec<String>,
+    /// `cells[line][column]`.
+    cells: Vec<Vec<Option<f64>>>,
+    line_totals: Option<Vec<Option<f64>>>,
+    column_totals: Option<Vec<Option<f64>>>,
+    all: Option<f64>,
+}
+
+impl Grid {
+    /// Periods as lines, dimension values as columns.
+    fn of(kpi: &KpiOutcome) -> Grid {
+        let rows = &kpi.rows;
+        let periods = &kpi.history_periods;
+        // Totals where the values add up, and over more than one value.
+        let totals = kpi.totals.as_ref();
+        Grid {
+            corner: kpi.grain.name().to_string(),
+            lines: periods.clone(),
+            columns: rows.iter().map(|r| label(kpi, r)).collect(),
+            cells: (0..periods.len())
+                .map(|i| {
+                    rows.iter()
+                        .map(|r| r.history.get(i).copied().flatten())
+                        .collect()
+                })
+                .collect(),
+            line_totals: totals.filter(|_| rows.len() > 1).map(|t| t.periods.clone()),
+            column_totals: totals
+                .filter(|_| periods.len() > 1 && !rows.is_empty())
+                .map(|t| t.rows.clone()),
+            all: totals.and_then(|t| t.all),
+        }
+    }
+
+    /// Dimension values as lines, periods as columns.
+    fn turned(self, corner: String) -> Grid {
+        let cells = (0..self.columns.len())
+            .map(|c| self.cells.iter().map(|line| line[c]).collect())
+            .collect();
+        Grid {
+            corner,
+            lines: self.columns,
+            columns: self.lines,
+            cells,
+            line_totals: self.column_totals,
+            column_totals: self.line_totals,
+            all: self.all,
+        }
+    }
+}
+
 fn matrix(kpi: &KpiOutcome, pivot: bool) -> Table {
-    let f = |v: Option<f64>| {
-        format_value(
+    let number = |v: Option<f64>| {
+        let text = format_value(
             v,
             kpi.meta.format,
             kpi.meta.decimals,
             kpi.meta.unit.as_deref(),
-        )
+        );
+        Cell::new(text).set_alignment(CellAlignment::Right)
     };
-    let number = |v: Option<f64>| Cell::new(f(v)).set_alignment(CellAlignment::Right);
-    let periods = &kpi.history_periods;
-    let rows = &kpi.rows;
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .force_no_tty();
-    let value_at = |row: &RowOutcome, i: usize| row.history.get(i).copied().flatten();
-    // Totals where the values add up, and over more than one value.
-    let totals = kpi.totals.as_ref();
-    let by_period = totals.filter(|_| rows.len() > 1);
-    let by_row = totals.filter(|_| periods.len() > 1 && !rows.is_empty());
-    let period_total =
-        |i: usize| number(by_period.and_then(|t| t.periods.get(i).copied().flatten()));
-    let row_total = |r: usize| number(by_row.and_then(|t| t.rows.get(r).copied().flatten()));
-    let all = || number(totals.and_then(|t| t.all));
-    if !pivot {
-        // Periods as rows, dimension values as columns.
-        let mut header = vec![Cell::new(kpi.grain.name())];
-        header.extend(rows.iter().map(|r| Cell::new(label(kpi, r))));
-        if by_period.is_some() {
-            header.push(Cell::new("total"));
-        }
-        table.set_header(header);
-        for (i, period) in periods.iter().enumerate() {
-            let mut cells = vec![Cell::new(period)];
-            cells.extend(rows.iter().map(|r| number(value_at(r, i))));
-            if by_period.is_some() {
-                cells.push(period_total(i));
-            }
-            table.add_row(cells);
-        }
-        if by_row.is_some() {
-            let mut cells = vec![Cell::new("total")];
-            cells.extend((0..rows.len()).map(row_total));
-            if by_period.is_some() {
-                cells.push(all());
-            }
-            table.add_row(cells);
-        }
-    } else {
-        // Dimension values as rows, periods as columns.
+    let mut grid = Grid::of(kpi);
+    if pivot {
         let corner = if kpi.dimensions.is_empty() {
             "KPI".to_string()
         } else {
             kpi.dimensions.join(", ")
         };
-        let mut header = vec![Cell::new(corner)];
-        header.extend(periods.iter().map(Cell::new));
-        if by_row.is_some() {
-            header.push(Cell::new("total"));
+        grid = grid.turned(corner);
+    }
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .force_no_tty();
+    let mut header = vec![Cell::new(&grid.corner)];
+    header.extend(grid.columns.iter().map(Cell::new));
+    if grid.line_totals.is_some() {
+        header.push(Cell::new("total"));
+    }
+    table.set_header(header);
+    for (i, line) in grid.lines.iter().enumerate() {
+        let mut cells = vec![Cell::new(line)];
+        cells.extend(grid.cells[i].iter().map(|v| number(*v)));
+        if let Some(totals) = &grid.line_totals {
+            cells.push(number(totals.get(i).copied().flatten()));
         }
-        table.set_header(header);
-        for (r, row) in rows.iter().enumerate() {
-            let mut cells = vec![Cell::new(label(kpi, row))];
-            cells.extend((0..periods.len()).map(|i| number(value_at(row, i))));
-            if by_row.is_some() {
-                cells.push(row_total(r));
-            }
-            table.add_row(cells);
+        table.add_row(cells);
+    }
+    if let Some(totals) = &grid.column_totals {
+        let mut cells = vec![Cell::new("total")];
+        cells.extend(totals.iter().map(|v| number(*v)));
+        if grid.line_totals.is_some() {
+            cells.push(number(grid.all));
         }
-        if by_period.is_some() {
-            let mut cells = vec![Cell::new("total")];
-            cells.extend((0..periods.len()).map(period_total));
-            if by_row.is_some() {
-                cells.push(all());
-            }
-            table.add_row(cells);
-        }
+        table.add_row(cells);
     }
     table
 }
