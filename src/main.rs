@@ -532,7 +532,7 @@ fn test(project: &Project, dir: &std::path::Path, args: cli::TestArgs) -> u8 {
     let mut sources = SourceMap::new();
     let mut outcomes = Vec::new();
     for file in &files {
-        let outcome = testing::run_test(dir, file, &mut sources);
+        let outcome = testing::run_test(project, file, &mut sources);
         let failed = outcome
             .checked
             .iter()

@@ -95,7 +95,8 @@ pub fn test_files(root: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
 
 /// Runs one test file against the project's definitions; `sources` gets the file, so that
 /// errors can point into it.
-pub fn run_test(project_dir: &Path, path: &Path, sources: &mut SourceMap) -> TestOutcome {
+pub fn run_test(project: &Project, path: &Path, sources: &mut SourceMap) -> TestOutcome {
+    let project_dir = project.manifest.root.as_path();
     let shown = path
         .strip_prefix(project_dir)
         .unwrap_or(path)
@@ -138,13 +139,6 @@ pub fn run_test(project_dir: &Path, path: &Path, sources: &mut SourceMap) -> Tes
                 Diagnostic::error("E0702", "`as_of` is not a date; write it as YYYY-MM-DD")
                     .at(at(test.as_of.span())),
             );
-            return outcome;
-        }
-    };
-    let project = match Project::load(project_dir) {
-        Ok(project) => project,
-        Err(e) => {
-            outcome.errors.push(e.diagnostic);
             return outcome;
         }
     };
