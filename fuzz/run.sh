@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Usage: fuzz/run.sh TARGET [RUNS]    (TARGET: parse | resolve | manifest; RUNS default 10000000)
+# Usage: fuzz/run.sh TARGET [RUNS]    (TARGET: parse | resolve | fmt | manifest; RUNS default 10000000)
 #
 # cargo-fuzz passes nightly-only flags to rustc (-Zsanitizer=..., -Cpasses=sancov-module, ...);
 # RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. `-s none` builds without a sanitizer:
 # the targets are safe Rust (the crate forbids unsafe code), and ASan would need nightly std.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-target="${1:?usage: $0 parse|resolve|manifest [runs]}"
+target="${1:?usage: $0 parse|resolve|fmt|manifest [runs]}"
 runs="${2:-10000000}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kpi-fuzz-target}"
 export RUSTC_BOOTSTRAP=1

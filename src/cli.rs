@@ -41,6 +41,9 @@ pub enum Command {
     Test(TestArgs),
     /// Show where a KPI's number comes from: lineage, filters, dimensions and passes.
     Explain(ExplainArgs),
+    /// Lay out .kpi files the one canonical way, keeping every comment and literal as written:
+    /// the project's definition files, or the files and folders given.
+    Fmt(FmtArgs),
     /// Start a project in a folder of data files: kpi.toml with a dataset per CSV, Parquet and
     /// NDJSON file, and kpis/starter.kpi with a KPI counting each one's rows.
     Init(InitArgs),
@@ -94,6 +97,16 @@ pub struct ExplainArgs {
     pub when: WhenArgs,
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Files, or folders to search for *.kpi (default: the project's definition files, as
+    /// kpi.toml's `kpis` names them). `-` formats standard input to standard output.
+    pub paths: Vec<PathBuf>,
+    /// Change no file: print what would change as a diff and exit 1 if any file would.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,7 @@ pub mod error;
 pub mod eval;
 #[cfg(feature = "engine")]
 pub mod explain;
+pub mod fmt;
 #[cfg(feature = "engine")]
 pub mod init;
 #[cfg(feature = "engine")]

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         }
         Command::Man => return ExitCode::from(man()),
         Command::Init(args) => return ExitCode::from(init(args, &cli.project)),
+        Command::Fmt(args) => return ExitCode::from(fmt(args, &cli.project)),
         _ => {}
     }
     let project = match kpi::timed("load and parse", || Project::load(&cli.project)) {
@@ -58,7 +59,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain(project, args),
         Command::Diff(args) => diff(project, &cli.project, args),
         Command::Test(args) => test(&project, &cli.project, args),
-        Command::Completions(_) | Command::Man | Command::Init(_) => EXIT_OK,
+        Command::Completions(_) | Command::Man | Command::Init(_) | Command::Fmt(_) => EXIT_OK,
     };
     ExitCode::from(code)
 }
@@ -166,6 +167,114 @@ fn init(args: &cli::InitArgs, project: &std::path::Path) -> u8 {
     );
     println!("  kpi -p {p} check           # judge the KPIs (add targets first)");
     EXIT_OK
+}
+
+/// `kpi fmt`: formats the files given, or the project's definition files. Exit 0: done (with
+/// `--check`: nothing would change); 1: with `--check`, some file would change; 2: a file does
+/// not parse or cannot be read or written (the others are still formatted).
+fn fmt(args: &cli::FmtArgs, project: &std::path::Path) -> u8 {
+    use kpi::fmt::{self, Formatted};
+    if args.paths.iter().any(|p| p.as_os_str() == "-") {
+        if args.paths.len() > 1 {
+            return argument_error("`-` (standard input) cannot be formatted with files".into());
+        }
+        return fmt_stdin(args.check);
+    }
+    let (files, mut failed) = if args.paths.is_empty() {
+        let project = match Project::load(project) {
+            Ok(p) => p,
+            Err(error) => {
+                print_diagnostics(&[error.diagnostic], &error.sources);
+                return EXIT_ERROR;
+            }
+        };
+        let (files, _) = project.manifest.kpi_files();
+        (files, false)
+    } else {
+        let (paths, errors) = fmt::definition_files(&args.paths);
+        print_diagnostics(&errors, &SourceMap::new());
+        let files = paths
+            .into_iter()
+            .map(|p| (p.display().to_string(), p))
+            .collect();
+        (files, !errors.is_empty())
+    };
+    let mut changed = 0;
+    for (name, path) in &files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                print_diagnostics(&[fmt::cannot_read(path, &e.to_string())], &SourceMap::new());
+                failed = true;
+                continue;
+            }
+        };
+        match fmt::format_text(name, path, &text) {
+            Formatted::Unchanged => {}
+            Formatted::Changed(formatted) if args.check => {
+                changed += 1;
+                print!("{}", fmt::diff(name, &text, &formatted));
+            }
+            Formatted::Changed(formatted) => match fmt::write_in_place(path, &formatted) {
+                Ok(()) => {
+                    changed += 1;
+                    eprintln!("formatted {name}");
+                }
+                Err(reason) => {
+                    let error =
+                        Diagnostic::error("E0801", format!("cannot write {name}: {reason}"));
+                    print_diagnostics(&[error], &SourceMap::new());
+                    failed = true;
+                }
+            },
+            Formatted::Failed(diagnostics, sources) => {
+                print_diagnostics(&diagnostics, &sources);
+                failed = true;
+            }
+        }
+    }
+    if args.check && changed > 0 {
+        let noun = if files.len() == 1 { "file" } else { "files" };
+        eprintln!(
+            "{changed} of {} {noun} would be reformatted; `kpi fmt` formats them",
+            files.len()
+        );
+    }
+    match (failed, args.check && changed > 0) {
+        (true, _) => EXIT_ERROR,
+        (false, true) => EXIT_FAILED,
+        (false, false) => EXIT_OK,
+    }
+}
+
+/// `kpi fmt -`: standard input to standard output (for editors); with `--check`, the diff.
+fn fmt_stdin(check: bool) -> u8 {
+    use kpi::fmt::{self, Formatted};
+    use std::io::Read;
+    let mut text = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+        return argument_error(format!("cannot read standard input: {e}"));
+    }
+    let name = "<stdin>";
+    match fmt::format_text(name, std::path::Path::new(name), &text) {
+        Formatted::Unchanged if check => EXIT_OK,
+        Formatted::Unchanged => {
+            print!("{text}");
+            EXIT_OK
+        }
+        Formatted::Changed(formatted) if check => {
+            print!("{}", fmt::diff(name, &text, &formatted));
+            EXIT_FAILED
+        }
+        Formatted::Changed(formatted) => {
+            print!("{formatted}");
+            EXIT_OK
+        }
+        Formatted::Failed(diagnostics, sources) => {
+            print_diagnostics(&diagnostics, &sources);
+            EXIT_ERROR
+        }
+    }
 }
 
 /// Asks on the terminal which of a file's date columns dates its rows: a number or a name; an

@@ -15,7 +15,7 @@ use crate::source::{FileId, Span};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/kpi.pest"]
-struct KpiParser;
+pub(super) struct KpiParser;
 
 static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
     PrattParser::new()
@@ -120,6 +120,36 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
         }
     }
     (out, walker.errors)
+}
+
+/// The pest pairs of a file's items, read item by item as [`parse`] reads them, each with the
+/// offset of the text it was parsed from (its spans are relative to that). `None` when an item
+/// does not parse: the formatter works only on files that [`parse`] reads without error.
+pub(super) fn item_pairs(text: &str) -> Option<Vec<(usize, Pair<'_, Rule>)>> {
+    let mut items = Vec::new();
+    let mut offset = 0;
+    while offset < text.len() {
+        let start = scan::skip_trivia(text, offset);
+        if start >= text.len() {
+            break;
+        }
+        let bound = scan::item_end_bound(text, start);
+        if scan::too_deep(text, start, bound).is_some() {
+            return None;
+        }
+        let pairs = KpiParser::parse(Rule::next_item, &text[start..bound]).ok()?;
+        let Some(item) = pairs
+            .into_iter()
+            .next()
+            .and_then(|p| p.into_inner().find(|p| p.as_rule() != Rule::EOI))
+        else {
+            offset = bound;
+            continue;
+        };
+        offset = (start + item.as_span().end()).max(start + 1);
+        items.push((start, item));
+    }
+    Some(items)
 }
 
 /// A broken item as far as its first words tell: `kpi NAME`, `view NAME`, ...

@@ -5,6 +5,7 @@ mod data;
 mod differential;
 mod editor;
 mod eval;
+mod fmt;
 mod lint;
 mod parse;
 mod report;
