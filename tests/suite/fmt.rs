@@ -446,8 +446,18 @@ fn comments_and_line_breaks_anywhere_between_tokens_survive() {
                 Err(e) => panic!("{}: refused\n{mutated}\n{e:?}", path.display()),
             };
             let (after, _) = parse(&out, FileId(0));
-            assert_eq!(shape(&before), shape(&after), "{}:\n{mutated}", path.display());
-            assert_eq!(fmt(&out), out, "{}: not idempotent on\n{mutated}", path.display());
+            assert_eq!(
+                shape(&before),
+                shape(&after),
+                "{}:\n{mutated}",
+                path.display()
+            );
+            assert_eq!(
+                fmt(&out),
+                out,
+                "{}: not idempotent on\n{mutated}",
+                path.display()
+            );
             assert_eq!(
                 mutated.matches("# note").count(),
                 out.matches("# note").count(),
