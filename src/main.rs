@@ -4,6 +4,7 @@
 //! definitions, data or arguments (every KPI that could be computed is still reported).
 //! `kpi lint`: 0 findings are warnings only; 1 a letter named by `--deny` fails for some KPI;
 //! 2 errors that belong to no single KPI, or bad arguments (a KPI's own errors fail its M).
+//! Any command: 141 when standard output is closed before it is written (see `print!` below).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
@@ -24,6 +25,30 @@ use kpi::report::{self, FilePaths, Report, TableOptions};
 use kpi::source::SourceMap;
 use kpi::syntax::ast;
 
+/// std's `print!` and `println!` panic when stdout is closed (`kpi check | head`); these end the
+/// process as a closed pipe would (exit 141, nothing on stderr), and a stdout that cannot be
+/// written for another reason (a full disk) is an error, exit 2.
+macro_rules! print {
+    ($($arg:tt)*) => { write_stdout(format_args!($($arg)*)) };
+}
+macro_rules! println {
+    ($($arg:tt)*) => { write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+fn write_stdout(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_BROKEN_PIPE);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(i32::from(EXIT_ERROR));
+    }
+}
+
+/// 128 + SIGPIPE, as a shell reports a command killed by a closed pipe.
+const EXIT_BROKEN_PIPE: i32 = 141;
 const EXIT_OK: u8 = 0;
 const EXIT_FAILED: u8 = 1;
 const EXIT_ERROR: u8 = 2;

@@ -1236,3 +1236,22 @@ fn kpi_test_reports_failures_where_they_are_written_and_bad_tests_clearly() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("no test"), "{}", out.stderr);
 }
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    // `kpi check --format json | head -1`: the reader goes away while kpi writes. The report is
+    // larger than a pipe's buffer, so kpi's writes fail after the reader is gone.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kpi"))
+        .arg("-p")
+        .arg(example())
+        .args(["check", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(141), "{stderr}");
+}
