@@ -117,6 +117,15 @@ pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    // A name that looks exactly like a known one (a Latin `a` for a Cyrillic `а`) first, with
+    // the letters that differ: without them the suggestion reads as the name itself.
+    if let Some((c, how)) = candidates
+        .iter()
+        .find_map(|c| crate::names::lookalike(name, c).map(|how| (c, how)))
+    {
+        return Some(format!("did you mean `{c}`? {how}"));
+    }
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(name, c), c))

@@ -32,6 +32,7 @@ pub mod init;
 #[cfg(feature = "engine")]
 pub mod lint;
 pub mod manifest;
+pub mod names;
 pub mod period;
 #[cfg(feature = "engine")]
 pub mod project;

@@ -93,6 +93,14 @@ async function main() {
       }
     });
   }
+  // Declared names in any script are names: the whole word, not its ASCII part.
+  for (const [line, name] of [['kpi выручка {', 'выручка'], ['view Оплаты_2026 = продажи', 'Оплаты_2026'], ['kpi 売上 {', '売上']]) {
+    const token = grammar.tokenizeLine(line, textmate.INITIAL).tokens
+      .find((t) => line.slice(t.startIndex, t.endIndex) === name);
+    if (!token || !token.scopes.join(' ').includes('entity.name')) {
+      failures.push(`\`${name}\` in \`${line}\` is not scoped as a declared name`);
+    }
+  }
   for (const [, scope] of expected) {
     if (!seen.has(scope)) {
       failures.push(`no token of the files was expected to be ${scope}: the check checked nothing`);

@@ -7,6 +7,7 @@ use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest::Parser;
+use unicode_normalization::UnicodeNormalization;
 
 use super::ast::{self, Ident, Spanned};
 use super::scan;
@@ -119,7 +120,41 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
             }
         }
     }
-    (out, walker.errors)
+    let mut diagnostics = walker.errors;
+    diagnostics.extend(mixed_script_names(&out));
+    (out, diagnostics)
+}
+
+/// W0104 for every name a file declares that mixes scripts (`kpi выручкa` with a Latin `a`):
+/// items, a KPI's lets, funnel steps and the columns of a per-entity view. A reference spelt
+/// all in Cyrillic would be an unknown name that looks exactly like this one.
+fn mixed_script_names(file: &ast::File) -> Vec<Diagnostic> {
+    let mut names: Vec<&Ident> = Vec::new();
+    for item in &file.items {
+        names.push(item.name());
+        match item {
+            ast::Item::Kpi(kpi) => names.extend(kpi.lets.iter().map(|l| &l.name)),
+            ast::Item::Funnel(funnel) => names.extend(funnel.steps.iter().map(|s| &s.name)),
+            ast::Item::View(view) => {
+                if let Some(per) = &view.per {
+                    names.extend(per.columns.iter().map(|(name, _)| name));
+                }
+            }
+            ast::Item::Let(_) | ast::Item::Cohort(_) => {}
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let how = crate::names::mixed_scripts(&name.name)?;
+            Some(
+                Diagnostic::warning("W0104", format!("the name `{}` mixes scripts", name.name))
+                    .at(name.span)
+                    .with_label(how)
+                    .with_hint("Letters of different scripts can look the same: a reference typed in one script will not find this name. Retype it in one script."),
+            )
+        })
+        .collect()
 }
 
 /// The pest pairs of a file's items, read item by item as [`parse`] reads them, each with the
@@ -159,10 +194,11 @@ fn broken_header(text: &str, start: usize, end: usize, file: FileId) -> ast::Bro
     let name = keyword.and_then(|kw| {
         let at = start + kw.len();
         let name_start = at + (text[at..].len() - text[at..].trim_start_matches([' ', '\t']).len());
-        let len = text[name_start..]
-            .bytes()
-            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
-            .count();
+        let len: usize = text[name_start..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .map(char::len_utf8)
+            .sum();
         (len > 0 && name_start > at).then(|| Ident {
             name: text[name_start..name_start + len].to_string(),
             span: Span::new(file, name_start, name_start + len),
@@ -258,11 +294,9 @@ fn syntax_error(
                 );
             }
             let first = next.chars().next().unwrap_or(' ');
-            if expected.contains("a name")
-                && (first.is_uppercase() || (first.is_alphabetic() && !first.is_ascii()))
-            {
+            if expected.contains("a name") && first.is_ascii_digit() {
                 hints.push(
-                    "Plain names are lowercase letters, digits and `_`; write any other name in backticks, like `Order Date`."
+                    "Plain names are letters (of any script), digits and `_`, and start with a letter or `_`; write any other name in backticks, like `Order Date`."
                         .to_string(),
                 );
             }
@@ -525,7 +559,9 @@ impl Walker<'_> {
                 .next()
                 .map(|q| q.as_str().to_string())
                 .unwrap_or_default(),
-            Some(p) => p.as_str().to_string(),
+            // A bare name is compared in NFC, as Rust compares identifiers: `й` typed as `и`
+            // and a combining breve is the same name as `й`. Backticks keep a name exactly.
+            Some(p) => p.as_str().nfc().collect(),
             None => String::new(),
         };
         Ident { name, span }

@@ -18,8 +18,10 @@ const OPERATOR_WORDS: [&str; 12] = [
     "and", "or", "not", "in", "is", "between", "if", "then", "else", "where", "when", "at",
 ];
 
+/// A byte of a word: ASCII letters, digits and `_`, and every byte of a character outside
+/// ASCII (names are Unicode words; a keyword followed by `ё` is not a keyword).
 fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    b.is_ascii_alphanumeric() || b == b'_' || !b.is_ascii()
 }
 
 /// The offset of the first byte at or after `offset` that is not white space or a comment.

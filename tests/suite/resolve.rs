@@ -459,3 +459,58 @@ kpi b { every year  value sum(sales.amount)  target >= 10 when 1 == 1 by 2025-12
     // `when` and `by` in either order.
     assert_eq!(resolved, 1, "{rendered}");
 }
+
+/// A project in Russian: a dataset under a quoted TOML key, Cyrillic file, columns and values.
+const RU_MANIFEST: &str = r#"
+[project]
+name = "магазин"
+kpis = ["*.kpi"]
+history = 1
+as_of = "2025-02-28"
+
+[datasets."продажи"]
+path = "продажи.csv"
+time = "Дата"
+fresh = "1 month"
+"#;
+
+const RU_CSV: &str = "Дата,Сумма,Канал,Статус\n\
+2025-02-01,100.5,Сайт,оплачен\n\
+2025-02-03,200,Магазин,оплачен\n\
+2025-02-10,50,Сайт,отменён\n\
+2025-02-20,49.5,Сайт,оплачен\n";
+
+#[test]
+fn names_in_cyrillic_resolve_and_compute() {
+    let defs = "view оплаченные = продажи where Статус == \"оплачен\"\n\
+                let средний_чек = sum(оплаченные.Сумма) / count(оплаченные)\n\
+                kpi Выручка {\n    by          Канал\n    value       sum(оплаченные.Сумма)\n}\n\
+                kpi чек {\n    value       средний_чек\n}\n";
+    let project = TempProject::new(RU_MANIFEST, &[("d.kpi", defs), ("продажи.csv", RU_CSV)]);
+    let (rendered, resolved) = validate_project(&project);
+    assert_eq!((rendered.as_str(), resolved), ("", 2));
+    let run = project.run("2025-02-28");
+    // Paid: 100.5 and 49.5 on Сайт, 200 in Магазин; the cancelled 50 is left out.
+    super::assert_value(&run, "Выручка", &["Сайт"], Some(150.0));
+    super::assert_value(&run, "Выручка", &["Магазин"], Some(200.0));
+    // (100.5 + 200 + 49.5) / 3
+    super::assert_value(&run, "чек", &[], Some(350.0 / 3.0));
+}
+
+#[test]
+fn a_latin_letter_in_a_cyrillic_name_is_flagged_and_explained() {
+    // `выручкa` ends in a Latin `a`; `выручка` below is all Cyrillic.
+    let defs = "kpi выручкa {\n    value       sum(продажи.Сумма)\n}\n\
+                kpi доля {\n    value       выручка / 2\n}\n";
+    let project = TempProject::new(RU_MANIFEST, &[("d.kpi", defs), ("продажи.csv", RU_CSV)]);
+    let (rendered, _) = validate_project(&project);
+    for needle in [
+        "W0104",
+        "the name `выручкa` mixes scripts",
+        "the Latin `a` (letter 7) among Cyrillic letters",
+        "did you mean `выручкa`? They look alike, but letter 7 is Cyrillic `а` here and Latin `a` in `выручкa`",
+    ] {
+        assert!(rendered.contains(needle), "{needle:?} not in:\n{rendered}");
+    }
+    insta::assert_snapshot!(rendered);
+}
