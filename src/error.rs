@@ -24,6 +24,8 @@ pub enum ManifestError {
     Syntax {
         message: String,
         span: Option<ManifestSpan>,
+        /// The line as it should be written, when that is known (a key that needs quotes).
+        fix: Option<String>,
     },
     #[error("unknown setting `{key}` in {table}")]
     UnknownKey {
@@ -153,6 +155,9 @@ impl ManifestError {
 
     fn hints(&self) -> Vec<String> {
         match self {
+            ManifestError::Syntax { fix: Some(fix), .. } => vec![format!(
+                "A key with characters other than A-Z, a-z, 0-9, `-` and `_` (Cyrillic letters, spaces) is written in quotes: `{fix}`. The definitions name the dataset without them (in backticks if the name has spaces)."
+            )],
             ManifestError::UnknownKey { key, known, .. } => {
                 let mut hints = Vec::new();
                 if let Some(hint) = did_you_mean(key, known.iter().copied()) {

@@ -160,6 +160,27 @@ pub enum FileFormat {
     NdJson,
 }
 
+/// The line of `kpi.toml` that holds `span`, with the bare key there quoted:
+/// `[datasets.продажи]` becomes `[datasets."продажи"]`.
+fn quoted_key_line(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[span.start..].find('\n').map_or(text.len(), |i| span.start + i);
+    // toml's span may cover only the first character it refused: take the whole bare key.
+    let stop = |c: char| matches!(c, '.' | ']' | '=' | '"' | '\'') || c.is_whitespace();
+    let key_start = text[line_start..span.start]
+        .rfind(stop)
+        .map_or(line_start, |i| line_start + i + 1);
+    let key_end = text[span.start..line_end]
+        .find(stop)
+        .map_or(line_end, |i| span.start + i);
+    let key = text.get(key_start..key_end).filter(|k| !k.is_empty())?;
+    Some(format!(
+        "{}\"{key}\"{}",
+        &text[line_start..key_start],
+        &text[key_end..line_end]
+    ).trim().to_string())
+}
+
 impl Manifest {
     /// Whether a project setting is written but cannot be read. It then takes its default,
     /// which no KPI may be computed with: that would be a number for a period or a grain nobody
@@ -185,8 +206,13 @@ impl Manifest {
         root: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Manifest, ManifestError> {
+        let text = crate::source::strip_bom(text);
         let document = DeTable::parse(text).map_err(|e| ManifestError::Syntax {
             message: e.message().to_string(),
+            fix: e
+                .span()
+                .filter(|_| e.message().contains("unquoted key"))
+                .and_then(|span| quoted_key_line(text, span)),
             span: e.span(),
         })?;
         let mut manifest = Manifest {

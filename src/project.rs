@@ -70,6 +70,7 @@ impl Project {
             .diagnostic(),
             sources: SourceMap::new(),
         })?;
+        let text = crate::source::strip_bom(&text).to_string();
         match Manifest::from_str(&text, dir) {
             Ok(manifest) => Project::from_manifest(manifest),
             Err(error) => {

@@ -29,6 +29,14 @@ impl Span {
     }
 }
 
+/// The byte-order mark some editors put at the start of a UTF-8 file.
+pub const BOM: char = '\u{FEFF}';
+
+/// The text without a leading byte-order mark.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
+}
+
 /// One loaded file: its display name (relative to the project where possible) and text.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
@@ -39,8 +47,13 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
+    /// A byte-order mark at the start is not part of the text: spans and columns count from
+    /// the first character after it.
     pub fn new(name: impl Into<String>, path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
-        let text = text.into();
+        let mut text = text.into();
+        if text.starts_with(BOM) {
+            text.drain(..BOM.len_utf8());
+        }
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();

@@ -45,6 +45,11 @@ const KEY_WIDTH: usize = 12;
 /// A file whose items parse but do not make sense (a KPI without `value`, a date that does not
 /// exist) is formatted: its tokens are all there, and the errors stay for `kpi validate`.
 pub fn format(text: &str, file: FileId) -> Result<String, Vec<Diagnostic>> {
+    // A byte-order mark is kept, but is not part of the text (spans count from after it, as in
+    // a SourceFile).
+    if let Some(rest) = text.strip_prefix(crate::source::BOM) {
+        return format(rest, file).map(|out| format!("{}{out}", crate::source::BOM));
+    }
     let (before, errors) = super::parse(text, file);
     let Some(items) = item_pairs(text) else {
         if errors.is_empty() {
@@ -60,9 +65,6 @@ pub fn format(text: &str, file: FileId) -> Result<String, Vec<Diagnostic>> {
     let crlf = text.find('\n').is_some_and(|i| text[..i].ends_with('\r'));
     if crlf {
         out = out.replace('\n', "\r\n");
-    }
-    if text.starts_with('\u{FEFF}') {
-        out.insert(0, '\u{FEFF}');
     }
     // The safety net: the output must mean the same, fail the same way, and hold the same
     // characters.
