@@ -110,8 +110,9 @@ const RESERVED: [&str; 12] = [
     "and", "or", "not", "in", "is", "between", "if", "then", "else", "true", "false", "null",
 ];
 
-/// A file's stem as a name: ASCII lower case, runs of other characters as `_`, never starting
-/// with a digit nor a reserved word: `Orders 2025.csv` is `orders_2025`.
+/// A file's stem as a name: letters of any script and digits in lower case, runs of other
+/// characters as `_`, never starting with a digit nor a reserved word: `Orders 2025.csv` is
+/// `orders_2025`, `Продажи 2025.csv` is `продажи_2025`.
 pub fn dataset_name(file: &Path) -> String {
     let stem = file
         .file_stem()
@@ -119,8 +120,9 @@ pub fn dataset_name(file: &Path) -> String {
         .unwrap_or_default();
     let mut name = String::new();
     for c in stem.chars().flat_map(char::to_lowercase) {
-        // Names of the language are ASCII for now; other letters become `_`.
-        if c.is_ascii_alphanumeric() {
+        // A name of the language starts with a letter and goes on with letters and digits
+        // (`_` aside); marks and everything else become `_`.
+        if c.is_alphanumeric() {
             name.push(c);
         } else if !name.ends_with('_') {
             name.push('_');
@@ -175,7 +177,7 @@ pub fn manifest_text(project: &str, datasets: &[Chosen]) -> String {
     for dataset in datasets {
         text.push_str(&format!(
             "\n[datasets.{}]\npath = {}\n",
-            dataset.name,
+            toml_key(&dataset.name),
             quote(&dataset.path)
         ));
         match &dataset.time {
@@ -184,6 +186,19 @@ pub fn manifest_text(project: &str, datasets: &[Chosen]) -> String {
         }
     }
     text
+}
+
+/// A dataset's name as a TOML key: bare when TOML allows it, else quoted
+/// (`[datasets."продажи"]`).
+fn toml_key(name: &str) -> String {
+    if name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        name.to_string()
+    } else {
+        toml::Value::String(name.to_string()).to_string()
+    }
 }
 
 /// `kpis/starter.kpi`: a KPI counting the rows of each dataset.
@@ -224,7 +239,10 @@ mod tests {
         assert_eq!(name("2025-sales.parquet"), "data_2025_sales");
         assert_eq!(name("in.csv"), "data_in");
         assert_eq!(name("---.csv"), "data");
-        assert_eq!(name("Продажи 2025.csv"), "data_2025");
+        assert_eq!(name("Продажи 2025.csv"), "продажи_2025");
+        assert_eq!(name("売上.csv"), "売上");
+        assert_eq!(toml_key("продажи_2025"), "\"продажи_2025\"");
+        assert_eq!(toml_key("orders_2025"), "orders_2025");
         assert_eq!(unique("a".into(), &["a", "a_2"]), "a_3");
     }
 }

@@ -164,7 +164,9 @@ pub enum FileFormat {
 /// `[datasets.продажи]` becomes `[datasets."продажи"]`.
 fn quoted_key_line(text: &str, span: std::ops::Range<usize>) -> Option<String> {
     let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[span.start..].find('\n').map_or(text.len(), |i| span.start + i);
+    let line_end = text[span.start..]
+        .find('\n')
+        .map_or(text.len(), |i| span.start + i);
     // toml's span may cover only the first character it refused: take the whole bare key.
     let stop = |c: char| matches!(c, '.' | ']' | '=' | '"' | '\'') || c.is_whitespace();
     let key_start = text[line_start..span.start]
@@ -174,11 +176,15 @@ fn quoted_key_line(text: &str, span: std::ops::Range<usize>) -> Option<String> {
         .find(stop)
         .map_or(line_end, |i| span.start + i);
     let key = text.get(key_start..key_end).filter(|k| !k.is_empty())?;
-    Some(format!(
-        "{}\"{key}\"{}",
-        &text[line_start..key_start],
-        &text[key_end..line_end]
-    ).trim().to_string())
+    Some(
+        format!(
+            "{}\"{key}\"{}",
+            &text[line_start..key_start],
+            &text[key_end..line_end]
+        )
+        .trim()
+        .to_string(),
+    )
 }
 
 impl Manifest {

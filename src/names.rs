@@ -18,10 +18,13 @@ fn script_of(c: char) -> Option<Script> {
     }
 }
 
-/// When `name` mixes scripts (`выручкa`: Cyrillic with a Latin `a`), the letters that are not in
-/// its main script, described: "the Latin `a` (letter 7) among Cyrillic letters".
+/// When a word of `name` mixes scripts (`выручкa`: Cyrillic with a Latin `a`), the letters that
+/// are not in the name's main script, described: "the Latin `a` (letter 7) among Cyrillic
+/// letters". Words are split at `_` and digits: `продажи_2025_rows` joins a Russian and an
+/// English word on purpose, and is not flagged.
 pub fn mixed_scripts(name: &str) -> Option<String> {
-    if name.is_single_script() {
+    let words = name.split(|c: char| script_of(c).is_none());
+    if words.into_iter().all(|word| word.is_single_script()) {
         return None;
     }
     let letters: Vec<(usize, char, Script)> = name
@@ -102,6 +105,9 @@ mod tests {
         assert_eq!(mixed_scripts("revenue_2026"), None);
         assert_eq!(mixed_scripts("売上"), None);
         assert_eq!(mixed_scripts("_"), None);
+        // Words of different scripts joined by `_` are fine; a mixed word is not.
+        assert_eq!(mixed_scripts("продажи_2025_rows"), None);
+        assert!(mixed_scripts("продажи_rоws").is_some());
     }
 
     #[test]

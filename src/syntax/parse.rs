@@ -125,7 +125,8 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
     (out, diagnostics)
 }
 
-/// W0104 for every name a file declares that mixes scripts (`kpi выручкa` with a Latin `a`):
+/// W0104 for every name a file declares with a word that mixes scripts (`kpi выручкa` with a
+/// Latin `a`):
 /// items, a KPI's lets, funnel steps and the columns of a per-entity view. A reference spelt
 /// all in Cyrillic would be an unknown name that looks exactly like this one.
 fn mixed_script_names(file: &ast::File) -> Vec<Diagnostic> {

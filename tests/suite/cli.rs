@@ -1255,3 +1255,53 @@ fn a_closed_stdout_ends_the_run_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(141), "{stderr}");
 }
+
+#[test]
+fn init_names_a_russian_file_in_russian() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Продажи 2025.csv"),
+        "Дата,Сумма\n2025-01-05,10\n2025-01-20,5\n2025-02-03,20\n",
+    )
+    .unwrap();
+    let out = kpi_at(dir.path(), &["init", "--yes"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let manifest = std::fs::read_to_string(dir.path().join("kpi.toml")).unwrap();
+    // TOML needs the quotes; the definitions name the dataset without them.
+    assert!(
+        manifest.contains(
+            "[datasets.\"продажи_2025\"]\npath = \"Продажи 2025.csv\"\ntime = \"Дата\"\n"
+        ),
+        "{manifest}"
+    );
+    let validate = kpi_at(dir.path(), &["validate"], "");
+    assert_eq!(
+        (validate.code, validate.stderr.as_str()),
+        (0, ""),
+        "{}",
+        validate.stdout
+    );
+    let eval = kpi_at(
+        dir.path(),
+        &[
+            "eval",
+            "count(продажи_2025)",
+            "--from",
+            "2025-01",
+            "--to",
+            "2025-02",
+            "--format",
+            "csv",
+        ],
+        "",
+    );
+    assert_eq!(eval.code, 0, "{}", eval.stderr);
+    // Two rows in January; February's data stop on the 3rd, so it is not judged complete.
+    assert!(eval.stdout.contains(",2025-01,2,"), "{}", eval.stdout);
+    assert!(
+        eval.stdout
+            .contains("`продажи_2025` has data only through 2025-02-03"),
+        "{}",
+        eval.stdout
+    );
+}

@@ -223,20 +223,54 @@ fn truncated_and_garbled_input_never_panics() {
 #[test]
 fn columns_count_characters_whatever_comes_before() {
     let cases = [
-        ("cyrillic", "kpi k {\n    value       sum(продажи.Сумма) +* 2\n}\n", 2, 37),
-        ("cjk", "kpi k {\n    value       sum(注文.金額) +* 2\n}\n", 2, 29),
-        ("emoji", "kpi k { title \"📈 рост\" value 1 +* 2 }\n", 1, 33),
-        ("bom", "\u{FEFF}kpi k { value 1 +* 2 }\n", 1, 18),
-        ("bom_line_2", "\u{FEFF}kpi k {\n  value 1 +* 2 }\n", 2, 12),
+        (
+            "cyrillic",
+            "column_after_cyrillic",
+            "kpi k {\n    value       sum(продажи.Сумма) +* 2\n}\n",
+            2,
+            37,
+        ),
+        (
+            "cjk",
+            "column_after_cjk",
+            "kpi k {\n    value       sum(注文.金額) +* 2\n}\n",
+            2,
+            29,
+        ),
+        (
+            "emoji",
+            "column_after_emoji",
+            "kpi k { title \"📈 рост\" value 1 +* 2 }\n",
+            1,
+            33,
+        ),
+        (
+            "bom",
+            "column_after_bom",
+            "\u{FEFF}kpi k { value 1 +* 2 }\n",
+            1,
+            18,
+        ),
+        (
+            "bom_line_2",
+            "column_after_bom_line_2",
+            "\u{FEFF}kpi k {\n  value 1 +* 2 }\n",
+            2,
+            12,
+        ),
     ];
-    for (name, text, line, column) in cases {
+    for (name, snapshot, text, line, column) in cases {
         let mut sources = SourceMap::new();
         let id = sources.add_text(&format!("{name}.kpi"), text);
         let (_, errors) = syntax::parse(&sources.get(id).text, id);
         assert_eq!(errors.len(), 1, "{name}");
         let location = sources.location(errors[0].span.unwrap());
         // The character at the reported column is the `*` the error is about.
-        let source_line = text.trim_start_matches('\u{FEFF}').lines().nth(line - 1).unwrap();
+        let source_line = text
+            .trim_start_matches('\u{FEFF}')
+            .lines()
+            .nth(line - 1)
+            .unwrap();
         assert_eq!(source_line.chars().nth(column - 1), Some('*'), "{name}");
         assert_eq!((location.line, location.column), (line, column), "{name}");
         let rendered = render_human(&errors, &sources, false);
@@ -244,6 +278,6 @@ fn columns_count_characters_whatever_comes_before() {
             rendered.contains(&format!("{name}.kpi:{line}:{column}")),
             "{name}: {rendered}"
         );
-        insta::assert_snapshot!(format!("column_after_{name}"), rendered);
+        insta::assert_snapshot!(snapshot, rendered);
     }
 }
