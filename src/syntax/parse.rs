@@ -52,30 +52,9 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
         errors: Vec::new(),
     };
     let mut out = ast::File::default();
-    let mut offset = 0;
-    while offset < text.len() {
-        let start = scan::skip_trivia(text, offset);
-        if start >= text.len() {
-            break;
-        }
-        // pest sees the item's text up to the next item and no further, so the nesting bound
-        // over that text bounds pest's recursion, and one item can never swallow the next.
-        let bound = scan::item_end_bound(text, start);
-        if let Some(at) = scan::too_deep(text, start, bound) {
-            walker.errors.push(too_deep_error(text, at, file));
-            out.broken.push(broken_header(text, start, bound, file));
-            offset = bound;
-            continue;
-        }
-        match KpiParser::parse(Rule::next_item, &text[start..bound]) {
-            Ok(mut pairs) => {
-                let Some(item) = pairs
-                    .next()
-                    .and_then(|p| p.into_inner().find(|p| p.as_rule() != Rule::EOI))
-                else {
-                    offset = bound;
-                    continue;
-                };
+    for read in ItemReader::new(text) {
+        match read {
+            ItemRead::Parsed { start, item } => {
                 walker.base = start;
                 let end = start + item.as_span().end();
                 let errors_before = walker.errors.len();
@@ -97,10 +76,17 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
                         });
                     }
                 }
-                offset = end.max(start + 1);
             }
-            Err(error) => {
-                let mut diagnostic = syntax_error(error, text, start, file);
+            ItemRead::TooDeep { start, bound, at } => {
+                walker.errors.push(too_deep_error(text, at, file));
+                out.broken.push(broken_header(text, start, bound, file));
+            }
+            ItemRead::Failed {
+                start,
+                bound,
+                error,
+            } => {
+                let mut diagnostic = syntax_error(*error, text, start, file);
                 let broken = broken_header(text, start, bound, file);
                 let error_at = diagnostic.span.map_or(0, |s| s.start);
                 if error_at >= bound && bound < text.len() {
@@ -116,7 +102,6 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
                 }
                 walker.errors.push(diagnostic);
                 out.broken.push(broken);
-                offset = bound;
             }
         }
     }
@@ -158,34 +143,91 @@ fn mixed_script_names(file: &ast::File) -> Vec<Diagnostic> {
         .collect()
 }
 
-/// The pest pairs of a file's items, read item by item as [`parse`] reads them, each with the
-/// offset of the text it was parsed from (its spans are relative to that). `None` when an item
-/// does not parse: the formatter works only on files that [`parse`] reads without error.
-pub(super) fn item_pairs(text: &str) -> Option<Vec<(usize, Pair<'_, Rule>)>> {
-    let mut items = Vec::new();
-    let mut offset = 0;
-    while offset < text.len() {
-        let start = scan::skip_trivia(text, offset);
-        if start >= text.len() {
-            break;
-        }
-        let bound = scan::item_end_bound(text, start);
-        if scan::too_deep(text, start, bound).is_some() {
-            return None;
-        }
-        let pairs = KpiParser::parse(Rule::next_item, &text[start..bound]).ok()?;
-        let Some(item) = pairs
-            .into_iter()
-            .next()
-            .and_then(|p| p.into_inner().find(|p| p.as_rule() != Rule::EOI))
-        else {
-            offset = bound;
-            continue;
-        };
-        offset = (start + item.as_span().end()).max(start + 1);
-        items.push((start, item));
+/// What reading the next item of a file found.
+enum ItemRead<'a> {
+    /// The item's pair, parsed from the text that starts at `start` (its spans are relative
+    /// to that).
+    Parsed { start: usize, item: Pair<'a, Rule> },
+    /// Its expressions nest too deeply at `at`; pest was not run.
+    TooDeep {
+        start: usize,
+        bound: usize,
+        at: usize,
+    },
+    /// A syntax error; reading picks up again at `bound`.
+    Failed {
+        start: usize,
+        bound: usize,
+        error: Box<pest::error::Error<Rule>>,
+    },
+}
+
+/// A file read item by item. pest sees each item's text up to the next item and no further
+/// (`scan::item_end_bound`), so the nesting bound over that text bounds pest's recursion, and
+/// one item can never swallow the next; after an error, reading picks up at that bound.
+struct ItemReader<'a> {
+    text: &'a str,
+    offset: usize,
+}
+
+impl<'a> ItemReader<'a> {
+    fn new(text: &'a str) -> Self {
+        ItemReader { text, offset: 0 }
     }
-    Some(items)
+}
+
+impl<'a> Iterator for ItemReader<'a> {
+    type Item = ItemRead<'a>;
+
+    fn next(&mut self) -> Option<ItemRead<'a>> {
+        let text = self.text;
+        loop {
+            let start = scan::skip_trivia(text, self.offset);
+            if start >= text.len() {
+                self.offset = text.len();
+                return None;
+            }
+            let bound = scan::item_end_bound(text, start);
+            if let Some(at) = scan::too_deep(text, start, bound) {
+                self.offset = bound;
+                return Some(ItemRead::TooDeep { start, bound, at });
+            }
+            match KpiParser::parse(Rule::next_item, &text[start..bound]) {
+                Ok(pairs) => {
+                    let item = pairs
+                        .into_iter()
+                        .next()
+                        .and_then(|p| p.into_inner().find(|p| p.as_rule() != Rule::EOI));
+                    let Some(item) = item else {
+                        self.offset = bound;
+                        continue;
+                    };
+                    self.offset = (start + item.as_span().end()).max(start + 1);
+                    return Some(ItemRead::Parsed { start, item });
+                }
+                Err(error) => {
+                    self.offset = bound;
+                    return Some(ItemRead::Failed {
+                        start,
+                        bound,
+                        error: Box::new(error),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The pest pairs of a file's items, read as [`parse`] reads them, each with the offset of the
+/// text it was parsed from. `None` when an item does not parse: the formatter works only on
+/// files that [`parse`] reads without a syntax error.
+pub(super) fn item_pairs(text: &str) -> Option<Vec<(usize, Pair<'_, Rule>)>> {
+    ItemReader::new(text)
+        .map(|read| match read {
+            ItemRead::Parsed { start, item } => Some((start, item)),
+            ItemRead::TooDeep { .. } | ItemRead::Failed { .. } => None,
+        })
+        .collect()
 }
 
 /// A broken item as far as its first words tell: `kpi NAME`, `view NAME`, ...
