@@ -32,6 +32,7 @@ macro_rules! print {
     ($($arg:tt)*) => { write_stdout(format_args!($($arg)*)) };
 }
 macro_rules! println {
+    () => { write_stdout(format_args!("\n")) };
     ($($arg:tt)*) => { write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
@@ -213,8 +214,15 @@ fn fmt(args: &cli::FmtArgs, project: &std::path::Path) -> u8 {
                 return EXIT_ERROR;
             }
         };
-        let (files, _) = project.manifest.kpi_files();
-        (files, false)
+        // The manifest's `kpis` globs as `kpi validate` reads them; a glob that cannot be
+        // walked is reported, and the files the others name are still formatted.
+        let (files, errors) = project.manifest.kpi_files();
+        let errors: Vec<Diagnostic> = errors
+            .iter()
+            .map(|e| e.diagnostic(Some(project.manifest_file)))
+            .collect();
+        print_diagnostics(&errors, &project.sources);
+        (files, !errors.is_empty())
     } else {
         let (paths, errors) = fmt::definition_files(&args.paths);
         print_diagnostics(&errors, &SourceMap::new());

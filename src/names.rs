@@ -40,13 +40,8 @@ pub fn mixed_scripts(name: &str) -> Option<String> {
             None => counts.push((*script, 1)),
         }
     }
-    let main = counts
-        .iter()
-        .fold(None, |best: Option<(Script, usize)>, &(s, n)| match best {
-            Some((_, m)) if m >= n => best,
-            _ => Some((s, n)),
-        })?
-        .0;
+    // `max_by_key` keeps the last of a tie; reversed, the first.
+    let (main, _) = *counts.iter().rev().max_by_key(|(_, n)| *n)?;
     let others: Vec<String> = letters
         .iter()
         .filter(|(_, _, s)| *s != main)

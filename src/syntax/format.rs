@@ -404,6 +404,23 @@ impl<'a> Printer<'a> {
         }
     }
 
+    /// Writes the comments of a gap inside a line: one at the end of the current line ends it,
+    /// one on a line of its own is written at `indent`. Whether any was written: the next
+    /// token then starts a new line.
+    fn comments_within(&mut self, gap: &Gap<'a>, indent: usize) -> bool {
+        for comment in &gap.comments {
+            if comment.trailing && !self.at_line_start() {
+                self.trailing_comment(comment.text);
+            } else {
+                self.fresh_line();
+                self.pad_to(indent);
+                self.push(comment.text);
+                self.newline();
+            }
+        }
+        !gap.comments.is_empty()
+    }
+
     /// Writes a token inside a line, after the gap before it: comments end the line, a line
     /// break written in the source is kept (`keep_breaks`), and a new line starts at
     /// `continuation`.
@@ -415,18 +432,7 @@ impl<'a> Printer<'a> {
         keep_breaks: bool,
     ) {
         let gap = self.take_gap(token.start);
-        let mut broke = false;
-        for comment in &gap.comments {
-            if comment.trailing && !self.at_line_start() {
-                self.trailing_comment(comment.text);
-            } else {
-                self.fresh_line();
-                self.push(&" ".repeat(continuation));
-                self.push(comment.text);
-                self.newline();
-            }
-            broke = true;
-        }
+        let mut broke = self.comments_within(&gap, continuation);
         if !broke && keep_breaks && gap.breaks > 0 && !self.at_line_start() {
             self.newline();
             broke = true;
@@ -461,16 +467,7 @@ impl<'a> Printer<'a> {
             }
             if i == 0 {
                 let gap = self.take_gap(token.start);
-                for comment in &gap.comments {
-                    if comment.trailing && !self.at_line_start() {
-                        self.trailing_comment(comment.text);
-                    } else {
-                        self.fresh_line();
-                        self.pad_to(column);
-                        self.push(comment.text);
-                        self.newline();
-                    }
-                }
+                self.comments_within(&gap, column);
                 self.pad_to(column);
                 self.push(token.text);
                 self.pos = token.end;

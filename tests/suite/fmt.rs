@@ -468,3 +468,16 @@ fn comments_and_line_breaks_anywhere_between_tokens_survive() {
     }
     assert!(tried > 100, "only {tried} variants parsed");
 }
+
+#[test]
+fn a_kpis_glob_that_cannot_be_read_is_reported() {
+    // The second glob points outside the project (E0216); the first one's files are formatted.
+    let project = TempProject::new(
+        "[project]\nname = \"t\"\nkpis = [\"kpis/*.kpi\", \"../elsewhere/*.kpi\"]\n",
+        &[("kpis/untidy.kpi", UNTIDY)],
+    );
+    let (code, _, stderr) = kpi_fmt(project.path(), &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("E0216"), "{stderr}");
+    assert_eq!(read(project.path(), "kpis/untidy.kpi"), UNTIDY_FORMATTED);
+}
