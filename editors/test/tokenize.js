@@ -13,7 +13,8 @@ const grammarPath = path.join(root, 'editors', 'vscode', 'syntaxes', 'kpi.tmLang
 
 function kpiFiles(dir, out) {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name.startsWith('.') || entry.name === 'target' || entry.name === 'node_modules') {
+    // Not build output, dependencies or the (uncommitted) fuzz corpus: the same files everywhere.
+    if (entry.name.startsWith('.') || ['target', 'node_modules', 'corpus'].includes(entry.name)) {
       continue;
     }
     const full = path.join(dir, entry.name);

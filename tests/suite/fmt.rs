@@ -23,7 +23,8 @@ fn error_codes(text: &str) -> Vec<&'static str> {
     }
 }
 
-/// Every `.kpi` file under the repository, but build output and dependencies.
+/// Every `.kpi` file of the repository: not build output, dependencies or the fuzz corpus, which
+/// are not committed, so that the test sees the same files on every machine.
 fn kpi_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -33,7 +34,8 @@ fn kpi_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for path in entries {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         if path.is_dir() {
-            if !name.starts_with('.') && name != "target" && name != "node_modules" {
+            let ignored = ["target", "node_modules", "corpus"];
+            if !name.starts_with('.') && !ignored.contains(&name.as_str()) {
                 kpi_files(&path, out);
             }
         } else if name.ends_with(".kpi") {
@@ -86,8 +88,8 @@ fn every_file_of_the_repository_formats_to_the_same_ast_and_again_to_itself() {
             }
         }
     }
-    // The standard library, the examples, the fixtures and the fuzz corpus: hundreds of files.
-    assert!(formatted > 100, "only {formatted} files formatted");
+    // The standard library, the examples and the fixtures: dozens of files.
+    assert!(formatted > 40, "only {formatted} files formatted");
     assert!(refused > 10, "only {refused} broken files refused");
 }
 
