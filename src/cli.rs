@@ -153,6 +153,10 @@ pub struct CheckArgs {
     /// e.g. `--report markdown=summary.md --report json=kpi.json`.
     #[arg(long = "report", value_name = "FORMAT=PATH", value_parser = parse_report)]
     pub reports: Vec<ReportTo>,
+    /// Write numbers for people in this locale (`ru-RU`, `de-DE`, …) instead of kpi.toml's
+    /// `locale`; JSON and CSV are not affected.
+    #[arg(long)]
+    pub locale: Option<String>,
 }
 
 /// One `--report FORMAT=PATH`.
@@ -212,6 +216,10 @@ pub struct EvalArgs {
     pub when: WhenArgs,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Write numbers for people in this locale (`ru-RU`, `de-DE`, …) instead of kpi.toml's
+    /// `locale`; JSON and CSV are not affected.
+    #[arg(long)]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Args)]

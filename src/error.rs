@@ -98,6 +98,16 @@ pub enum ManifestError {
         text: String,
         span: ManifestSpan,
     },
+    /// `locale` is not a tag, or names a language without number formats.
+    #[error("{message}")]
+    BadLocale { message: String, span: ManifestSpan },
+    /// `currency` is not an ISO 4217 code.
+    #[error("{message}")]
+    BadCurrency {
+        message: String,
+        suggestion: Option<String>,
+        span: ManifestSpan,
+    },
     #[error("data root `{written}` is not a folder ({})", path.display())]
     MissingDataRoot {
         written: String,
@@ -130,6 +140,8 @@ impl ManifestError {
             ManifestError::BadFresh { .. } => "E0212",
             ManifestError::MissingDataRoot { .. } => "E0213",
             ManifestError::KpisOutside { .. } => "E0216",
+            ManifestError::BadLocale { .. } => "E0217",
+            ManifestError::BadCurrency { .. } => "E0218",
         }
     }
 
@@ -149,6 +161,8 @@ impl ManifestError {
             | ManifestError::UnknownExtension { span, .. }
             | ManifestError::UnknownType { span, .. }
             | ManifestError::BadFresh { span, .. }
+            | ManifestError::BadLocale { span, .. }
+            | ManifestError::BadCurrency { span, .. }
             | ManifestError::MissingDataRoot { span, .. } => Some(span.clone()),
         }
     }
@@ -182,6 +196,12 @@ impl ManifestError {
                     hints.push(hint);
                 }
                 hints.push(format!("Types are {}.", names.join(", ")));
+                hints
+            }
+            ManifestError::BadLocale { .. } => vec![crate::locale::LOCALE_HINT.into()],
+            ManifestError::BadCurrency { suggestion, .. } => {
+                let mut hints: Vec<String> = suggestion.iter().cloned().collect();
+                hints.push(crate::locale::CURRENCY_HINT.into());
                 hints
             }
             ManifestError::MissingDataRoot { .. } => vec![

@@ -31,6 +31,7 @@ pub mod fmt;
 pub mod init;
 #[cfg(feature = "engine")]
 pub mod lint;
+pub mod locale;
 pub mod manifest;
 pub mod names;
 pub mod period;

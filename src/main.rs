@@ -18,6 +18,7 @@ use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, ListFormat};
 use kpi::diagnostic::{render_human, Diagnostic, DiagnosticJson};
 use kpi::lint::Letter;
+use kpi::locale::{LocaleTag, Numbers};
 use kpi::period::{day_range, PeriodSpec};
 use kpi::project::{Project, Run, RunOptions};
 use kpi::report::lint::LintReport;
@@ -408,8 +409,14 @@ fn run_options(when: &cli::WhenArgs) -> Result<RunOptions, String> {
 }
 
 /// What a run's reports show.
-fn report_of<'a>(project: &'a Project, run: &'a Run, paths: &'a FilePaths) -> Report<'a> {
+fn report_of<'a>(
+    project: &'a Project,
+    run: &'a Run,
+    paths: &'a FilePaths,
+    numbers: &'a Numbers,
+) -> Report<'a> {
     Report {
+        numbers,
         project: &run.project,
         as_of: run.as_of,
         outcomes: &run.outcomes,
@@ -437,9 +444,26 @@ fn file_paths(project: &Project) -> FilePaths {
     }
 }
 
-fn print_run(project: &Project, run: &Run, format: cli::Format, options: TableOptions) {
+/// How the reports of a run write numbers: `--locale`, else kpi.toml's `locale`, with its
+/// `currency`. A locale that cannot be used is an error (E0217).
+fn numbers_for(project: &Project, locale: Option<&str>) -> Result<Numbers, Diagnostic> {
+    let error = |message: String| {
+        Diagnostic::error("E0217", message).with_hint(kpi::locale::LOCALE_HINT.to_string())
+    };
+    let given = locale.map(LocaleTag::parse).transpose().map_err(error)?;
+    let locale = given.as_ref().or(project.manifest.locale.as_ref());
+    Numbers::new(locale, project.manifest.currency).map_err(|e| error(e.0))
+}
+
+fn print_run(
+    project: &Project,
+    run: &Run,
+    numbers: &Numbers,
+    format: cli::Format,
+    options: TableOptions,
+) {
     let paths = file_paths(project);
-    let report = report_of(project, run, &paths);
+    let report = report_of(project, run, &paths, numbers);
     let options = TableOptions {
         color: stdout_color(),
         ..options
@@ -459,11 +483,12 @@ fn print_run(project: &Project, run: &Run, format: cli::Format, options: TableOp
 fn write_reports(
     project: &Project,
     run: &Run,
+    numbers: &Numbers,
     reports: &[cli::ReportTo],
     fail_on: report::FailOn,
 ) -> bool {
     let paths = file_paths(project);
-    let report = report_of(project, run, &paths);
+    let report = report_of(project, run, &paths, numbers);
     let options = TableOptions {
         judged: true,
         fail_on,
@@ -496,14 +521,21 @@ fn check(project: Project, args: cli::CheckArgs) -> u8 {
     };
     options.names = args.names;
     options.tags = args.tags;
+    let numbers = match numbers_for(&project, args.locale.as_deref()) {
+        Ok(numbers) => numbers,
+        Err(d) => {
+            print_diagnostics(&[d], &SourceMap::new());
+            return EXIT_ERROR;
+        }
+    };
     let run = project.run(&options);
     let table = TableOptions {
         judged: true,
         fail_on: args.fail_on.into(),
         ..TableOptions::default()
     };
-    print_run(&project, &run, args.format, table);
-    let written = write_reports(&project, &run, &args.reports, args.fail_on.into());
+    print_run(&project, &run, &numbers, args.format, table);
+    let written = write_reports(&project, &run, &numbers, &args.reports, args.fail_on.into());
     if has_errors(&run.diagnostics) || !written {
         return EXIT_ERROR;
     }
@@ -541,6 +573,13 @@ fn eval(mut project: Project, args: cli::EvalArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
+    let numbers = match numbers_for(&project, args.locale.as_deref()) {
+        Ok(numbers) => numbers,
+        Err(d) => {
+            print_diagnostics(&[d], &SourceMap::new());
+            return EXIT_ERROR;
+        }
+    };
     let run = project.run_adhoc(&kpi, &options);
     // A range is explored period by period.
     let table = TableOptions {
@@ -548,7 +587,7 @@ fn eval(mut project: Project, args: cli::EvalArgs) -> u8 {
         pivot: args.pivot,
         ..TableOptions::default()
     };
-    print_run(&project, &run, args.format, table);
+    print_run(&project, &run, &numbers, args.format, table);
     if has_errors(&run.diagnostics) {
         EXIT_ERROR
     } else {

@@ -14,6 +14,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::error::ManifestError;
+use crate::locale::{CurrencyCode, LocaleTag};
 use crate::period::Grain;
 
 pub const MANIFEST_NAME: &str = "kpi.toml";
@@ -22,7 +23,16 @@ pub const MANIFEST_NAME: &str = "kpi.toml";
 pub const MAX_HISTORY: u32 = 1000;
 
 const TOP_KEYS: &[&str] = &["project", "datasets"];
-const PROJECT_KEYS: &[&str] = &["name", "kpis", "grain", "history", "as_of", "data_roots"];
+const PROJECT_KEYS: &[&str] = &[
+    "name",
+    "kpis",
+    "grain",
+    "history",
+    "as_of",
+    "data_roots",
+    "locale",
+    "currency",
+];
 const DATASET_KEYS: &[&str] = &["path", "time", "until", "dimensions", "types", "fresh"];
 
 /// The project as the rest of the pipeline sees it: paths resolved, defaults applied.
@@ -41,6 +51,10 @@ pub struct Manifest {
     /// expanded and joined to the project folder; the project folder itself is always allowed.
     pub data_roots: Vec<DataRoot>,
     pub datasets: BTreeMap<String, DatasetConfig>,
+    /// How reports for people write numbers (`locale = "ru-RU"`); None: as kpi always has.
+    pub locale: Option<LocaleTag>,
+    /// The currency of `format currency` KPIs (`currency = "RUB"`).
+    pub currency: Option<CurrencyCode>,
     /// Problems with project settings (each setting took its default). A dataset's problems
     /// are in its [`DatasetConfig::problems`].
     pub errors: Vec<ManifestError>,
@@ -231,6 +245,8 @@ impl Manifest {
             as_of: None,
             data_roots: Vec::new(),
             datasets: BTreeMap::new(),
+            locale: None,
+            currency: None,
             errors: Vec::new(),
             text: text.to_string(),
         };
@@ -321,6 +337,29 @@ impl Manifest {
                             text: written,
                             span: value.span(),
                         }),
+                    }
+                }
+                "locale" => {
+                    if let Some(tag) = string("locale", value, errors) {
+                        match LocaleTag::parse(tag.get_ref()) {
+                            Ok(locale) => self.locale = Some(locale),
+                            Err(message) => errors.push(ManifestError::BadLocale {
+                                message,
+                                span: tag.span(),
+                            }),
+                        }
+                    }
+                }
+                "currency" => {
+                    if let Some(code) = string("currency", value, errors) {
+                        match CurrencyCode::parse(code.get_ref()) {
+                            Ok(currency) => self.currency = Some(currency),
+                            Err(message) => errors.push(ManifestError::BadCurrency {
+                                suggestion: CurrencyCode::suggest(code.get_ref()),
+                                message,
+                                span: code.span(),
+                            }),
+                        }
                     }
                 }
                 "data_roots" => {

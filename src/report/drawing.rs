@@ -4,13 +4,14 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
-use super::format::format_value;
 use super::Report;
 use crate::compile::ir::Format;
 use crate::eval::{KpiOutcome, RowOutcome};
+use crate::locale::Numbers;
 
 /// Every funnel, triangle and maturing note of a report, in KPI order.
 pub fn render(report: &Report<'_>) -> String {
+    let n = report.numbers;
     let mut out = String::new();
     for kpi in report.outcomes {
         let Some(drawing) = &kpi.drawing else {
@@ -27,7 +28,7 @@ pub fn render(report: &Report<'_>) -> String {
                 "{title}: funnel `{}`{item}, the cohort of {}\n",
                 drawing.name, kpi.period
             ));
-            out.push_str(&funnel_table(kpi));
+            out.push_str(&funnel_table(n, kpi));
         } else {
             out.push_str(&format!(
                 "{title}: cohort `{}`{item}, share active by age\n",
@@ -37,10 +38,10 @@ pub fn render(report: &Report<'_>) -> String {
                 if !row.dimensions.is_empty() {
                     out.push_str(&format!("{}\n", dims(row)));
                 }
-                out.push_str(&triangle(row));
+                out.push_str(&triangle(n, row));
             }
         }
-        if let Some(note) = maturing(kpi, title) {
+        if let Some(note) = maturing(n, kpi, title) {
             out.push_str(&note);
         }
     }
@@ -64,16 +65,16 @@ fn table() -> Table {
     table
 }
 
-fn percent(v: Option<f64>) -> String {
+fn percent(n: &Numbers, v: Option<f64>) -> String {
     match v {
-        Some(_) => format_value(v, Format::Percent, Some(1), None),
+        Some(_) => n.value(v, Format::Percent, Some(1), None),
         None => String::new(),
     }
 }
 
 /// One line per step (and dimension values): entities, conversion from the step before and
 /// from the first, mean days to reach it.
-fn funnel_table(kpi: &KpiOutcome) -> String {
+fn funnel_table(n: &Numbers, kpi: &KpiOutcome) -> String {
     let mut t = table();
     let mut header: Vec<String> = kpi.dimensions.clone();
     header.extend(
@@ -94,11 +95,11 @@ fn funnel_table(kpi: &KpiOutcome) -> String {
         for step in steps {
             let mut cells: Vec<String> = row.dimensions.iter().map(|(_, v)| v.clone()).collect();
             cells.push(step.step.clone());
-            cells.push(format_value(step.count, Format::Number, Some(0), None));
-            cells.push(percent(step.from_previous));
-            cells.push(percent(step.from_first));
+            cells.push(n.value(step.count, Format::Number, Some(0), None));
+            cells.push(percent(n, step.from_previous));
+            cells.push(percent(n, step.from_first));
             cells.push(match step.days {
-                Some(_) => format_value(step.days, Format::Number, Some(1), None),
+                Some(_) => n.value(step.days, Format::Number, Some(1), None),
                 None => String::new(),
             });
             t.add_row(cells);
@@ -110,7 +111,7 @@ fn funnel_table(kpi: &KpiOutcome) -> String {
 
 /// The triangle of one row: a line per cohort, its size, then the share active at each age;
 /// blank where that age has not completed yet.
-fn triangle(row: &RowOutcome) -> String {
+fn triangle(n: &Numbers, row: &RowOutcome) -> String {
     let Some(table) = &row.cohort else {
         return String::new();
     };
@@ -119,7 +120,7 @@ fn triangle(row: &RowOutcome) -> String {
     for ((cohort, size), shares) in table.cohorts.iter().zip(&table.sizes).zip(&table.shares) {
         let mut cells = vec![
             cohort.clone(),
-            format_value(*size, Format::Number, Some(0), None),
+            n.value(*size, Format::Number, Some(0), None),
         ];
         cells.extend(shares.iter().map(|s| match s {
             Some(v) => format!("{:.0}%", v * 100.0),
@@ -149,7 +150,7 @@ fn right_align(t: &mut Table, from: usize) {
 }
 
 /// `⧗ Lead to deal: judged on the cohort of 2025-09; 2025-10, 2025-11, 2025-12 are still maturing`.
-fn maturing(kpi: &KpiOutcome, title: &str) -> Option<String> {
+fn maturing(n: &Numbers, kpi: &KpiOutcome, title: &str) -> Option<String> {
     if kpi.maturing.is_empty() {
         return None;
     }
@@ -165,7 +166,7 @@ fn maturing(kpi: &KpiOutcome, title: &str) -> Option<String> {
             .maturing
             .iter()
             .map(|v| {
-                format_value(
+                n.value(
                     *v,
                     kpi.meta.format,
                     kpi.meta.decimals,

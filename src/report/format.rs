@@ -1,79 +1,7 @@
-//! Numbers as people read them: by the KPI's `format` and `decimals`.
+//! Text for people shared by the reports: targets, statuses, row names, sparklines. Numbers
+//! are written by [`Numbers`], in the report's locale.
 
-use crate::compile::ir::Format;
-
-/// `12.3%`, `1,234.50`, `4.2 d`, `1,200,000`.
-pub fn format_value(
-    value: Option<f64>,
-    format: Format,
-    decimals: Option<u32>,
-    unit: Option<&str>,
-) -> String {
-    let Some(v) = value else {
-        return "—".to_string();
-    };
-    let text = match format {
-        Format::Percent => format!("{}%", group(v * 100.0, decimals.unwrap_or(1))),
-        Format::Currency => group(v, decimals.unwrap_or(2)),
-        Format::Days => format!("{} d", group(v, decimals.unwrap_or(1))),
-        Format::Number => {
-            let default = if v.fract() == 0.0 { 0 } else { 2 };
-            group(v, decimals.unwrap_or(default))
-        }
-    };
-    match unit {
-        Some(u) if !u.is_empty() => format!("{text} {u}"),
-        _ => text,
-    }
-}
-
-/// A change against the previous period: percentage points for percentages, else relative.
-pub fn format_change(value: Option<f64>, previous: Option<f64>, format: Format) -> String {
-    let (Some(v), Some(p)) = (value, previous) else {
-        return String::new();
-    };
-    if format == Format::Percent {
-        let pp = (v - p) * 100.0;
-        return format!("{}{} pp", if pp >= 0.0 { "+" } else { "" }, group(pp, 1));
-    }
-    if p == 0.0 {
-        return String::new();
-    }
-    let rel = (v - p) / p.abs() * 100.0;
-    format!("{}{}%", if rel >= 0.0 { "+" } else { "" }, group(rel, 1))
-}
-
-/// Fixed decimals with thousands separated by commas.
-fn group(v: f64, decimals: u32) -> String {
-    let text = format!("{:.*}", decimals as usize, v);
-    let (sign, rest) = match text.strip_prefix('-') {
-        Some(r) => ("-", r),
-        None => ("", text.as_str()),
-    };
-    let (int, frac) = match rest.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (rest, None),
-    };
-    let mut grouped = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    // `-0.0` prints as `0.0`.
-    let sign = if grouped.chars().all(|c| c == '0' || c == ',')
-        && frac.is_none_or(|f| f.chars().all(|c| c == '0'))
-    {
-        ""
-    } else {
-        sign
-    };
-    match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
-}
+use crate::locale::Numbers;
 
 /// A sparkline of a series; gaps for missing values.
 pub fn sparkline(values: &[Option<f64>]) -> String {
@@ -96,9 +24,13 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
 }
 
 /// `>= 15.0%`: the operator with the bound formatted like the value.
-pub fn target_text(target: &crate::eval::TargetOutcome, kpi: &crate::eval::KpiOutcome) -> String {
+pub fn target_text(
+    numbers: &Numbers,
+    target: &crate::eval::TargetOutcome,
+    kpi: &crate::eval::KpiOutcome,
+) -> String {
     let f = |v| {
-        format_value(
+        numbers.value(
             v,
             kpi.meta.format,
             kpi.meta.decimals,
@@ -113,8 +45,12 @@ pub fn target_text(target: &crate::eval::TargetOutcome, kpi: &crate::eval::KpiOu
 }
 
 /// A row's value against its target in the judged period: `1,200 against >= 1,000 in 2025-03`.
-pub fn judged_text(kpi: &crate::eval::KpiOutcome, row: &crate::eval::RowOutcome) -> String {
-    let value = format_value(
+pub fn judged_text(
+    numbers: &Numbers,
+    kpi: &crate::eval::KpiOutcome,
+    row: &crate::eval::RowOutcome,
+) -> String {
+    let value = numbers.value(
         row.value,
         kpi.meta.format,
         kpi.meta.decimals,
@@ -123,7 +59,7 @@ pub fn judged_text(kpi: &crate::eval::KpiOutcome, row: &crate::eval::RowOutcome)
     match &row.target {
         Some(target) => format!(
             "{value} against {} in {}",
-            target_text(target, kpi),
+            target_text(numbers, target, kpi),
             kpi.period
         ),
         None => format!("{value} in {}", kpi.period),
@@ -193,29 +129,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn values_are_formatted_by_format() {
-        assert_eq!(
-            format_value(Some(0.1534), Format::Percent, None, None),
-            "15.3%"
-        );
-        assert_eq!(
-            format_value(Some(1234567.0), Format::Number, None, None),
-            "1,234,567"
-        );
-        assert_eq!(
-            format_value(Some(-1234.5), Format::Currency, None, Some("EUR")),
-            "-1,234.50 EUR"
-        );
-        assert_eq!(format_value(Some(4.25), Format::Days, Some(0), None), "4 d");
-        assert_eq!(format_value(None, Format::Number, None, None), "—");
-        assert_eq!(
-            format_change(Some(0.16), Some(0.15), Format::Percent),
-            "+1.0 pp"
-        );
-        assert_eq!(
-            format_change(Some(90.0), Some(100.0), Format::Number),
-            "-10.0%"
-        );
+    fn sparklines_leave_gaps() {
         assert_eq!(sparkline(&[Some(1.0), None, Some(8.0)]), "▁ █");
+        assert_eq!(sparkline(&[Some(2.0), Some(2.0)]), "▄▄");
     }
 }

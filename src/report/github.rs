@@ -15,7 +15,7 @@
 
 use actions_rs::{Annotation, AnnotationKind, AnnotationSpan};
 
-use super::format::{format_value, judged_text, row_name};
+use super::format::{judged_text, row_name};
 use super::{FailOn, Report};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::eval::{KpiOutcome, RowOutcome, Status};
@@ -97,7 +97,7 @@ fn kpi_command(
                 row_name(kpi, row),
                 row.status.map_or("", |s| s.key())
             ),
-            row_message(kpi, row),
+            row_message(report.numbers, kpi, row),
         ),
         _ => {
             let counted: Vec<String> = counts
@@ -108,7 +108,11 @@ fn kpi_command(
                 .iter()
                 .map(|row| {
                     let dims: Vec<&str> = row.dimensions.iter().map(|(_, v)| v.as_str()).collect();
-                    format!("{}: {}", dims.join(" · "), row_message(kpi, row))
+                    format!(
+                        "{}: {}",
+                        dims.join(" · "),
+                        row_message(report.numbers, kpi, row)
+                    )
                 })
                 .collect();
             (
@@ -134,15 +138,15 @@ fn kpi_command(
 
 /// `1,200 against >= 1,000 in 2025-03`, with why there is no value, or where a time-bound target
 /// is heading.
-fn row_message(kpi: &KpiOutcome, row: &RowOutcome) -> String {
-    let mut message = judged_text(kpi, row);
+fn row_message(numbers: &crate::locale::Numbers, kpi: &KpiOutcome, row: &RowOutcome) -> String {
+    let mut message = judged_text(numbers, kpi, row);
     if let Some(reason) = &row.reason {
         message.push_str(&format!(": {reason}"));
     }
     if let (true, Some(projection), Some(deadline)) =
         (kpi.in_progress, row.projection, &row.deadline)
     {
-        let projected = format_value(
+        let projected = numbers.value(
             Some(projection),
             kpi.meta.format,
             kpi.meta.decimals,

@@ -21,10 +21,11 @@ use std::collections::BTreeSet;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use self::chart::{Mark, Scale};
-use super::format::{format_change, rows_without_value, target_text};
+use super::format::{rows_without_value, target_text};
 use super::Report;
 use crate::diagnostic::Severity;
 use crate::eval::{KpiOutcome, RowOutcome, Status};
+use crate::locale::Numbers;
 
 const CSS: &str = include_str!("html/report.css");
 const JS: &str = include_str!("html/report.js");
@@ -42,6 +43,7 @@ const MARKS: [Mark; 8] = [
 ];
 
 pub fn render(report: &Report<'_>) -> String {
+    let nums = report.numbers;
     let summary = report.summary();
     // KPIs worst first, in report order among equals.
     let mut kpis: Vec<&KpiOutcome> = report.outcomes.iter().collect();
@@ -128,7 +130,7 @@ pub fn render(report: &Report<'_>) -> String {
                     section id="overview" aria-label="overview" {
                         div class="cards" {
                             @for name in &summary.failed { (failed_card(name)) }
-                            @for kpi in &kpis { (card(kpi)) }
+                            @for kpi in &kpis { (card(nums, kpi)) }
                         }
                     }
                     section id="kpis" aria-label="KPIs" {
@@ -189,7 +191,7 @@ fn kpi_title(kpi: &KpiOutcome) -> &str {
 
 /// A card of the overview: status, title, the judged value against its target (or, split by
 /// dimensions, how many rows have each status) and a sparkline.
-fn card(kpi: &KpiOutcome) -> Markup {
+fn card(nums: &Numbers, kpi: &KpiOutcome) -> Markup {
     let mark = Mark::of(kpi.status);
     let single = (kpi.rows.len() == 1).then(|| &kpi.rows[0]);
     html! {
@@ -199,9 +201,9 @@ fn card(kpi: &KpiOutcome) -> Markup {
             span class="status" { (mark.icon()) (words(mark)) " · " (kpi.period) }
             h3 { (kpi_title(kpi)) }
             @if let Some(row) = single {
-                div class="value" { (chart::value_text(kpi, row.value)) }
+                div class="value" { (chart::value_text(nums, kpi, row.value)) }
                 @if let Some(target) = &row.target {
-                    div class="target" { "target " (target_text(target, kpi)) }
+                    div class="target" { "target " (target_text(nums, target, kpi)) }
                 }
                 (chart::sparkline(kpi, row))
             } @else if kpi.rows.is_empty() {
@@ -250,6 +252,7 @@ fn failed_card(name: &str) -> Markup {
 
 /// A KPI in full: what it is and where it is defined, then its charts.
 fn section(report: &Report<'_>, kpi: &KpiOutcome) -> Markup {
+    let nums = report.numbers;
     let mark = Mark::of(kpi.status);
     let path = report.paths.of(&kpi.location.file);
     let written = |pick: fn(&RowOutcome) -> Option<&crate::eval::TargetOutcome>| {
@@ -288,52 +291,52 @@ fn section(report: &Report<'_>, kpi: &KpiOutcome) -> Markup {
             @if kpi.deadline.is_some() {
                 @for row in &kpi.rows {
                     figure {
-                        figcaption { (row_caption(kpi, row)) " · " (pacing_text(kpi, row)) }
-                        (chart::progress(kpi, row))
+                        figcaption { (row_caption(nums, kpi, row)) " · " (pacing_text(nums, kpi, row)) }
+                        (chart::progress(nums, kpi, row))
                     }
                 }
             }
             @if kpi.rows.len() == 1 {
                 @let row = &kpi.rows[0];
-                p class="numbers" { (numbers(kpi, row)) }
-                (chart::history(kpi, row, &scale, chart::LARGE))
+                p class="numbers" { (numbers(nums, kpi, row)) }
+                (chart::history(nums, kpi, row, &scale, chart::LARGE))
             } @else if kpi.rows.len() > 1 {
                 div class="multiples" {
                     @for row in &kpi.rows {
                         figure class=(format!("s-{}", Mark::of(row.status).key())) {
-                            figcaption { (row_caption(kpi, row)) }
-                            (chart::history(kpi, row, &scale, chart::SMALL))
+                            figcaption { (row_caption(nums, kpi, row)) }
+                            (chart::history(nums, kpi, row, &scale, chart::SMALL))
                         }
                     }
                 }
             }
-            (drawing(kpi))
+            (drawing(nums, kpi))
         }
     }
 }
 
 /// `EU · ✗ missed · 1,234 against >= 1,500`, or the row's reason for having no value.
-fn row_caption(kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
+fn row_caption(nums: &Numbers, kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
     let mark = Mark::of(row.status);
     let dims: Vec<&str> = row.dimensions.iter().map(|(_, v)| v.as_str()).collect();
     html! {
         @if !dims.is_empty() { strong { (dims.join(" · ")) } }
         span class=(format!("s-{}", mark.key())) { (mark.icon()) " " (words(mark)) }
-        b { (chart::value_text(kpi, row.value)) }
-        @if let Some(target) = &row.target { span class="muted" { "against " (target_text(target, kpi)) } }
+        b { (chart::value_text(nums, kpi, row.value)) }
+        @if let Some(target) = &row.target { span class="muted" { "against " (target_text(nums, target, kpi)) } }
         @if let Some(reason) = &row.reason { span class="reason" { (reason) } }
     }
 }
 
 /// The judged row's numbers in words: value, target, the previous period and the change.
-fn numbers(kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
+fn numbers(nums: &Numbers, kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
     let previous = row.previous.filter(|_| !kpi.in_progress);
-    let change = format_change(row.value, previous, kpi.meta.format);
+    let change = nums.change(row.value, previous, kpi.meta.format);
     html! {
-        b { (chart::value_text(kpi, row.value)) } " in " (kpi.period)
-        @if let Some(target) = &row.target { " against " (target_text(target, kpi)) }
+        b { (chart::value_text(nums, kpi, row.value)) } " in " (kpi.period)
+        @if let Some(target) = &row.target { " against " (target_text(nums, target, kpi)) }
         @if previous.is_some() {
-            " · " (kpi.previous_period) ": " (chart::value_text(kpi, previous))
+            " · " (kpi.previous_period) ": " (chart::value_text(nums, kpi, previous))
             @if !change.is_empty() { " (" (change) ")" }
         }
         @if let Some(reason) = &row.reason { " · " span class="reason" { (reason) } }
@@ -348,7 +351,7 @@ fn pace_name(pace: crate::compile::ir::Pace) -> &'static str {
 }
 
 /// `12% of the time to 2026-12-31 gone · heading for 3,281,369 · 3,577,760 still needed`.
-fn pacing_text(kpi: &KpiOutcome, row: &RowOutcome) -> String {
+fn pacing_text(nums: &Numbers, kpi: &KpiOutcome, row: &RowOutcome) -> String {
     let deadline = kpi.deadline.as_deref().unwrap_or("");
     if !kpi.in_progress {
         return format!("the period to {deadline} is over");
@@ -361,19 +364,22 @@ fn pacing_text(kpi: &KpiOutcome, row: &RowOutcome) -> String {
         parts.push(format!("{:.0}% of the time to {deadline} gone", e * 100.0));
     }
     if let Some(p) = row.projection {
-        parts.push(format!("heading for {}", chart::value_text(kpi, Some(p))));
+        parts.push(format!(
+            "heading for {}",
+            chart::value_text(nums, kpi, Some(p))
+        ));
     }
     if let Some(needed) = row.needed.filter(|n| *n > 0.0) {
         parts.push(format!(
             "{} still needed",
-            chart::value_text(kpi, Some(needed))
+            chart::value_text(nums, kpi, Some(needed))
         ));
     }
     parts.join(" · ")
 }
 
 /// The funnel's steps or the cohort's triangle of each row, and the cohorts still maturing.
-fn drawing(kpi: &KpiOutcome) -> Markup {
+fn drawing(nums: &Numbers, kpi: &KpiOutcome) -> Markup {
     let Some(drawn) = &kpi.drawing else {
         return html! {};
     };
@@ -390,7 +396,7 @@ fn drawing(kpi: &KpiOutcome) -> Markup {
                         @if !row.dimensions.is_empty() { strong { (dims_text(row)) } }
                         (item) ", the cohort of " (kpi.period)
                     }
-                    (chart::funnel(steps))
+                    (chart::funnel(nums, steps))
                 }
             }
             @if let Some(table) = &row.cohort {
@@ -399,7 +405,7 @@ fn drawing(kpi: &KpiOutcome) -> Markup {
                         @if !row.dimensions.is_empty() { strong { (dims_text(row)) } }
                         (item) ": the share active by age, in " (kpi.grain.name()) "s"
                     }
-                    (chart::heat_map(table))
+                    (chart::heat_map(nums, table))
                 }
             }
         }

@@ -78,7 +78,7 @@ fn suite<'a>(suites: &'a mut BTreeMap<String, TestSuite>, file: &str) -> &'a mut
 }
 
 fn row_case(report: &Report<'_>, kpi: &KpiOutcome, row: &RowOutcome, fail_on: FailOn) -> TestCase {
-    let judged = judged_text(kpi, row);
+    let judged = judged_text(report.numbers, kpi, row);
     let status = match row.status {
         Some(status) if fail_on.fails(status) => {
             let mut failure = TestCaseStatus::non_success(NonSuccessKind::Failure);

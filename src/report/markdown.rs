@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 
 use super::format::{
-    format_change, format_value, row_name, rows_without_value, sparkline, status_mark, target_text,
-    trend_history,
+    row_name, rows_without_value, sparkline, status_mark, target_text, trend_history,
 };
 use super::{Report, Summary};
 use crate::diagnostic::Severity;
 use crate::eval::{KpiOutcome, RowOutcome};
+use crate::locale::Numbers;
 
 /// The heading of the KPIs without an owner.
 const NO_OWNER: &str = "No owner";
@@ -35,7 +35,7 @@ pub fn render(report: &Report<'_>) -> String {
         out.push_str("| status | KPI | period | value | target | change | trend |\n");
         out.push_str("|---|---|---|--:|---|--:|---|\n");
         for (kpi, row) in rows {
-            out.push_str(&table_row(kpi, row));
+            out.push_str(&table_row(report.numbers, kpi, row));
         }
     }
     out.push_str(&reasons(report));
@@ -106,9 +106,9 @@ fn groups(outcomes: &[KpiOutcome]) -> Vec<(&str, Vec<(&KpiOutcome, &RowOutcome)>
     groups
 }
 
-fn table_row(kpi: &KpiOutcome, row: &RowOutcome) -> String {
+fn table_row(n: &Numbers, kpi: &KpiOutcome, row: &RowOutcome) -> String {
     let f = |v| {
-        format_value(
+        n.value(
             v,
             kpi.meta.format,
             kpi.meta.decimals,
@@ -123,7 +123,7 @@ fn table_row(kpi: &KpiOutcome, row: &RowOutcome) -> String {
     let target = row
         .target
         .as_ref()
-        .map(|t| target_text(t, kpi))
+        .map(|t| target_text(n, t, kpi))
         .unwrap_or_default();
     // No change for a period in progress: its value so far against a whole period.
     let previous = row.previous.filter(|_| !kpi.in_progress);
@@ -137,7 +137,7 @@ fn table_row(kpi: &KpiOutcome, row: &RowOutcome) -> String {
         escape(&kpi.period),
         escape(&f(row.value)),
         escape(&target),
-        escape(&format_change(row.value, previous, kpi.meta.format)),
+        escape(&n.change(row.value, previous, kpi.meta.format)),
         sparkline(trend_history(kpi, row)),
     ];
     format!("| {} |\n", cells.join(" | "))

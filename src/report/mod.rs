@@ -21,8 +21,6 @@ use crate::diagnostic::Diagnostic;
 use crate::eval::{KpiOutcome, Status};
 use crate::source::SourceMap;
 
-pub use format::format_value;
-
 /// Everything a reporter may show.
 pub struct Report<'a> {
     pub project: &'a str,
@@ -32,6 +30,9 @@ pub struct Report<'a> {
     pub sources: &'a SourceMap,
     /// How files are named for the tools that open them (GitHub annotations, JUnit's `file`).
     pub paths: &'a FilePaths,
+    /// How numbers are written for people: the project's locale and currency. JSON and CSV
+    /// ignore it; their numbers are for machines.
+    pub numbers: &'a crate::locale::Numbers,
 }
 
 /// The paths by which tools that open a definition file know it: from the root of the

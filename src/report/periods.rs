@@ -5,9 +5,9 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 
-use super::format::format_value;
 use super::Report;
 use crate::eval::{KpiOutcome, RowOutcome};
+use crate::locale::Numbers;
 
 pub fn render(report: &Report<'_>, pivot: bool) -> String {
     let mut out = String::new();
@@ -27,7 +27,7 @@ pub fn render(report: &Report<'_>, pivot: bool) -> String {
             "{} · as of {} · {name}{split}{range}\n",
             report.project, report.as_of
         ));
-        out.push_str(&matrix(kpi, pivot).to_string());
+        out.push_str(&matrix(report.numbers, kpi, pivot).to_string());
         out.push('\n');
         for row in kpi.rows.iter().filter(|r| r.reason.is_some()) {
             out.push_str(&format!(
@@ -112,9 +112,9 @@ impl Grid {
     }
 }
 
-fn matrix(kpi: &KpiOutcome, pivot: bool) -> Table {
+fn matrix(numbers: &Numbers, kpi: &KpiOutcome, pivot: bool) -> Table {
     let number = |v: Option<f64>| {
-        let text = format_value(
+        let text = numbers.value(
             v,
             kpi.meta.format,
             kpi.meta.decimals,

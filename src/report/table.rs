@@ -4,13 +4,13 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use super::format::{
-    format_change, format_value, row_name, rows_without_value, sparkline, status_mark, target_text,
-    trend_history,
+    row_name, rows_without_value, sparkline, status_mark, target_text, trend_history,
 };
 use super::{Report, Summary, TableOptions};
 use crate::eval::Status;
 
 pub fn render(report: &Report<'_>, options: TableOptions) -> String {
+    let n = report.numbers;
     let mut table = Table::new();
     table
         .load_style(UTF8_FULL_CONDENSED)
@@ -44,7 +44,7 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
             let mut cells = vec![
                 Cell::new(row_name(kpi, row)),
                 Cell::new(&kpi.period),
-                Cell::new(format_value(
+                Cell::new(n.value(
                     row.value,
                     kpi.meta.format,
                     kpi.meta.decimals,
@@ -55,18 +55,14 @@ pub fn render(report: &Report<'_>, options: TableOptions) -> String {
                 let target = row
                     .target
                     .as_ref()
-                    .map(|t| target_text(t, kpi))
+                    .map(|t| target_text(n, t, kpi))
                     .unwrap_or_default();
                 cells.push(Cell::new(target));
                 cells.push(status_cell(row.status, options.color));
             }
             // No change for a period in progress: its value so far against a whole period.
             let previous = row.previous.filter(|_| !kpi.in_progress);
-            cells.push(Cell::new(format_change(
-                row.value,
-                previous,
-                kpi.meta.format,
-            )));
+            cells.push(Cell::new(n.change(row.value, previous, kpi.meta.format)));
             cells.push(Cell::new(sparkline(trend_history(kpi, row))));
             table.add_row(cells);
         }
@@ -173,13 +169,14 @@ fn summary(summary: &Summary) -> String {
 /// One line per row of a time-bound target, in words: how far the period has gone, where the
 /// value stands and where it is heading, and what the rest of the period must bring.
 fn pacing(report: &Report<'_>) -> String {
+    let n = report.numbers;
     let mut out = String::new();
     for kpi in report.outcomes {
         let Some(deadline) = &kpi.deadline else {
             continue;
         };
         let f = |v: Option<f64>| {
-            format_value(
+            n.value(
                 v,
                 kpi.meta.format,
                 kpi.meta.decimals,
@@ -188,7 +185,7 @@ fn pacing(report: &Report<'_>) -> String {
         };
         for row in &kpi.rows {
             let name = row_name(kpi, row);
-            let target = row.target.as_ref().map(|t| target_text(t, kpi));
+            let target = row.target.as_ref().map(|t| target_text(n, t, kpi));
             let line = if !kpi.in_progress {
                 format!(
                     "{name}: the period to {deadline} is over; {} against {}",

@@ -365,6 +365,7 @@ fn reports_are_deterministic() {
             diagnostics: &run.diagnostics,
             sources: &loaded.sources,
             paths: &Default::default(),
+            numbers: &Default::default(),
         };
         kpi::report::render(&report, kpi::report::OutputFormat::Json, Default::default())
     };

@@ -7,6 +7,7 @@ mod editor;
 mod eval;
 mod fmt;
 mod lint;
+mod locale;
 mod parse;
 mod report;
 mod resolve;

@@ -99,6 +99,7 @@ fn rendered_with(defs: &str, format: OutputFormat, options: TableOptions) -> Str
         diagnostics: &run.diagnostics,
         sources: &loaded.sources,
         paths: &Default::default(),
+        numbers: &Default::default(),
     };
     render(&report, format, options)
 }

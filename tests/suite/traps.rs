@@ -433,6 +433,7 @@ fn reasons_are_in_every_report_format() {
         diagnostics: &run.diagnostics,
         sources: &loaded.sources,
         paths: &Default::default(),
+        numbers: &Default::default(),
     };
     let options = kpi::report::TableOptions {
         color: false,

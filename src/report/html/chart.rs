@@ -7,7 +7,8 @@ use maud::{html, Markup};
 
 use crate::compile::ir::Format;
 use crate::eval::{KpiOutcome, RowOutcome, Status};
-use crate::report::format::{format_value, status_mark, trend_history};
+use crate::locale::Numbers;
+use crate::report::format::{status_mark, trend_history};
 
 /// The status of a point or a card, including "no target" and "could not be computed".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,8 +104,8 @@ fn n(v: f64) -> String {
 }
 
 /// A KPI's value formatted for people, with its unit.
-pub fn value_text(kpi: &KpiOutcome, v: Option<f64>) -> String {
-    format_value(
+pub fn value_text(nums: &Numbers, kpi: &KpiOutcome, v: Option<f64>) -> String {
+    nums.value(
         v,
         kpi.meta.format,
         kpi.meta.decimals,
@@ -197,11 +198,11 @@ impl Scale {
     }
 
     /// A tick's label: formatted like the KPI's values, without the unit (the axis names it).
-    pub fn label(&self, kpi: &KpiOutcome, v: f64) -> String {
+    pub fn label(&self, nums: &Numbers, kpi: &KpiOutcome, v: f64) -> String {
         let v = if v.abs() < 1e-12 { 0.0 } else { v };
         match kpi.meta.format {
-            Format::Days => format_value(Some(v), Format::Number, Some(self.decimals), None),
-            format => format_value(Some(v), format, Some(self.decimals), None),
+            Format::Days => nums.value(Some(v), Format::Number, Some(self.decimals), None),
+            format => nums.value(Some(v), format, Some(self.decimals), None),
         }
     }
 }
@@ -283,7 +284,13 @@ const BOTTOM: f64 = 30.0;
 /// The history of a row: its values (and those of maturing cohorts) over the periods, marked by
 /// status, against the target line (a band for `between`), the warn zone shaded, the judged
 /// period marked. Every point has a tooltip with its exact value.
-pub fn history(kpi: &KpiOutcome, row: &RowOutcome, scale: &Scale, size: Size) -> Markup {
+pub fn history(
+    nums: &Numbers,
+    kpi: &KpiOutcome,
+    row: &RowOutcome,
+    scale: &Scale,
+    size: Size,
+) -> Markup {
     let periods: Vec<&str> = kpi
         .history_periods
         .iter()
@@ -321,7 +328,7 @@ pub fn history(kpi: &KpiOutcome, row: &RowOutcome, scale: &Scale, size: Size) ->
                 line class="grid" x1=(n(LEFT)) x2=(n(size.width - RIGHT)) y1=(n(y(*tick)))
                     y2=(n(y(*tick))) {}
                 text class="tick" x=(n(LEFT - 4.0)) y=(n(y(*tick) + 3.5)) text-anchor="end" {
-                    (scale.label(kpi, *tick))
+                    (scale.label(nums, kpi, *tick))
                 }
             }
             text class="axis-name" x="2" y="10" { (axis_name(kpi)) }
@@ -339,7 +346,7 @@ pub fn history(kpi: &KpiOutcome, row: &RowOutcome, scale: &Scale, size: Size) ->
                 @if let Some(v) = value {
                     @let mark = point_mark(kpi, row, i);
                     g class="point" {
-                        title { (point_tip(kpi, row, i, periods[i], *v, mark)) }
+                        title { (point_tip(nums, kpi, row, i, periods[i], *v, mark)) }
                         (mark.shape(x(i), y(*v), if size.width < 400.0 { 3.5 } else { 4.5 }))
                     }
                 }
@@ -363,6 +370,7 @@ fn point_mark(kpi: &KpiOutcome, row: &RowOutcome, i: usize) -> Mark {
 
 /// `2025-03: 1,234 · target >= 1,000 · ✓ met`.
 fn point_tip(
+    nums: &Numbers,
     kpi: &KpiOutcome,
     row: &RowOutcome,
     i: usize,
@@ -370,7 +378,7 @@ fn point_tip(
     v: f64,
     mark: Mark,
 ) -> String {
-    let mut tip = format!("{period}: {}", value_text(kpi, Some(v)));
+    let mut tip = format!("{period}: {}", value_text(nums, kpi, Some(v)));
     if i >= kpi.history_periods.len() {
         tip.push_str(" · maturing, so far");
         return tip;
@@ -380,12 +388,13 @@ fn point_tip(
     match (bound(&row.history_target), bound(&row.history_target_high)) {
         (Some(low), Some(high)) => tip.push_str(&format!(
             " · target {} – {}",
-            value_text(kpi, Some(low)),
-            value_text(kpi, Some(high))
+            value_text(nums, kpi, Some(low)),
+            value_text(nums, kpi, Some(high))
         )),
-        (Some(low), None) => {
-            tip.push_str(&format!(" · target {op} {}", value_text(kpi, Some(low))))
-        }
+        (Some(low), None) => tip.push_str(&format!(
+            " · target {op} {}",
+            value_text(nums, kpi, Some(low))
+        )),
         _ => {}
     }
     if mark != Mark::Plain {
@@ -545,7 +554,7 @@ pub fn sparkline(kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
 
 /// Progress to a deadline: the value so far against the target, with the projection to the
 /// period's end and where the target's pace would have the value by now.
-pub fn progress(kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
+pub fn progress(nums: &Numbers, kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
     let (width, height) = (640.0, 54.0);
     let target = row.target.as_ref().and_then(|t| t.value);
     let expected = row.on_pace.filter(|_| kpi.in_progress);
@@ -563,27 +572,27 @@ pub fn progress(kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
             rect class="track" x="8" y="14" width=(n(width - 16.0)) height="14" {}
             @if let Some(v) = row.value {
                 g class="point" {
-                    title { (format!("so far: {}", value_text(kpi, Some(v)))) }
+                    title { (format!("so far: {}", value_text(nums, kpi, Some(v)))) }
                     rect class=(format!("done s-{}", mark.key())) x=(n(zero.min(x(v))))
                         y="14" width=(n((x(v) - zero).abs())) height="14" {}
                 }
             }
             @if let Some(p) = row.projection.filter(|_| kpi.in_progress) {
                 g class="point" {
-                    title { (format!("heading for {} by {}", value_text(kpi, Some(p)), row.deadline.as_deref().unwrap_or(""))) }
+                    title { (format!("heading for {} by {}", value_text(nums, kpi, Some(p)), row.deadline.as_deref().unwrap_or(""))) }
                     line class="projection" x1=(n(x(p))) x2=(n(x(p))) y1="8" y2="34" {}
                 }
                 text class="tick" x=(n(x(p))) y="46" text-anchor="middle" { "projection" }
             }
             @if let Some(e) = expected {
                 g class="point" {
-                    title { (format!("on the target's pace by now: {}", value_text(kpi, Some(e)))) }
+                    title { (format!("on the target's pace by now: {}", value_text(nums, kpi, Some(e)))) }
                     line class="expected" x1=(n(x(e))) x2=(n(x(e))) y1="10" y2="32" {}
                 }
             }
             @if let Some(t) = target {
                 g class="point" {
-                    title { (format!("target {}", value_text(kpi, Some(t)))) }
+                    title { (format!("target {}", value_text(nums, kpi, Some(t)))) }
                     line class="target" x1=(n(x(t))) x2=(n(x(t))) y1="4" y2="38" {}
                 }
                 text class="tick" x=(n(x(t))) y="8" text-anchor="middle" dy="-1" { "target" }
@@ -594,7 +603,7 @@ pub fn progress(kpi: &KpiOutcome, row: &RowOutcome) -> Markup {
 
 /// The step bars of a funnel's judged cohort: each step's entities as a share of the first's,
 /// with the conversion from the step before and from the first, and the mean days.
-pub fn funnel(steps: &[crate::eval::FunnelStep]) -> Markup {
+pub fn funnel(nums: &Numbers, steps: &[crate::eval::FunnelStep]) -> Markup {
     let width = 560.0;
     let row_height = 30.0;
     let height = row_height * steps.len() as f64 + 4.0;
@@ -602,7 +611,7 @@ pub fn funnel(steps: &[crate::eval::FunnelStep]) -> Markup {
     let label = 100.0;
     let bar_width = 160.0;
     let percent = |v: Option<f64>| match v {
-        Some(_) => format_value(v, Format::Percent, Some(1), None),
+        Some(_) => nums.value(v, Format::Percent, Some(1), None),
         None => "—".into(),
     };
     html! {
@@ -617,20 +626,20 @@ pub fn funnel(steps: &[crate::eval::FunnelStep]) -> Markup {
                 g class="point" {
                     title { (format!("{}: {} · {} of the step before · {} of the first{}",
                         step.step,
-                        format_value(step.count, Format::Number, Some(0), None),
+                        nums.value(step.count, Format::Number, Some(0), None),
                         percent(step.from_previous), percent(step.from_first),
-                        step.days.map_or(String::new(), |d| format!(" · {} to reach", format_value(Some(d), Format::Days, Some(1), None))))) }
+                        step.days.map_or(String::new(), |d| format!(" · {} to reach", nums.value(Some(d), Format::Days, Some(1), None))))) }
                     text class="step" x=(n(label - 6.0)) y=(n(top + 18.0)) text-anchor="end" { (step.step) }
                     rect class="track" x=(n(label)) y=(n(top + 4.0)) width=(n(bar_width)) height="20" {}
                     rect class="bar" x=(n(label)) y=(n(top + 4.0)) width=(n(bar_width * share)) height="20" {}
                     text class="tick" x=(n(label + bar_width + 8.0)) y=(n(top + 18.0)) {
-                        (format_value(step.count, Format::Number, Some(0), None))
+                        (nums.value(step.count, Format::Number, Some(0), None))
                         @if i > 0 {
                             " · " (percent(step.from_previous)) " of previous · "
                             (percent(step.from_first)) " of first"
                         }
                         @if let Some(d) = step.days.filter(|_| i > 0) {
-                            " · " (format_value(Some(d), Format::Days, Some(1), None))
+                            " · " (nums.value(Some(d), Format::Days, Some(1), None))
                         }
                     }
                 }
@@ -641,7 +650,7 @@ pub fn funnel(steps: &[crate::eval::FunnelStep]) -> Markup {
 
 /// A cohort triangle as a heat map: one line per cohort with its size, one column per age, each
 /// cell shaded by its share on a sequential blue scale (colour-blind safe), with the share as text.
-pub fn heat_map(table: &crate::eval::CohortTable) -> Markup {
+pub fn heat_map(nums: &Numbers, table: &crate::eval::CohortTable) -> Markup {
     let ages = table.shares.iter().map(Vec::len).max().unwrap_or(0);
     html! {
         table class="heat" {
@@ -656,14 +665,14 @@ pub fn heat_map(table: &crate::eval::CohortTable) -> Markup {
                 @for (i, cohort) in table.cohorts.iter().enumerate() {
                     tr {
                         th scope="row" { (cohort) }
-                        td class="num" { (format_value(table.sizes.get(i).copied().flatten(), Format::Number, Some(0), None)) }
+                        td class="num" { (nums.value(table.sizes.get(i).copied().flatten(), Format::Number, Some(0), None)) }
                         @for age in 0..ages {
                             @let share = table.shares.get(i).and_then(|r| r.get(age)).copied().flatten();
                             @if let Some(v) = share {
                                 td class=(if v > 0.55 { "num dark" } else { "num" })
                                     style=(format!("background:{}", blues(v)))
-                                    title=(format!("cohort {cohort}, {age} periods on: {} active", format_value(Some(v), Format::Percent, Some(1), None))) {
-                                    (format_value(Some(v), Format::Percent, Some(0), None))
+                                    title=(format!("cohort {cohort}, {age} periods on: {} active", nums.value(Some(v), Format::Percent, Some(1), None))) {
+                                    (nums.value(Some(v), Format::Percent, Some(0), None))
                                 }
                             } @else {
                                 td class="num empty" { "" }
