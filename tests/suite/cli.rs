@@ -1315,17 +1315,17 @@ fn the_russian_example_is_reported_in_russian() {
     let out_dir = tempfile::tempdir().unwrap();
     let markdown = out_dir.path().join("отчёт.md");
     let html = out_dir.path().join("отчёт.html");
-    let out = kpi_at(
-        &dir,
-        &[
-            "check",
-            "--report",
-            &format!("markdown={}", markdown.display()),
-            "--report",
-            &format!("html={}", html.display()),
-        ],
-        "",
-    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
+    // Definition files are named from the repository's root, with or without a `.git`.
+    cmd.env("GITHUB_WORKSPACE", env!("CARGO_MANIFEST_DIR"));
+    cmd.arg("-p").arg(&dir).args([
+        "check",
+        "--report",
+        &format!("markdown={}", markdown.display()),
+        "--report",
+        &format!("html={}", html.display()),
+    ]);
+    let out = run(cmd);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stderr, "", "the example evaluates without errors");
     let row = |name: &str| {
@@ -1350,6 +1350,7 @@ fn the_russian_example_is_reported_in_russian() {
     let html = std::fs::read_to_string(html).unwrap();
     assert!(html.contains("1\u{a0}628\u{a0}002\u{a0}₽"));
     assert!(html.contains("Дней от заказа до оплаты"));
+    insta::assert_snapshot!("russian_example_html", html);
 
     // JSON is for machines: the exact number, whatever the locale.
     let json = kpi_at(&dir, &["check", "выручка", "--format", "json"], "");

@@ -404,6 +404,39 @@ fn cyrillic_columns_and_values() {
     assert_status(&run, "regions", &["Азия"], None);
 }
 
+/// A dataset key with a space, quoted in kpi.toml, is named in backticks wherever a dataset is:
+/// a view's source, an aggregate, a per-entity view. March by hand: 120 + 80 + 50 = 250 in all;
+/// two paid orders; two customers, анна with two orders.
+#[test]
+fn a_quoted_dataset_key_is_a_name_in_backticks_everywhere() {
+    let manifest = "[project]\nname = \"т\"\nkpis = [\"*.kpi\"]\nhistory = 1\n[datasets.\"продажи 2025\"]\npath = \"продажи 2025.csv\"\ntime = \"Дата\"\nfresh = \"1 month\"\n";
+    let defs = "view оплаченные = `продажи 2025` where Статус == \"оплачен\"
+view покупатели = `продажи 2025` per Клиент {
+    заказов = count()
+}
+kpi всего { value sum(`продажи 2025`.Сумма) }
+kpi оплачено { value count(оплаченные) }
+kpi клиентов { value count(покупатели) }
+kpi повторных { value count(покупатели where заказов > 1) }
+";
+    let project = TempProject::new(
+        manifest,
+        &[
+            ("defs.kpi", defs),
+            (
+                "продажи 2025.csv",
+                "Дата,Клиент,Сумма,Статус\n2025-03-02,анна,120,оплачен\n2025-03-09,борис,80,отменён\n2025-03-10,анна,50,оплачен\n",
+            ),
+        ],
+    );
+    let run = project.run("2025-03-31");
+    assert!(run.diagnostics.is_empty(), "{:#?}", run.diagnostics);
+    assert_value(&run, "всего", &[], Some(250.0));
+    assert_value(&run, "оплачено", &[], Some(2.0));
+    assert_value(&run, "клиентов", &[], Some(2.0));
+    assert_value(&run, "повторных", &[], Some(1.0));
+}
+
 #[test]
 fn every_aggregate() {
     let run = sales(

@@ -105,12 +105,16 @@ fn locale_table() {
                 visible(&cells[4]),
             ));
         }
+        // No value; changes in percentage points; small values with the decimals they need.
         out.push_str(&format!(
-            "{:>22}   {} {} {}\n\n",
+            "{:>22}   {} | {} {} | {} {} {}\n\n",
             "—",
             n.value(None, Format::Number, None, None),
             visible(&n.change(Some(0.16), Some(0.15), Format::Percent)),
             visible(&n.change(Some(0.15), Some(0.16), Format::Percent)),
+            visible(&n.value(Some(0.000123), Format::Number, Some(6), None)),
+            visible(&n.value(Some(-0.0004), Format::Percent, Some(3), None)),
+            visible(&n.value(Some(0.004), Format::Currency, Some(3), None)),
         ));
     }
     insta::assert_snapshot!("locale_table", out);
