@@ -191,25 +191,25 @@ impl Numbers {
             return "—".to_string();
         };
         let unit = unit.filter(|u| !u.is_empty());
-        let text = match &self.local {
-            None => plain_value(v, format, decimals),
+        match &self.local {
+            None => with_unit(plain_value(v, format, decimals), unit),
             Some(local) => {
-                if format == Format::Currency {
-                    // The KPI's own currency (`unit "EUR"`), else the project's.
-                    let currency = unit
-                        .and_then(|u| CurrencyCode::parse(u).ok())
-                        .or(local.currency);
-                    if let Some(money) = currency.and_then(|c| local.money(c)) {
-                        let digits = decimals.unwrap_or(money.digits);
-                        return local.money_text(v, digits, &money);
-                    }
+                // The KPI's own currency (`unit "EUR"`, which the symbol then replaces), else the
+                // project's, after which any other unit still follows.
+                let own = unit.and_then(|u| CurrencyCode::parse(u).ok());
+                let money = match format {
+                    Format::Currency => own.or(local.currency).and_then(|c| local.money(c)),
+                    _ => None,
+                };
+                let Some(money) = money else {
+                    return with_unit(local.value(v, format, decimals), unit);
+                };
+                let text = local.money_text(v, decimals.unwrap_or(money.digits), &money);
+                match own {
+                    Some(_) => text,
+                    None => with_unit(text, unit),
                 }
-                local.value(v, format, decimals)
             }
-        };
-        match unit {
-            Some(u) => format!("{text} {u}"),
-            None => text,
         }
     }
 
@@ -334,6 +334,14 @@ fn rounded(v: f64, digits: u32) -> Option<Decimal> {
         d.sign = Sign::None;
     }
     Some(d)
+}
+
+/// A value followed by its unit, if it has one: `4.2 h`.
+fn with_unit(text: String, unit: Option<&str>) -> String {
+    match unit {
+        Some(u) => format!("{text} {u}"),
+        None => text,
+    }
 }
 
 /// Without a locale: `12.3%`, `1,234.50`, `4.2 d`, `1,200,000`.

@@ -151,6 +151,11 @@ fn a_currency_unit_is_the_kpis_own_currency() {
         ru.value(Some(1234.5), Format::Number, Some(1), Some("ч")),
         "1\u{a0}234,5 ч"
     );
+    // Another unit still follows the project's currency: nothing written is dropped.
+    assert_eq!(
+        ru.value(Some(1234.5), Format::Currency, Some(0), Some("тыс.")),
+        "1\u{a0}234\u{a0}₽ тыс."
+    );
     // Without a currency the locale still writes the number.
     let de = Numbers::new(Some(&LocaleTag::parse("de-DE").unwrap()), None).unwrap();
     assert_eq!(
