@@ -111,6 +111,8 @@ impl CurrencyCode {
 #[derive(Debug, Default)]
 pub struct Numbers {
     local: Option<Box<Local>>,
+    /// The project's currency when there is no locale: its code follows currency values.
+    currency: Option<CurrencyCode>,
 }
 
 /// The formatters of one locale.
@@ -126,13 +128,14 @@ struct Local {
     money: RefCell<BTreeMap<&'static str, Option<Money>>>,
 }
 
-/// Where a currency's symbol and sign go around the number, and its usual decimals: learnt
-/// from how the locale writes 1 and -1 of it (`1,00 ₽` and `-1,00 ₽`; `$1.00` and `-$1.00`).
+/// Where a currency's symbol and sign go around the number: learnt from how the locale writes
+/// 1 and -1 of it (`1,00 ₽` and `-1,00 ₽`; `$1.00` and `-$1.00`).
 #[derive(Debug, Clone)]
 struct Money {
     positive: (String, String),
     negative: (String, String),
-    digits: u32,
+    /// The symbol alone, to tell a `unit` that repeats it (`unit "₽"`).
+    symbol: String,
 }
 
 /// A locale or currency that cannot be used.
@@ -141,15 +144,17 @@ pub struct LocaleError(pub String);
 
 impl Numbers {
     /// Numbers in `locale`; `currency` is the symbol of `format currency` KPIs whose `unit` is
-    /// not itself a currency code. A currency without a locale is written in `en-US`'s way.
+    /// not itself a currency code. Without a locale, numbers are written as kpi always has, and
+    /// a currency's code follows its values (`1,234.50 RUB`).
     pub fn new(
         locale: Option<&LocaleTag>,
         currency: Option<CurrencyCode>,
     ) -> Result<Numbers, LocaleError> {
-        let locale = match (locale, currency) {
-            (Some(locale), _) => locale.0.clone(),
-            (None, Some(_)) => "en-US".parse().expect("a valid tag"),
-            (None, None) => return Ok(Numbers::default()),
+        let Some(locale) = locale.map(|l| l.0.clone()) else {
+            return Ok(Numbers {
+                local: None,
+                currency,
+            });
         };
         let error = |e: icu_provider::DataError| {
             LocaleError(format!("no number formats for `{locale}`: {e}"))
@@ -175,6 +180,7 @@ impl Numbers {
                 currency,
                 money: RefCell::new(BTreeMap::new()),
             })),
+            currency: None,
         })
     }
 
@@ -192,7 +198,14 @@ impl Numbers {
         };
         let unit = unit.filter(|u| !u.is_empty());
         match &self.local {
-            None => with_unit(plain_value(v, format, decimals), unit),
+            None => {
+                // A currency without a locale follows the number as its code, like a unit.
+                let code = match (format, self.currency) {
+                    (Format::Currency, Some(c)) if unit.is_none() => Some(c.code()),
+                    _ => unit,
+                };
+                with_unit(plain_value(v, format, decimals), code)
+            }
             Some(local) => {
                 // The KPI's own currency (`unit "EUR"`, which the symbol then replaces), else the
                 // project's, after which any other unit still follows.
@@ -204,10 +217,18 @@ impl Numbers {
                 let Some(money) = money else {
                     return with_unit(local.value(v, format, decimals), unit);
                 };
-                let text = local.money_text(v, decimals.unwrap_or(money.digits), &money);
+                // The same decimals as without a locale: a locale never changes the digits.
+                let text = local.money_text(v, decimals.unwrap_or(2), &money);
+                // A unit that only repeats the currency (`₽`, `rub`) is not written twice.
+                let repeats = |u: &str| {
+                    u == money.symbol
+                        || local
+                            .currency
+                            .is_some_and(|c| u.eq_ignore_ascii_case(c.code()))
+                };
                 match own {
                     Some(_) => text,
-                    None => with_unit(text, unit),
+                    None => with_unit(text, unit.filter(|u| !repeats(u))),
                 }
             }
         }
@@ -269,9 +290,31 @@ impl Local {
         };
         match format {
             Format::Percent => self.percent.format(&d).to_string(),
-            Format::Days => self.days.format_fixed_decimal(&d).to_string(),
+            Format::Days => self.days_text(&d),
             Format::Currency | Format::Number => self.decimal.format(&d).to_string(),
         }
+    }
+
+    /// `4,2 дн.`. Some languages write one or two days as a word without the number (Arabic
+    /// `يوم`, `يومان`; Hebrew `יומיים`); the number is never left out, so then the pattern of
+    /// a value that shows its number is used instead.
+    fn days_text(&self, d: &Decimal) -> String {
+        let text = self.days.format_fixed_decimal(d).to_string();
+        let number = self.decimal.format(d).to_string();
+        if text.contains(&number) {
+            return text;
+        }
+        for sample in ["1.5", "11", "100", "5"] {
+            let Ok(sample) = sample.parse::<Decimal>() else {
+                continue;
+            };
+            let shown = self.days.format_fixed_decimal(&sample).to_string();
+            let sample_number = self.decimal.format(&sample).to_string();
+            if shown.contains(&sample_number) {
+                return shown.replacen(&sample_number, &number, 1);
+            }
+        }
+        number
     }
 
     /// How `currency` is written in this locale, learnt once.
@@ -292,12 +335,13 @@ impl Local {
                     let text = formatter.format_fixed_decimal(&d).to_string();
                     affixes(&text)
                 };
-                let (positive, digits) = one("1")?;
-                let (negative, _) = one("-1")?;
+                let positive = one("1")?;
+                let negative = one("-1")?;
+                let symbol = format!("{}{}", positive.0, positive.1).trim().to_string();
                 Some(Money {
                     positive,
                     negative,
-                    digits,
+                    symbol,
                 })
             })
             .clone()
@@ -316,14 +360,13 @@ impl Local {
     }
 }
 
-/// What comes before and after the number in a currency's formatting of one, and the number of
-/// decimals it was written with: `("", " ₽")` and 2 for `1,00 ₽`.
-fn affixes(text: &str) -> Option<((String, String), u32)> {
+/// What comes before and after the number in a currency's formatting of one: `("", " ₽")` for
+/// `1,00 ₽`.
+fn affixes(text: &str) -> Option<(String, String)> {
     let first = text.find(|c: char| c.is_numeric())?;
     let (last, c) = text.char_indices().rev().find(|(_, c)| c.is_numeric())?;
     let end = last + c.len_utf8();
-    let digits = text[first..end].chars().filter(|c| c.is_numeric()).count() as u32 - 1;
-    Some(((text[..first].to_string(), text[end..].to_string()), digits))
+    Some((text[..first].to_string(), text[end..].to_string()))
 }
 
 /// `v` rounded to `digits` decimals as Rust rounds it without a locale, as an ICU4X decimal;
@@ -395,12 +438,9 @@ mod tests {
 
     #[test]
     fn affixes_are_what_surrounds_the_number() {
-        assert_eq!(
-            affixes("1,00\u{a0}₽"),
-            Some((("".into(), "\u{a0}₽".into()), 2))
-        );
-        assert_eq!(affixes("-$1.00"), Some((("-$".into(), "".into()), 2)));
-        assert_eq!(affixes("¥1"), Some((("¥".into(), "".into()), 0)));
+        assert_eq!(affixes("1,00\u{a0}₽"), Some(("".into(), "\u{a0}₽".into())));
+        assert_eq!(affixes("-$1.00"), Some(("-$".into(), "".into())));
+        assert_eq!(affixes("¥1"), Some(("¥".into(), "".into())));
         assert_eq!(affixes("₽"), None);
     }
 }

@@ -521,12 +521,11 @@ fn check(project: Project, args: cli::CheckArgs) -> u8 {
     };
     options.names = args.names;
     options.tags = args.tags;
-    let numbers = match numbers_for(&project, args.locale.as_deref()) {
-        Ok(numbers) => numbers,
-        Err(d) => {
-            print_diagnostics(&[d], &SourceMap::new());
-            return EXIT_ERROR;
-        }
+    // A locale that cannot be used is an error, but the run goes on without one: nothing that
+    // can be computed is lost, and JSON and CSV do not depend on it.
+    let (numbers, locale_error) = match numbers_for(&project, args.locale.as_deref()) {
+        Ok(numbers) => (numbers, None),
+        Err(d) => (Numbers::default(), Some(d)),
     };
     let run = project.run(&options);
     let table = TableOptions {
@@ -536,7 +535,10 @@ fn check(project: Project, args: cli::CheckArgs) -> u8 {
     };
     print_run(&project, &run, &numbers, args.format, table);
     let written = write_reports(&project, &run, &numbers, &args.reports, args.fail_on.into());
-    if has_errors(&run.diagnostics) || !written {
+    if let Some(d) = &locale_error {
+        print_diagnostics(std::slice::from_ref(d), &SourceMap::new());
+    }
+    if has_errors(&run.diagnostics) || !written || locale_error.is_some() {
         return EXIT_ERROR;
     }
     let fail_on = report::FailOn::from(args.fail_on);
@@ -573,12 +575,11 @@ fn eval(mut project: Project, args: cli::EvalArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
-    let numbers = match numbers_for(&project, args.locale.as_deref()) {
-        Ok(numbers) => numbers,
-        Err(d) => {
-            print_diagnostics(&[d], &SourceMap::new());
-            return EXIT_ERROR;
-        }
+    // A locale that cannot be used is an error, but the run goes on without one: nothing that
+    // can be computed is lost, and JSON and CSV do not depend on it.
+    let (numbers, locale_error) = match numbers_for(&project, args.locale.as_deref()) {
+        Ok(numbers) => (numbers, None),
+        Err(d) => (Numbers::default(), Some(d)),
     };
     let run = project.run_adhoc(&kpi, &options);
     // A range is explored period by period.
@@ -588,7 +589,10 @@ fn eval(mut project: Project, args: cli::EvalArgs) -> u8 {
         ..TableOptions::default()
     };
     print_run(&project, &run, &numbers, args.format, table);
-    if has_errors(&run.diagnostics) {
+    if let Some(d) = &locale_error {
+        print_diagnostics(std::slice::from_ref(d), &SourceMap::new());
+    }
+    if has_errors(&run.diagnostics) || locale_error.is_some() {
         EXIT_ERROR
     } else {
         EXIT_OK

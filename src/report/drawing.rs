@@ -123,7 +123,7 @@ fn triangle(n: &Numbers, row: &RowOutcome) -> String {
             n.value(*size, Format::Number, Some(0), None),
         ];
         cells.extend(shares.iter().map(|s| match s {
-            Some(v) => format!("{:.0}%", v * 100.0),
+            Some(v) => n.value(Some(*v), Format::Percent, Some(0), None),
             None => String::new(),
         }));
         t.add_row(cells);

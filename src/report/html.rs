@@ -23,6 +23,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use self::chart::{Mark, Scale};
 use super::format::{rows_without_value, target_text};
 use super::Report;
+use crate::compile::ir::Format;
 use crate::diagnostic::Severity;
 use crate::eval::{KpiOutcome, RowOutcome, Status};
 use crate::locale::Numbers;
@@ -361,7 +362,8 @@ fn pacing_text(nums: &Numbers, kpi: &KpiOutcome, row: &RowOutcome) -> String {
     }
     let mut parts = Vec::new();
     if let Some(e) = row.elapsed {
-        parts.push(format!("{:.0}% of the time to {deadline} gone", e * 100.0));
+        let share = nums.value(Some(e), Format::Percent, Some(0), None);
+        parts.push(format!("{share} of the time to {deadline} gone"));
     }
     if let Some(p) = row.projection {
         parts.push(format!(

@@ -1,5 +1,6 @@
 //! The table for people: one line per KPI and dimension values.
 
+use crate::compile::ir::Format;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
@@ -196,7 +197,8 @@ fn pacing(report: &Report<'_>) -> String {
                 format!("{name}: the period to {deadline} has not begun")
             } else {
                 let elapsed = row.elapsed.map_or(String::new(), |e| {
-                    format!("{:.0}% of the time to {deadline} gone", e * 100.0)
+                    let share = n.value(Some(e), Format::Percent, Some(0), None);
+                    format!("{share} of the time to {deadline} gone")
                 });
                 let mut line = format!("{name}: {} so far, {elapsed}", f(row.value));
                 if let Some(projection) = row.projection {

@@ -42,13 +42,25 @@ fn each_locale_writes_numbers_its_own_way() {
     assert_eq!(uk.value(Some(0.125), Format::Percent, None, None), "12,5%");
     let fr = numbers("fr-FR", "EUR");
     assert_eq!(money(&fr, 104211.94), "104\u{202f}211,94\u{a0}€");
-    // A currency without minor units has no decimals unless the KPI asks for them.
+    // The decimals are the KPI's (2 by default, as without a locale), whatever the currency's
+    // minor units: a locale never changes the digits. 999.6 yen is not 1,000 yen.
     let jp = numbers("ja-JP", "JPY");
-    assert_eq!(money(&jp, 104211.94), "￥104,212");
+    assert_eq!(money(&jp, 999.6), "￥999.60");
     assert_eq!(
-        jp.value(Some(104211.94), Format::Currency, Some(1), None),
-        "￥104,211.9"
+        jp.value(Some(104211.94), Format::Currency, Some(0), None),
+        "￥104,212"
     );
+    // Where one or two days are a word without a number (Arabic, Hebrew), the number stays.
+    let ar = numbers("ar-EG", "EGP");
+    for v in [1.0, 2.0] {
+        let text = ar.value(Some(v), Format::Days, Some(0), None);
+        let digit = if v == 1.0 { '١' } else { '٢' };
+        assert!(text.contains(digit), "{v}: {text}");
+    }
+    let he = numbers("he-IL", "ILS");
+    assert!(he
+        .value(Some(2.0), Format::Days, Some(0), None)
+        .contains('2'));
 }
 
 /// A table per locale of every format, for negative, very large and very small values, as the
@@ -156,17 +168,31 @@ fn a_currency_unit_is_the_kpis_own_currency() {
         ru.value(Some(1234.5), Format::Currency, Some(0), Some("тыс.")),
         "1\u{a0}234\u{a0}₽ тыс."
     );
+    // A unit that repeats the currency is not written twice.
+    assert_eq!(
+        ru.value(Some(1.5), Format::Currency, None, Some("₽")),
+        "1,50\u{a0}₽"
+    );
+    assert_eq!(
+        ru.value(Some(1.5), Format::Currency, None, Some("rub")),
+        "1,50\u{a0}₽"
+    );
     // Without a currency the locale still writes the number.
     let de = Numbers::new(Some(&LocaleTag::parse("de-DE").unwrap()), None).unwrap();
     assert_eq!(
         de.value(Some(1234.5), Format::Currency, None, None),
         "1.234,50"
     );
-    // A currency without a locale is written as en-US writes it.
+    // A currency without a locale: numbers as always, the code after currency values only.
     let rub = Numbers::new(None, Some(CurrencyCode::parse("RUB").unwrap())).unwrap();
     assert_eq!(
         rub.value(Some(1234.5), Format::Currency, None, None),
-        "RUB\u{a0}1,234.50"
+        "1,234.50 RUB"
+    );
+    assert_eq!(rub.value(Some(2.0), Format::Days, None, None), "2.0 d");
+    assert_eq!(
+        rub.value(Some(1234.5), Format::Currency, None, Some("EUR")),
+        "1,234.50 EUR"
     );
 }
 
