@@ -257,7 +257,8 @@ impl Numbers {
         let Some(mut d) = rounded(amount, 1) else {
             return format!("{amount}");
         };
-        if d.sign != Sign::Negative {
+        // A plus sign exactly where kpi writes one without a locale.
+        if amount >= 0.0 {
             d.apply_sign_display(SignDisplay::Always);
         }
         match points {

@@ -148,6 +148,20 @@ fn without_a_locale_numbers_are_as_they_always_were() {
     assert_eq!(n.value(Some(-0.001), Format::Number, Some(1), None), "0.0");
     assert_eq!(n.change(Some(0.16), Some(0.15), Format::Percent), "+1.0 pp");
     assert_eq!(n.change(Some(90.0), Some(100.0), Format::Number), "-10.0%");
+    // A fall that rounds to nothing has no sign, with or without a locale.
+    assert_eq!(
+        n.change(Some(0.1500), Some(0.1504), Format::Percent),
+        "0.0 pp"
+    );
+    let ru = numbers("ru-RU", "RUB");
+    assert_eq!(
+        ru.change(Some(0.1500), Some(0.1504), Format::Percent),
+        "0,0 pp"
+    );
+    assert_eq!(
+        ru.change(Some(0.1504), Some(0.1500), Format::Percent),
+        "+0,0 pp"
+    );
 }
 
 /// A KPI whose `unit` is a currency code is written in that currency; another unit follows the
