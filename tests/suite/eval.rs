@@ -358,15 +358,8 @@ fn reports_are_deterministic() {
     let render = || {
         let run = project.run("2025-03-31");
         let loaded = Project::load(project.path()).unwrap();
-        let report = kpi::report::Report {
-            project: &run.project,
-            as_of: run.as_of,
-            outcomes: &run.outcomes,
-            diagnostics: &run.diagnostics,
-            sources: &loaded.sources,
-            paths: &Default::default(),
-            numbers: &Default::default(),
-        };
+        let numbers = kpi::locale::Numbers::default();
+        let report = super::report_of(&run, &loaded.sources, &numbers);
         kpi::report::render(&report, kpi::report::OutputFormat::Json, Default::default())
     };
     let first = render();

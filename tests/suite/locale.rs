@@ -4,7 +4,7 @@
 use kpi::compile::ir::Format;
 use kpi::locale::{CurrencyCode, LocaleTag, Numbers};
 use kpi::project::Project;
-use kpi::report::{render, OutputFormat, Report, TableOptions};
+use kpi::report::{render, OutputFormat, TableOptions};
 
 use super::{TempProject, SALES_CSV, SALES_MANIFEST, TARGETS_CSV};
 
@@ -276,15 +276,7 @@ fn rendered(extra: &str, format: OutputFormat) -> String {
         loaded.manifest.errors
     );
     let numbers = Numbers::new(loaded.manifest.locale.as_ref(), loaded.manifest.currency).unwrap();
-    let report = Report {
-        project: &run.project,
-        as_of: run.as_of,
-        outcomes: &run.outcomes,
-        diagnostics: &run.diagnostics,
-        sources: &loaded.sources,
-        paths: &Default::default(),
-        numbers: &numbers,
-    };
+    let report = super::report_of(&run, &loaded.sources, &numbers);
     let options = TableOptions {
         judged: true,
         ..TableOptions::default()

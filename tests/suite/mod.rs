@@ -30,6 +30,26 @@ pub fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/acme")
 }
 
+/// A run's report as `kpi check` builds it, without file paths for tools, in `numbers`.
+pub fn report_of<'a>(
+    run: &'a Run,
+    sources: &'a kpi::source::SourceMap,
+    numbers: &'a kpi::locale::Numbers,
+) -> kpi::report::Report<'a> {
+    kpi::report::Report {
+        project: &run.project,
+        as_of: run.as_of,
+        outcomes: &run.outcomes,
+        diagnostics: &run.diagnostics,
+        sources,
+        paths: &NO_PATHS,
+        numbers,
+    }
+}
+
+static NO_PATHS: std::sync::LazyLock<kpi::report::FilePaths> =
+    std::sync::LazyLock::new(Default::default);
+
 pub fn date(text: &str) -> chrono::NaiveDate {
     chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
 }

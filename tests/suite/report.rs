@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use kpi::project::Project;
-use kpi::report::{render, OutputFormat, Report, TableOptions};
+use kpi::report::{render, OutputFormat, TableOptions};
 
 use super::{TempProject, SALES_CSV, SALES_MANIFEST, TARGETS_CSV};
 
@@ -92,15 +92,8 @@ fn rendered_with(defs: &str, format: OutputFormat, options: TableOptions) -> Str
     );
     let run = project.run("2025-03-31");
     let loaded = Project::load(project.path()).unwrap();
-    let report = Report {
-        project: &run.project,
-        as_of: run.as_of,
-        outcomes: &run.outcomes,
-        diagnostics: &run.diagnostics,
-        sources: &loaded.sources,
-        paths: &Default::default(),
-        numbers: &Default::default(),
-    };
+    let numbers = kpi::locale::Numbers::default();
+    let report = super::report_of(&run, &loaded.sources, &numbers);
     render(&report, format, options)
 }
 

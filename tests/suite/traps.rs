@@ -426,15 +426,8 @@ fn reasons_are_in_every_report_format() {
         as_of: Some(date("2025-03-31")),
         ..RunOptions::default()
     });
-    let report = kpi::report::Report {
-        project: &run.project,
-        as_of: run.as_of,
-        outcomes: &run.outcomes,
-        diagnostics: &run.diagnostics,
-        sources: &loaded.sources,
-        paths: &Default::default(),
-        numbers: &Default::default(),
-    };
+    let numbers = kpi::locale::Numbers::default();
+    let report = super::report_of(&run, &loaded.sources, &numbers);
     let options = kpi::report::TableOptions {
         color: false,
         judged: true,
