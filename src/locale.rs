@@ -60,10 +60,6 @@ impl LocaleTag {
         }
         Ok(LocaleTag(locale))
     }
-
-    pub fn as_str(&self) -> String {
-        self.0.to_string()
-    }
 }
 
 /// An ISO 4217 currency code: `RUB`, `UAH`, `EUR`.
@@ -111,7 +107,8 @@ impl CurrencyCode {
 #[derive(Debug, Default)]
 pub struct Numbers {
     local: Option<Box<Local>>,
-    /// The project's currency when there is no locale: its code follows currency values.
+    /// The project's `currency`: in a locale, the symbol of `format currency` KPIs whose `unit`
+    /// is not a currency code; without one, its code follows their values.
     currency: Option<CurrencyCode>,
 }
 
@@ -122,8 +119,6 @@ struct Local {
     decimal: DecimalFormatter,
     percent: PercentFormatter<DecimalFormatter>,
     days: CategorizedFormatter<Duration>,
-    /// The project's `currency`, for `format currency` KPIs whose `unit` is not a currency code.
-    currency: Option<CurrencyCode>,
     /// How each currency used so far is written around its number, by code.
     money: RefCell<BTreeMap<&'static str, Option<Money>>>,
 }
@@ -177,10 +172,9 @@ impl Numbers {
                 decimal,
                 percent,
                 days,
-                currency,
                 money: RefCell::new(BTreeMap::new()),
             })),
-            currency: None,
+            currency,
         })
     }
 
@@ -211,18 +205,17 @@ impl Numbers {
                 // project's, after which any other unit still follows.
                 let own = unit.and_then(|u| CurrencyCode::parse(u).ok());
                 let money = match format {
-                    Format::Currency => own.or(local.currency).and_then(|c| local.money(c)),
+                    Format::Currency => own.or(self.currency).and_then(|c| local.money(c)),
                     _ => None,
                 };
                 let Some(money) = money else {
                     return with_unit(local.value(v, format, decimals), unit);
                 };
-                // The same decimals as without a locale: a locale never changes the digits.
-                let text = local.money_text(v, decimals.unwrap_or(2), &money);
+                let text = local.money_text(v, digits(format, v, decimals), &money);
                 // A unit that only repeats the currency (`₽`, `rub`) is not written twice.
                 let repeats = |u: &str| {
                     u == money.symbol
-                        || local
+                        || self
                             .currency
                             .is_some_and(|c| u.eq_ignore_ascii_case(c.code()))
                 };
@@ -266,27 +259,16 @@ impl Numbers {
             false => local.percent.format(&d).to_string(),
         }
     }
-
-    /// The locale in use, if any: `ru-RU`.
-    pub fn locale(&self) -> Option<String> {
-        self.local.as_ref().map(|l| l.locale.to_string())
-    }
 }
 
 impl Local {
     fn value(&self, v: f64, format: Format, decimals: Option<u32>) -> String {
-        let digits = decimals.unwrap_or(match format {
-            Format::Percent | Format::Days => 1,
-            Format::Currency => 2,
-            Format::Number if v.fract() == 0.0 => 0,
-            Format::Number => 2,
-        });
         let shown = if format == Format::Percent {
             v * 100.0
         } else {
             v
         };
-        let Some(d) = rounded(shown, digits) else {
+        let Some(d) = rounded(shown, digits(format, v, decimals)) else {
             return format!("{shown}");
         };
         match format {
@@ -388,16 +370,24 @@ fn with_unit(text: String, unit: Option<&str>) -> String {
     }
 }
 
+/// The decimals a value is shown with: the KPI's `decimals`, else by its format (a whole
+/// number has none). The same with and without a locale, so that a locale never changes digits.
+fn digits(format: Format, v: f64, decimals: Option<u32>) -> u32 {
+    decimals.unwrap_or(match format {
+        Format::Percent | Format::Days => 1,
+        Format::Currency => 2,
+        Format::Number if v.fract() == 0.0 => 0,
+        Format::Number => 2,
+    })
+}
+
 /// Without a locale: `12.3%`, `1,234.50`, `4.2 d`, `1,200,000`.
 fn plain_value(v: f64, format: Format, decimals: Option<u32>) -> String {
+    let digits = digits(format, v, decimals);
     match format {
-        Format::Percent => format!("{}%", group(v * 100.0, decimals.unwrap_or(1))),
-        Format::Currency => group(v, decimals.unwrap_or(2)),
-        Format::Days => format!("{} d", group(v, decimals.unwrap_or(1))),
-        Format::Number => {
-            let default = if v.fract() == 0.0 { 0 } else { 2 };
-            group(v, decimals.unwrap_or(default))
-        }
+        Format::Percent => format!("{}%", group(v * 100.0, digits)),
+        Format::Currency | Format::Number => group(v, digits),
+        Format::Days => format!("{} d", group(v, digits)),
     }
 }
 

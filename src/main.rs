@@ -445,14 +445,24 @@ fn file_paths(project: &Project) -> FilePaths {
 }
 
 /// How the reports of a run write numbers: `--locale`, else kpi.toml's `locale`, with its
-/// `currency`. A locale that cannot be used is an error (E0217).
-fn numbers_for(project: &Project, locale: Option<&str>) -> Result<Numbers, Diagnostic> {
+/// `currency`. A locale that cannot be used is an error (E0217), but the run goes on without
+/// one: nothing that can be computed is lost, and JSON and CSV do not depend on it.
+fn numbers_for(project: &Project, locale: Option<&str>) -> (Numbers, Option<Diagnostic>) {
     let error = |message: String| {
         Diagnostic::error("E0217", message).with_hint(kpi::locale::LOCALE_HINT.to_string())
     };
-    let given = locale.map(LocaleTag::parse).transpose().map_err(error)?;
-    let locale = given.as_ref().or(project.manifest.locale.as_ref());
-    Numbers::new(locale, project.manifest.currency).map_err(|e| error(e.0))
+    let numbers = locale
+        .map(LocaleTag::parse)
+        .transpose()
+        .map_err(error)
+        .and_then(|given| {
+            let locale = given.as_ref().or(project.manifest.locale.as_ref());
+            Numbers::new(locale, project.manifest.currency).map_err(|e| error(e.0))
+        });
+    match numbers {
+        Ok(numbers) => (numbers, None),
+        Err(d) => (Numbers::default(), Some(d)),
+    }
 }
 
 fn print_run(
@@ -521,12 +531,7 @@ fn check(project: Project, args: cli::CheckArgs) -> u8 {
     };
     options.names = args.names;
     options.tags = args.tags;
-    // A locale that cannot be used is an error, but the run goes on without one: nothing that
-    // can be computed is lost, and JSON and CSV do not depend on it.
-    let (numbers, locale_error) = match numbers_for(&project, args.locale.as_deref()) {
-        Ok(numbers) => (numbers, None),
-        Err(d) => (Numbers::default(), Some(d)),
-    };
+    let (numbers, locale_error) = numbers_for(&project, args.locale.as_deref());
     let run = project.run(&options);
     let table = TableOptions {
         judged: true,
@@ -575,12 +580,7 @@ fn eval(mut project: Project, args: cli::EvalArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
-    // A locale that cannot be used is an error, but the run goes on without one: nothing that
-    // can be computed is lost, and JSON and CSV do not depend on it.
-    let (numbers, locale_error) = match numbers_for(&project, args.locale.as_deref()) {
-        Ok(numbers) => (numbers, None),
-        Err(d) => (Numbers::default(), Some(d)),
-    };
+    let (numbers, locale_error) = numbers_for(&project, args.locale.as_deref());
     let run = project.run_adhoc(&kpi, &options);
     // A range is explored period by period.
     let table = TableOptions {
