@@ -311,7 +311,10 @@ pub fn rolls_up(pass: &Pass, source: &ir::Source) -> bool {
 }
 
 /// The day number of each row, in the rolled-up partial aggregates.
-const DAY: &str = "__day";
+pub const DAY: &str = "__day";
+
+/// The plans of rolled-up passes, given their scan and how to share the partial rows.
+pub type Rollup = Box<dyn FnOnce(LazyFrame, &dyn Fn(LazyFrame) -> LazyFrame) -> Vec<LazyFrame>>;
 
 /// Plain dated passes over one scan, computed in two steps. First the rows are grouped by day
 /// and by the raw values of every dimension any of the passes uses, into partial aggregates:
@@ -324,12 +327,8 @@ const DAY: &str = "__day";
 ///
 /// The row-level columns it reads are registered in `rows` (shared with the other passes over
 /// the scan); the returned plan builds each pass's plan, in the order of `passes`, once `rows`
-/// has been attached to the scan.
-pub fn rollup(
-    passes: &[&Pass],
-    source: &ir::Source,
-    rows: &mut RowColumns,
-) -> Box<dyn FnOnce(LazyFrame) -> Vec<LazyFrame>> {
+/// has been attached to the scan, over the partial rows as `share` hands them on.
+pub fn rollup(passes: &[&Pass], source: &ir::Source, rows: &mut RowColumns) -> Rollup {
     let time = source.time.clone().unwrap_or_default();
     let day = rows.column(format!("day{time}"), MASK, || days(col(time.as_str())));
     let mut raw_dims: Vec<String> = Vec::new();
@@ -388,8 +387,12 @@ pub fn rollup(
                                 })
                                 .sum()
                             });
-                            let (sum, values) = combine_sum(parts);
+                            let sum = combine_sum(parts);
                             if func == AggFunc::Mean {
+                                let values = partial(format!("c{key}"), &mut |rows| {
+                                    v(rows).count().cast(DataType::Int64)
+                                })
+                                .sum();
                                 mean_of(sum, values)
                             } else {
                                 sum
@@ -411,10 +414,10 @@ pub fn rollup(
         .collect();
     let passes: Vec<Pass> = passes.iter().map(|p| (*p).clone()).collect();
     let source = source.clone();
-    Box::new(move |frame| {
-        // Not cached: polars 0.55 pushes no filter through a `cache()` into the Parquet reader,
-        // and its own common-subplan elimination shares the partial rows between the passes.
-        let parts = frame.group_by(keys).agg(partial_aggs);
+    Box::new(move |frame, share| {
+        // How the passes share the partial rows is the caller's choice (`share`): polars'
+        // common-subplan elimination, a `cache()`, or rows collected beforehand.
+        let parts = share(frame.group_by(keys).agg(partial_aggs));
         passes
             .iter()
             .zip(finals)
@@ -766,40 +769,35 @@ const LIMBS: usize = 3;
 const LIMB: f64 = 4_294_967_296.0;
 
 /// The parts of an exact sum, each an aggregate that adds up across groups: the sums of the
-/// four integer parts of the values, the number of values, the number of values that could be
-/// cut into parts, and the float sum (used when some could not).
+/// four integer parts of the values, and the float sum of the values too large (2^63 and over)
+/// or not finite, which cannot be cut into parts.
 #[derive(Debug, Clone, Copy)]
 enum SumPart {
     High,
     Low,
     First,
     Second,
-    Values,
-    Cut,
-    Float,
+    Uncut,
 }
 
-const SUM_PARTS: [SumPart; 7] = [
+const SUM_PARTS: [SumPart; 5] = [
     SumPart::High,
     SumPart::Low,
     SumPart::First,
     SumPart::Second,
-    SumPart::Values,
-    SumPart::Cut,
-    SumPart::Float,
+    SumPart::Uncut,
 ];
 
-/// An exact sum from its parts (in the order of [`SUM_PARTS`]), and the number of values.
-fn combine_sum(parts: [Expr; 7]) -> (Expr, Expr) {
-    let [high, low, first, second, values, cut, float] = parts;
+/// An exact sum from its parts (in the order of [`SUM_PARTS`]).
+fn combine_sum(parts: [Expr; 5]) -> Expr {
+    let [high, low, first, second, uncut] = parts;
     let f = |e: Expr| e.cast(DataType::Float64);
     // The whole parts first, exactly (integers below 2^53), then the fraction: a negative
     // value's low part is near 2^32, and adding the fraction to it first would round it there.
     let wholes = f(high) * lit(LIMB) + f(low);
     let fraction = (f(second) / lit(LIMB) + f(first)) / lit(LIMB);
-    let exact = wholes + fraction;
-    let sum = when(values.clone().eq(cut)).then(exact).otherwise(float);
-    (sum, values)
+    // The values that could not be cut are 0 in every group without one.
+    (wholes + fraction) + uncut
 }
 
 /// A mean from an exact sum and the number of values: none when there is no value.
@@ -873,9 +871,9 @@ impl RowColumns {
     /// fraction — whose sums are exact integer sums (for fewer than 2^31 rows a group), put
     /// together at the end. Float sums give last digits that depend on the order of the rows,
     /// which the streaming engine does not fix (a report must be the same bytes every run).
-    /// A value too large for the parts (2^63 and over), or not finite, makes the group's sum a
-    /// float sum: no value is ever dropped.
-    fn exact_sum(&mut self, key: &str, v: Expr) -> (Expr, Expr) {
+    /// A value too large for the parts (2^63 and over), or not finite, is added as a float, to
+    /// a float sum of such values alone: no value is ever dropped.
+    fn exact_sum(&mut self, key: &str, v: Expr) -> Expr {
         let parts = SUM_PARTS.map(|part| self.exact_sum_part(key, v.clone(), part));
         combine_sum(parts)
     }
@@ -911,9 +909,14 @@ impl RowColumns {
                     .cast(DataType::Int64)
                 })
                 .sum(),
-            SumPart::Values => v.count().cast(DataType::Int64),
-            SumPart::Cut => whole.count().cast(DataType::Int64),
-            SumPart::Float => v.sum(),
+            SumPart::Uncut => self
+                .column(format!("u{key}"), LIMBS, || {
+                    when(whole.clone().is_null())
+                        .then(v.clone())
+                        .otherwise(lit(0.0))
+                        .fill_null(lit(0.0))
+                })
+                .sum(),
         }
     }
 
@@ -940,10 +943,10 @@ impl RowColumns {
             AggFunc::CountDistinct => (v.clone().n_unique().cast(DataType::Int64)
                 - v.null_count().gt(lit(0)).cast(DataType::Int64))
             .cast(DataType::Int64),
-            AggFunc::Sum => self.exact_sum(&key, v).0,
+            AggFunc::Sum => self.exact_sum(&key, v),
             AggFunc::Mean => {
-                let (sum, values) = self.exact_sum(&key, v);
-                mean_of(sum, values)
+                let sum = self.exact_sum(&key, v.clone());
+                mean_of(sum, v.count().cast(DataType::Int64))
             }
             AggFunc::Median => v.median(),
             AggFunc::Min => v.min(),

@@ -561,6 +561,7 @@ fn pass_frames(
     plan: &PassPlan,
     results: &mut PassResults,
     diagnostics: &mut Vec<Diagnostic>,
+    mut together: Option<&mut Vec<Vec<usize>>>,
 ) -> Vec<(usize, LazyFrame)> {
     let mut frames = Vec::new();
     let mut checked_joins: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
@@ -668,8 +669,23 @@ fn pass_frames(
                 .push(*i);
         }
         let mut scan = scan;
-        let rollups: Vec<_> = by_dims
-            .into_values()
+        let large = files_bytes(program, datasets, scan.source) > wave_bytes();
+        let groups: Vec<Vec<usize>> = if large && by_dims.len() > 1 {
+            let sets: Vec<&[String]> = by_dims.keys().copied().collect();
+            rollup_groups(&frame, source, &sets)
+                .into_iter()
+                .map(|group| {
+                    group
+                        .iter()
+                        .flat_map(|s| by_dims[sets[*s]].clone())
+                        .collect()
+                })
+                .collect()
+        } else {
+            by_dims.into_values().collect()
+        };
+        let rollups: Vec<_> = groups
+            .into_iter()
             .map(|indices| {
                 let rolled: Vec<&lower::Pass> = indices.iter().map(|i| &plan.passes[*i]).collect();
                 (
@@ -688,13 +704,34 @@ fn pass_frames(
         // Over files larger than a wave, each plan is collected alone (`waves`), so a cache
         // would share nothing; without one, polars pushes the date range into the Parquet
         // reader, which skips the row groups outside it (through a cache it cannot, in 0.55).
-        let rolled_up = if files_bytes(program, datasets, scan.source) > WAVE_BYTES {
+        let rolled_up = if large {
             shared.clone()
         } else {
             shared.clone().cache()
         };
         for (indices, build) in rollups {
-            frames.extend(indices.into_iter().zip(build(rolled_up.clone())));
+            let built = if !large || indices.len() == 1 {
+                // polars' common-subplan elimination shares the partial rows within a wave.
+                build(rolled_up.clone(), &|parts| parts)
+            } else if let Some(together) = together.as_deref_mut() {
+                // Passes over a large scan by different dimensions, or on different grains:
+                // their partial rows are worked out first, once, in the streaming engine, with
+                // the date range pushed into the reader; each pass then reads them from memory.
+                // (A `cache()` would share them too, but polars 0.55 pushes no filter below
+                // one, so the reader would read every row group.) If that fails, the passes
+                // read the scan in one wave, where the failure is reported with its file.
+                together.push(indices.clone());
+                build(rolled_up.clone(), &|parts| {
+                    crate::timed("collect partial rows", || {
+                        parts.clone().collect_with_engine(Engine::Streaming)
+                    })
+                    .map_or(parts, |rows| rows.unwrap_single().lazy())
+                })
+            } else {
+                // Explained, not run: the plan as it would run, the partial rows cached.
+                build(rolled_up.clone(), &|parts| parts.cache())
+            };
+            frames.extend(indices.into_iter().zip(built));
         }
         for (i, plan) in scan.passes {
             frames.push((i, plan(shared.clone())));
@@ -721,6 +758,7 @@ pub fn explain_passes(
         &lowered.plan,
         &mut results,
         &mut diagnostics,
+        None,
     );
     let mut out = String::new();
     for (i, frame) in frames.into_iter().filter(|(i, _)| wanted.contains(i)) {
@@ -747,7 +785,24 @@ fn run_passes(
     // Every pass gets its result or its reason below; this one is never left standing.
     let mut results: PassResults =
         vec![Err("its data could not be read".to_string()); plan.passes.len()];
-    let frames = pass_frames(program, datasets, options, plan, &mut results, diagnostics);
+    let mut together = Vec::new();
+    let frames = pass_frames(
+        program,
+        datasets,
+        options,
+        plan,
+        &mut results,
+        diagnostics,
+        Some(&mut together),
+    );
+    // The plans that share one group-by of partial rows are collected in one wave, so that
+    // polars computes it once for them all.
+    let mut unit_of: BTreeMap<usize, usize> = BTreeMap::new();
+    for (unit, indices) in together.iter().enumerate() {
+        for i in indices {
+            unit_of.insert(*i, unit);
+        }
+    }
     // Where each dataset that a pass reads starts and how far it reaches: its earliest and
     // latest `time`.
     let mut extent_frames = Vec::new();
@@ -788,6 +843,7 @@ fn run_passes(
         .map(|(i, frame)| Job {
             what: Collected::Pass(i),
             frame,
+            together: unit_of.get(&i).copied(),
             bytes: files_bytes(program, datasets, plan.passes[i].key.source),
             engine: if in_memory(i) {
                 Engine::InMemory
@@ -800,6 +856,7 @@ fn run_passes(
     jobs.extend(extent_frames.into_iter().map(|(dataset, frame)| Job {
         what: Collected::Extent(dataset),
         frame,
+        together: None,
         bytes: 0,
         engine: Engine::Streaming,
     }));
@@ -826,7 +883,7 @@ fn run_passes(
     };
     // Each wave is collected in one go, so that polars shares the scans within it; if that
     // fails, its plans run one by one to find which data is at fault, and the rest is kept.
-    for wave in waves(jobs) {
+    for wave in waves(jobs, wave_bytes()) {
         let engine = wave[0].engine;
         let plans: Vec<DslPlan> = wave.iter().map(|j| j.frame.clone().logical_plan).collect();
         if std::env::var_os("KPI_EXPLAIN").is_some() {
@@ -870,6 +927,80 @@ fn run_passes(
     (results, extents)
 }
 
+/// Which sets of dimensions of the rolled-up passes over a large scan share one group-by by day
+/// and every dimension of the set ([`lower::rollup`] of them together), as indices into `sets`.
+/// Each aggregate over every row then runs once per group-by rather than once per set, and that
+/// is most of a rollup's time; but the more groups, the more memory a group-by holds (polars'
+/// streaming group-by holds about 2 KiB per group of a rollup like the benchmark's), and
+/// dimensions that multiply (a channel by a rep by a region) give many. So sets join a group-by
+/// while its day and dimensions take at most one distinct value per [`ROWS_PER_GROUP`] rows
+/// among the first [`SAMPLE_ROWS`] rows of the scan; a scan with fewer rows may have up to
+/// [`MIN_GROUPS`] groups. Either way gives the same numbers; only
+/// time and memory differ.
+fn rollup_groups(frame: &LazyFrame, source: &ir::Source, sets: &[&[String]]) -> Vec<Vec<usize>> {
+    let alone = || (0..sets.len()).map(|s| vec![s]).collect();
+    let Some(time) = &source.time else {
+        return alone();
+    };
+    let column = |dim: &String| source.dimension_column(dim).unwrap_or_else(|| dim.clone());
+    let mut columns: Vec<String> = Vec::new();
+    for dim in sets.iter().flat_map(|s| s.iter()) {
+        if !columns.contains(&column(dim)) {
+            columns.push(column(dim));
+        }
+    }
+    let mut keys = vec![col(time.as_str()).cast(DataType::Date).alias(lower::DAY)];
+    keys.extend(columns.iter().map(|c| col(c.as_str())));
+    let Ok(sample) = frame.clone().limit(SAMPLE_ROWS).select(keys).collect() else {
+        return alone();
+    };
+    // The distinct (day, dimension values) of a group-by by these sets, in the sample.
+    let tuples = |group: &[usize]| -> Option<usize> {
+        let mut names = vec![lower::DAY.to_string()];
+        for dim in group.iter().flat_map(|s| sets[*s].iter()) {
+            if !names.contains(&column(dim)) {
+                names.push(column(dim));
+            }
+        }
+        let distinct = sample
+            .select(names)
+            .ok()?
+            .unique_stable(None, UniqueKeepStrategy::Any, None)
+            .ok()?;
+        Some(distinct.height())
+    };
+    // A sample that holds every row counts the groups themselves.
+    let whole = sample.height() < SAMPLE_ROWS as usize;
+    let most = if whole {
+        MIN_GROUPS
+    } else {
+        sample.height() / ROWS_PER_GROUP
+    };
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for s in 0..sets.len() {
+        let joins = groups.iter_mut().find(|group| {
+            let mut with = group.to_vec();
+            with.push(s);
+            tuples(&with).is_some_and(|n| n <= most)
+        });
+        match joins {
+            Some(group) => group.push(s),
+            None => groups.push(vec![s]),
+        }
+    }
+    groups
+}
+
+/// How many rows of a large scan are read to judge how many groups a rollup would have.
+const SAMPLE_ROWS: u32 = 100_000;
+
+/// The fewest rows per group at which rolled-up passes by different dimensions share one
+/// group-by ([`rollup_groups`]).
+const ROWS_PER_GROUP: usize = 256;
+
+/// As many groups as a rollup over fewer than [`SAMPLE_ROWS`] rows may have: a few MiB.
+const MIN_GROUPS: usize = 4096;
+
 /// The size of the files a source reads: its datasets (a funnel's or cohort's included) and
 /// the lookups joined to it. What the waves are measured in.
 fn files_bytes(program: &ir::Program, datasets: &Datasets, source: ir::SourceId) -> u64 {
@@ -888,6 +1019,8 @@ fn files_bytes(program: &ir::Program, datasets: &Datasets, source: ir::SourceId)
 struct Job {
     what: Collected,
     frame: LazyFrame,
+    /// Plans with the same number here share part of their plan and go in one wave.
+    together: Option<usize>,
     /// The size of the files it reads.
     bytes: u64,
     engine: Engine,
@@ -903,23 +1036,53 @@ enum Collected {
 /// The most bytes of files that the plans of one wave read between them.
 const WAVE_BYTES: u64 = 64 << 20;
 
+/// [`WAVE_BYTES`], or the number of bytes in `KPI_WAVE_BYTES`: less for less memory, more for
+/// more plans side by side. `0` collects every plan over data on its own.
+fn wave_bytes() -> u64 {
+    std::env::var("KPI_WAVE_BYTES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(WAVE_BYTES)
+}
+
 /// The plans, in waves that are collected one after the other. polars runs the plans of one
 /// collect side by side, each holding its batches in flight (a few hundred MiB for a plan over
 /// millions of rows), so collecting every plan at once made memory grow with the number of
 /// passes over large data. A wave holds plans of one engine that read at most [`WAVE_BYTES`]
-/// between them; a plan that reads more runs alone. A small project is one wave per engine.
-fn waves(jobs: Vec<Job>) -> Vec<Vec<Job>> {
-    let mut waves: Vec<(u64, Vec<Job>)> = Vec::new();
+/// between them (`limit`, see [`wave_bytes`]); a plan that reads more runs alone. Plans that share part of their plan
+/// (`Job::together`) go in one wave, counted as one plan that reads their files once. A small
+/// project is one wave per engine.
+fn waves(jobs: Vec<Job>, limit: u64) -> Vec<Vec<Job>> {
+    // Units of plans that must share a wave, in the order of their first plan.
+    let mut units: Vec<(u64, Vec<Job>)> = Vec::new();
+    let mut unit_at: BTreeMap<(usize, bool), usize> = BTreeMap::new();
     for job in jobs {
+        let shared = job.together.map(|t| (t, job.engine == Engine::Streaming));
+        match shared.and_then(|key| unit_at.get(&key)) {
+            Some(&u) => {
+                units[u].0 = units[u].0.max(job.bytes);
+                units[u].1.push(job);
+            }
+            None => {
+                if let Some(key) = shared {
+                    unit_at.insert(key, units.len());
+                }
+                units.push((job.bytes, vec![job]));
+            }
+        }
+    }
+    let mut waves: Vec<(u64, Vec<Job>)> = Vec::new();
+    for (unit_bytes, unit) in units {
+        let engine = unit[0].engine;
         let fits = waves.iter_mut().find(|(bytes, wave)| {
-            wave[0].engine == job.engine && bytes.saturating_add(job.bytes) <= WAVE_BYTES
+            wave[0].engine == engine && bytes.saturating_add(unit_bytes) <= limit
         });
         match fits {
             Some((bytes, wave)) => {
-                *bytes = bytes.saturating_add(job.bytes);
-                wave.push(job);
+                *bytes = bytes.saturating_add(unit_bytes);
+                wave.extend(unit);
             }
-            None => waves.push((job.bytes, vec![job])),
+            None => waves.push((unit_bytes, unit)),
         }
     }
     waves.into_iter().map(|(_, wave)| wave).collect()
@@ -1665,6 +1828,7 @@ mod tests {
         Job {
             what: Collected::Pass(i),
             frame: LazyFrame::default(),
+            together: None,
             bytes,
             engine,
         }
@@ -1698,11 +1862,82 @@ mod tests {
         ];
         // 10 + 50 + 4 MiB fit one wave; each 300 MiB plan is alone; engines never mix.
         assert_eq!(
-            passes(&waves(jobs)),
+            passes(&waves(jobs, WAVE_BYTES)),
             vec![vec![0, 2, 4], vec![1], vec![3, 6], vec![5]]
         );
         // A small project is one wave.
         let small = (0..50).map(|i| job(i, mib, Engine::Streaming)).collect();
-        assert_eq!(waves(small).len(), 1);
+        assert_eq!(waves(small, WAVE_BYTES).len(), 1);
+    }
+
+    #[test]
+    fn rollups_share_a_group_by_unless_their_dimensions_multiply() {
+        let n = 200_000i32;
+        let text = |f: &dyn Fn(i32) -> String| (0..n).map(f).collect::<Vec<String>>();
+        let frame = DataFrame::new_infer_height(vec![
+            Column::new(
+                "day".into(),
+                (0..n).map(|i| 20_000 + i / 10_000).collect::<Vec<_>>(),
+            ),
+            Column::new("channel".into(), text(&|i| format!("c{}", i % 5))),
+            Column::new("region".into(), text(&|i| format!("r{}", i % 3))),
+            Column::new("customer".into(), text(&|i| format!("k{}", i % 50_000))),
+        ])
+        .unwrap()
+        .lazy()
+        .with_column(col("day").cast(DataType::Date));
+        let source = ir::Source {
+            name: "sales".into(),
+            dataset: "sales".into(),
+            joins: Vec::new(),
+            time: Some("day".into()),
+            until: None,
+            dimensions: BTreeMap::new(),
+            unreadable_dimensions: BTreeMap::new(),
+            schema: ir::Schema::default(),
+            per: None,
+            derived: None,
+        };
+        let dims = |names: &[&str]| names.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+        let (none, channel, customer, region) = (
+            dims(&[]),
+            dims(&["channel"]),
+            dims(&["customer"]),
+            dims(&["region"]),
+        );
+        let sets: Vec<&[String]> = vec![&none, &channel, &customer, &region];
+        // Among the first 100,000 rows (10 days), day x channel x region is 150 groups, one per
+        // 667 rows: one group-by. With the customer, 10,000 a day: that set goes alone.
+        assert_eq!(
+            rollup_groups(&frame, &source, &sets),
+            vec![vec![0, 1, 3], vec![2]]
+        );
+        // Fewer rows than the sample: at most 4,096 groups share one group-by, whatever the
+        // rows per group (1,000 rows of one day, 1,000 customers).
+        let few = frame.limit(1_000);
+        assert_eq!(rollup_groups(&few, &source, &sets), vec![vec![0, 1, 2, 3]]);
+    }
+
+    #[test]
+    fn plans_that_share_a_group_by_are_collected_together() {
+        let mib = 1 << 20;
+        let shared = |i, unit| Job {
+            together: Some(unit),
+            ..job(i, 300 * mib, Engine::Streaming)
+        };
+        let jobs = vec![
+            shared(0, 7),
+            job(1, 300 * mib, Engine::Streaming),
+            shared(2, 7),
+            job(3, 10 * mib, Engine::Streaming),
+            shared(4, 8),
+            shared(5, 7),
+            shared(6, 8),
+        ];
+        // 0, 2 and 5 read the same 300 MiB once, in one wave; 4 and 6 likewise; 1 is alone.
+        assert_eq!(
+            passes(&waves(jobs, WAVE_BYTES)),
+            vec![vec![0, 2, 5], vec![1], vec![3], vec![4, 6]]
+        );
     }
 }
