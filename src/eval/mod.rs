@@ -526,6 +526,14 @@ fn date_range_filter(
         };
         Some(lit(Scalar::new(dtype.clone(), value)))
     };
+    if matches!(dtype, DataType::Datetime(..)) {
+        // Not for timestamps: polars 0.55's Parquet reader evaluates a predicate it is handed
+        // on a timestamp column in the unit its file's Arrow schema names, which is not the
+        // unit of the data when pyarrow wrote it with `coerce_timestamps` (common from pandas):
+        // it kept no row at all. Each pass keeps its own periods, so this filter only saves
+        // reading; without it, every row group of a timestamp-dated file is read.
+        return frame;
+    }
     let conditions: Vec<Expr> = [
         from.and_then(bound).map(|b| col(time).gt_eq(b)),
         until.and_then(bound).map(|b| col(time).lt(b)),

@@ -1,6 +1,7 @@
 //! The `kpi` binary on temporary projects and on the example: output and exit codes.
 
 use assert_cmd::Command;
+use std::path::Path;
 
 use super::{example, TempProject, SALES_CSV, SALES_MANIFEST, TARGETS_CSV};
 
@@ -474,6 +475,134 @@ kpi spread    { by region  value max(sales.amount) - min(sales.amount) }",
     assert_eq!(value("rows", "2025-Q1", ""), "7");
     // EU in February: 70 - 30.
     assert_eq!(value("spread", "2025-02", "EU"), "40");
+}
+
+/// A Parquet file whose Arrow schema names another unit than its timestamps are stored in
+/// (pyarrow's `coerce_timestamps`; `tests/fixtures/parquet/README.md`). Read as data larger
+/// than a wave (`KPI_WAVE_BYTES=0`), the date range was handed to polars' reader, which
+/// evaluated it in the wrong unit and kept no row: every count was 0, with no error.
+#[test]
+fn parquet_timestamps_stored_in_another_unit_are_all_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/parquet/coerced_timestamps.parquet"),
+        dir.path().join("t.parquet"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("kpi.toml"),
+        "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nas_of = \"2025-03-31\"\nhistory = 2\n\
+         [datasets.t]\npath = \"t.parquet\"\ntime = \"at\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("defs.kpi"),
+        "kpi n { value count(t) }\nkpi s { value sum(t.amount) }\n",
+    )
+    .unwrap();
+    for wave in ["0", "1000000000"] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
+        cmd.arg("-p")
+            .arg(dir.path())
+            .args(["check", "--format", "csv"])
+            .env("KPI_WAVE_BYTES", wave);
+        let out = run(cmd);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let values: Vec<&str> = out
+            .stdout
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(2).unwrap())
+            .collect();
+        // January: 2 rows, 1.5 + 2.5; February: 3, 10 + 20 + 30; March: 1, 7.
+        assert_eq!(
+            values,
+            ["2", "3", "1", "4", "60", "7"],
+            "KPI_WAVE_BYTES={wave}:\n{}",
+            out.stdout
+        );
+    }
+}
+
+/// Timestamps in Parquet, in each unit, with and without a time zone, give the same counts
+/// whether the plans run in one wave or one at a time (`KPI_WAVE_BYTES=0`).
+#[test]
+fn parquet_timestamps_of_every_unit_are_read_through_the_date_range() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    // Two rows in January, three in February, one in March 2025 (at 23:30 on the 31st).
+    let stamps = [
+        "2025-01-01 00:00:00",
+        "2025-01-31 23:59:59",
+        "2025-02-01 00:00:00",
+        "2025-02-14 12:00:00",
+        "2025-02-28 23:59:59",
+        "2025-03-31 23:30:00",
+    ];
+    let millis: Vec<i64> = stamps
+        .iter()
+        .map(|s| {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+                .unwrap()
+                .and_utc()
+                .timestamp_millis()
+        })
+        .collect();
+    let mut manifest = String::from(
+        "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nas_of = \"2025-03-31\"\nhistory = 2\n",
+    );
+    let mut defs = String::new();
+    let units = [
+        ("ms", TimeUnit::Milliseconds, 1),
+        ("us", TimeUnit::Microseconds, 1_000),
+        ("ns", TimeUnit::Nanoseconds, 1_000_000),
+    ];
+    for (name, unit, scale) in units {
+        for zone in [None, Some("UTC")] {
+            let values: Vec<i64> = millis.iter().map(|m| m * scale).collect();
+            let dataset = format!("{name}{}", if zone.is_some() { "_utc" } else { "" });
+            let mut df = DataFrame::new_infer_height(vec![Column::new("at".into(), values)])
+                .unwrap()
+                .lazy()
+                .with_column(col("at").cast(DataType::Datetime(
+                    unit,
+                    zone.map(|z| TimeZone::opt_try_new(Some(z)).unwrap().unwrap()),
+                )))
+                .collect()
+                .unwrap();
+            let f = std::fs::File::create(dir.path().join(format!("{dataset}.parquet"))).unwrap();
+            ParquetWriter::new(f).finish(&mut df).unwrap();
+            manifest.push_str(&format!(
+                "[datasets.{dataset}]\npath = \"{dataset}.parquet\"\ntime = \"at\"\n"
+            ));
+            defs.push_str(&format!("kpi {dataset} {{ value count({dataset}) }}\n"));
+        }
+    }
+    std::fs::write(dir.path().join("kpi.toml"), manifest).unwrap();
+    std::fs::write(dir.path().join("defs.kpi"), defs).unwrap();
+    let csv = |wave: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpi"));
+        cmd.arg("-p")
+            .arg(dir.path())
+            .args(["check", "--format", "csv"])
+            .env("KPI_WAVE_BYTES", wave);
+        let out = run(cmd);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    let alone = csv("0");
+    assert_eq!(alone, csv("1000000000"), "the two ways of reading differ");
+    for (name, _, _) in units {
+        for dataset in [name.to_string(), format!("{name}_utc")] {
+            let counts: Vec<&str> = alone
+                .lines()
+                .filter(|l| l.starts_with(&format!("{dataset},")))
+                .map(|l| l.split(',').nth(2).unwrap())
+                .collect();
+            assert_eq!(counts, ["2", "3", "1"], "{dataset}:\n{alone}");
+        }
+    }
 }
 
 #[test]
