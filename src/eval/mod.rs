@@ -569,7 +569,7 @@ fn pass_frames(
     plan: &PassPlan,
     results: &mut PassResults,
     diagnostics: &mut Vec<Diagnostic>,
-    mut together: Option<&mut Vec<Vec<usize>>>,
+    mut collected: Option<&mut BTreeSet<usize>>,
 ) -> Vec<(usize, LazyFrame)> {
     let mut frames = Vec::new();
     let mut checked_joins: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
@@ -710,8 +710,9 @@ fn pass_frames(
         // 2.5 GiB and no quicker).
         let shared = scan.rows.attach(frame);
         // Over files larger than a wave, each plan is collected alone (`waves`), so a cache
-        // would share nothing; without one, polars pushes the date range into the Parquet
-        // reader, which skips the row groups outside it (through a cache it cannot, in 0.55).
+        // would share nothing; without one, polars pushes the date range (of a `Date` column,
+        // see `date_range_filter`) into the Parquet reader, which skips the row groups outside
+        // it (through a cache it cannot, in 0.55).
         let rolled_up = if large {
             shared.clone()
         } else {
@@ -721,20 +722,28 @@ fn pass_frames(
             let built = if !large || indices.len() == 1 {
                 // polars' common-subplan elimination shares the partial rows within a wave.
                 build(rolled_up.clone(), &|parts| parts)
-            } else if let Some(together) = together.as_deref_mut() {
+            } else if let Some(collected) = collected.as_deref_mut() {
                 // Passes over a large scan by different dimensions, or on different grains:
                 // their partial rows are worked out first, once, in the streaming engine, with
-                // the date range pushed into the reader; each pass then reads them from memory.
-                // (A `cache()` would share them too, but polars 0.55 pushes no filter below
-                // one, so the reader would read every row group.) If that fails, the passes
-                // read the scan in one wave, where the failure is reported with its file.
-                together.push(indices.clone());
-                build(rolled_up.clone(), &|parts| {
+                // the date range pushed into the reader; each pass then reads them from memory
+                // (`collected`: it reads no file). A `cache()` would share them too, but polars
+                // 0.55 pushes no filter below one, so the reader would read every row group;
+                // and plans collected in different waves share nothing. If that fails, each
+                // pass reads the scan itself, and the failure is reported with its file.
+                let in_memory = std::cell::Cell::new(false);
+                let built = build(rolled_up.clone(), &|parts| {
                     crate::timed("collect partial rows", || {
                         parts.clone().collect_with_engine(Engine::Streaming)
                     })
-                    .map_or(parts, |rows| rows.unwrap_single().lazy())
-                })
+                    .map_or(parts, |rows| {
+                        in_memory.set(true);
+                        rows.unwrap_single().lazy()
+                    })
+                });
+                if in_memory.get() {
+                    collected.extend(indices.iter().copied());
+                }
+                built
             } else {
                 // Explained, not run: the plan as it would run, the partial rows cached.
                 build(rolled_up.clone(), &|parts| parts.cache())
@@ -793,7 +802,8 @@ fn run_passes(
     // Every pass gets its result or its reason below; this one is never left standing.
     let mut results: PassResults =
         vec![Err("its data could not be read".to_string()); plan.passes.len()];
-    let mut together = Vec::new();
+    // Passes built over partial rows already collected: they read no file.
+    let mut collected = BTreeSet::new();
     let frames = pass_frames(
         program,
         datasets,
@@ -801,16 +811,8 @@ fn run_passes(
         plan,
         &mut results,
         diagnostics,
-        Some(&mut together),
+        Some(&mut collected),
     );
-    // The plans that share one group-by of partial rows are collected in one wave, so that
-    // polars computes it once for them all.
-    let mut unit_of: BTreeMap<usize, usize> = BTreeMap::new();
-    for (unit, indices) in together.iter().enumerate() {
-        for i in indices {
-            unit_of.insert(*i, unit);
-        }
-    }
     // Where each dataset that a pass reads starts and how far it reaches: its earliest and
     // latest `time`.
     let mut extent_frames = Vec::new();
@@ -851,8 +853,11 @@ fn run_passes(
         .map(|(i, frame)| Job {
             what: Collected::Pass(i),
             frame,
-            together: unit_of.get(&i).copied(),
-            bytes: files_bytes(program, datasets, plan.passes[i].key.source),
+            bytes: if collected.contains(&i) {
+                0
+            } else {
+                files_bytes(program, datasets, plan.passes[i].key.source)
+            },
             engine: if in_memory(i) {
                 Engine::InMemory
             } else {
@@ -864,7 +869,6 @@ fn run_passes(
     jobs.extend(extent_frames.into_iter().map(|(dataset, frame)| Job {
         what: Collected::Extent(dataset),
         frame,
-        together: None,
         bytes: 0,
         engine: Engine::Streaming,
     }));
@@ -943,8 +947,7 @@ fn run_passes(
 /// dimensions that multiply (a channel by a rep by a region) give many. So sets join a group-by
 /// while its day and dimensions take at most one distinct value per [`ROWS_PER_GROUP`] rows
 /// among the first [`SAMPLE_ROWS`] rows of the scan; a scan with fewer rows may have up to
-/// [`MIN_GROUPS`] groups. Either way gives the same numbers; only
-/// time and memory differ.
+/// [`MIN_GROUPS`] groups. Either way gives the same numbers; only time and memory differ.
 fn rollup_groups(frame: &LazyFrame, source: &ir::Source, sets: &[&[String]]) -> Vec<Vec<usize>> {
     let alone = || (0..sets.len()).map(|s| vec![s]).collect();
     let Some(time) = &source.time else {
@@ -1027,8 +1030,6 @@ fn files_bytes(program: &ir::Program, datasets: &Datasets, source: ir::SourceId)
 struct Job {
     what: Collected,
     frame: LazyFrame,
-    /// Plans with the same number here share part of their plan and go in one wave.
-    together: Option<usize>,
     /// The size of the files it reads.
     bytes: u64,
     engine: Engine,
@@ -1057,40 +1058,20 @@ fn wave_bytes() -> u64 {
 /// collect side by side, each holding its batches in flight (a few hundred MiB for a plan over
 /// millions of rows), so collecting every plan at once made memory grow with the number of
 /// passes over large data. A wave holds plans of one engine that read at most [`WAVE_BYTES`]
-/// between them (`limit`, see [`wave_bytes`]); a plan that reads more runs alone. Plans that share part of their plan
-/// (`Job::together`) go in one wave, counted as one plan that reads their files once. A small
-/// project is one wave per engine.
+/// between them (`limit`, see [`wave_bytes`]); a plan that reads more runs alone. A small project
+/// is one wave per engine.
 fn waves(jobs: Vec<Job>, limit: u64) -> Vec<Vec<Job>> {
-    // Units of plans that must share a wave, in the order of their first plan.
-    let mut units: Vec<(u64, Vec<Job>)> = Vec::new();
-    let mut unit_at: BTreeMap<(usize, bool), usize> = BTreeMap::new();
-    for job in jobs {
-        let shared = job.together.map(|t| (t, job.engine == Engine::Streaming));
-        match shared.and_then(|key| unit_at.get(&key)) {
-            Some(&u) => {
-                units[u].0 = units[u].0.max(job.bytes);
-                units[u].1.push(job);
-            }
-            None => {
-                if let Some(key) = shared {
-                    unit_at.insert(key, units.len());
-                }
-                units.push((job.bytes, vec![job]));
-            }
-        }
-    }
     let mut waves: Vec<(u64, Vec<Job>)> = Vec::new();
-    for (unit_bytes, unit) in units {
-        let engine = unit[0].engine;
+    for job in jobs {
         let fits = waves.iter_mut().find(|(bytes, wave)| {
-            wave[0].engine == engine && bytes.saturating_add(unit_bytes) <= limit
+            wave[0].engine == job.engine && bytes.saturating_add(job.bytes) <= limit
         });
         match fits {
             Some((bytes, wave)) => {
-                *bytes = bytes.saturating_add(unit_bytes);
-                wave.extend(unit);
+                *bytes = bytes.saturating_add(job.bytes);
+                wave.push(job);
             }
-            None => waves.push((unit_bytes, unit)),
+            None => waves.push((job.bytes, vec![job])),
         }
     }
     waves.into_iter().map(|(_, wave)| wave).collect()
@@ -1836,7 +1817,6 @@ mod tests {
         Job {
             what: Collected::Pass(i),
             frame: LazyFrame::default(),
-            together: None,
             bytes,
             engine,
         }
@@ -1924,28 +1904,5 @@ mod tests {
         // rows per group (1,000 rows of one day, 1,000 customers).
         let few = frame.limit(1_000);
         assert_eq!(rollup_groups(&few, &source, &sets), vec![vec![0, 1, 2, 3]]);
-    }
-
-    #[test]
-    fn plans_that_share_a_group_by_are_collected_together() {
-        let mib = 1 << 20;
-        let shared = |i, unit| Job {
-            together: Some(unit),
-            ..job(i, 300 * mib, Engine::Streaming)
-        };
-        let jobs = vec![
-            shared(0, 7),
-            job(1, 300 * mib, Engine::Streaming),
-            shared(2, 7),
-            job(3, 10 * mib, Engine::Streaming),
-            shared(4, 8),
-            shared(5, 7),
-            shared(6, 8),
-        ];
-        // 0, 2 and 5 read the same 300 MiB once, in one wave; 4 and 6 likewise; 1 is alone.
-        assert_eq!(
-            passes(&waves(jobs, WAVE_BYTES)),
-            vec![vec![0, 2, 5], vec![1], vec![3], vec![4, 6]]
-        );
     }
 }

@@ -528,7 +528,7 @@ fn parquet_timestamps_stored_in_another_unit_are_all_read() {
 /// Timestamps in Parquet, in each unit, with and without a time zone, give the same counts
 /// whether the plans run in one wave or one at a time (`KPI_WAVE_BYTES=0`).
 #[test]
-fn parquet_timestamps_of_every_unit_are_read_through_the_date_range() {
+fn parquet_timestamps_of_every_unit_and_zone_are_counted_in_their_months() {
     use polars::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     // Two rows in January, three in February, one in March 2025 (at 23:30 on the 31st).
