@@ -54,20 +54,29 @@ pub(crate) fn deep<R>(step: impl FnOnce() -> R) -> R {
 }
 
 /// Runs one stage and, when the environment variable `KPI_TIMINGS` is set, writes how long it
-/// took to stderr (`kpi timings: <stage> <ms> ms`): where the time of a run goes, without a
+/// took to stderr (`kpi timings: <stage> <ms> ms, peak RSS <MiB> MiB`, the peak where Linux tells it): where the time of a run goes, without a
 /// profiler (ARCHITECTURE.md, "Performance").
 pub fn timed<R>(stage: &str, step: impl FnOnce() -> R) -> R {
     if std::env::var_os("KPI_TIMINGS").is_none() {
         return step();
     }
+    // Where the kernel allows it (Linux), the peak resident memory is reset before the stage and
+    // read after it, so that the figure is the stage's own peak.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let start = std::time::Instant::now();
     let out = step();
+    let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(format!(", peak RSS {} MiB", kib / 1024))
+        })
+        .unwrap_or_default();
     #[allow(clippy::print_stderr)]
     {
-        eprintln!(
-            "kpi timings: {stage} {:.1} ms",
-            start.elapsed().as_secs_f64() * 1000.0
-        );
+        eprintln!("kpi timings: {stage} {elapsed:.1} ms{peak}");
     }
     out
 }
