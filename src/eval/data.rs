@@ -11,7 +11,7 @@
 mod infer;
 mod inspect;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +27,7 @@ use crate::confine::{self, Roots};
 use inspect::{DateColumn, Expect, Facts};
 
 /// The project's datasets, opened lazily.
+#[derive(Clone)]
 pub struct Datasets {
     pub frames: BTreeMap<String, LazyFrame>,
     pub schemas: BTreeMap<String, Schema>,
@@ -34,10 +35,13 @@ pub struct Datasets {
     pub files: BTreeMap<String, Vec<String>>,
     /// What is kept to explain a read that fails when the plans run.
     opened: BTreeMap<String, Opened>,
+    /// The datasets read whole into memory ([`Datasets::with_small_in_memory`]).
+    in_memory: BTreeSet<String>,
     manifest_file: Option<FileId>,
 }
 
 /// An opened dataset, as needed to find the value at fault when polars fails to read it.
+#[derive(Clone)]
 struct Opened {
     format: FileFormat,
     /// Its `path` in `kpi.toml`.
@@ -46,6 +50,7 @@ struct Opened {
     files: Vec<OpenedFile>,
 }
 
+#[derive(Clone)]
 struct OpenedFile {
     path: PathBuf,
     /// Relative to the project folder when inside it.
@@ -67,6 +72,7 @@ pub fn open(manifest: &Manifest, manifest_file: Option<FileId>) -> (Datasets, Ve
         schemas: BTreeMap::new(),
         files: BTreeMap::new(),
         opened: BTreeMap::new(),
+        in_memory: BTreeSet::new(),
         manifest_file,
     };
     let (roots, root_errors) = Roots::new(manifest);
@@ -96,6 +102,64 @@ pub fn open(manifest: &Manifest, manifest_file: Option<FileId>) -> (Datasets, Ve
 }
 
 impl Datasets {
+    /// A copy in which the text datasets (CSV, NDJSON) among `names` whose files are smallest,
+    /// up to `budget` bytes between them, are read whole into memory, once: every plan over them
+    /// then reads memory, instead of parsing the file again for each plan (a small project's
+    /// cost: 48 plans over 3.5 MB of CSV parsed the files 48 times). A dataset that fails to read stays as it was,
+    /// so that the plans over it fail with the value at fault ([`Datasets::read_failure`]).
+    pub fn with_small_in_memory(&self, names: &BTreeSet<&str>, budget: u64) -> Datasets {
+        let mut out = self.clone();
+        let mut by_size: Vec<(u64, &str)> = names
+            .iter()
+            .filter(|name| {
+                self.opened
+                    .get(**name)
+                    .is_some_and(|opened| opened.format != FileFormat::Parquet)
+            })
+            .map(|name| (self.bytes(name), *name))
+            .collect();
+        by_size.sort();
+        let mut total = 0u64;
+        let small: Vec<&str> = by_size
+            .into_iter()
+            .take_while(|(bytes, _)| {
+                total = total.saturating_add(*bytes);
+                total <= budget
+            })
+            .map(|(_, name)| name)
+            .collect();
+        if small.is_empty() {
+            return out;
+        }
+        let plans: Vec<DslPlan> = small
+            .iter()
+            .map(|name| self.frames[*name].clone().logical_plan)
+            .collect();
+        let read = crate::timed("read small datasets", || {
+            LazyFrame::collect_all_with_engine(plans, Engine::InMemory, OptFlags::default())
+        });
+        let frames: Vec<Option<DataFrame>> = match read {
+            Ok(frames) if frames.len() == small.len() => frames.into_iter().map(Some).collect(),
+            // One of them fails: the others are still read.
+            _ => small
+                .iter()
+                .map(|name| self.frames[*name].clone().collect().ok())
+                .collect(),
+        };
+        for (name, frame) in small.into_iter().zip(frames) {
+            if let Some(frame) = frame {
+                out.in_memory.insert(name.to_string());
+                out.frames.insert(name.to_string(), frame.lazy());
+            }
+        }
+        out
+    }
+
+    /// Whether a dataset's rows are in memory ([`Datasets::with_small_in_memory`]).
+    pub fn is_in_memory(&self, dataset: &str) -> bool {
+        self.in_memory.contains(dataset)
+    }
+
     /// The size on disk of a dataset's files (0 when it is not open).
     pub fn bytes(&self, dataset: &str) -> u64 {
         self.opened

@@ -802,6 +802,17 @@ fn run_passes(
     plan: &PassPlan,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> (PassResults, Extents) {
+    // Small text files (CSV, NDJSON) are read into memory first, up to a wave's worth: each is
+    // then parsed once, not once per plan. Their plans run in the in-memory engine, which was as
+    // quick as streaming over data in memory at 100K-1M rows and quicker over the example's few
+    // thousand (0.26 s against 0.35 s); both engines give the same numbers. Parquet is decoded
+    // cheaply and read column by column, so each plan still reads only what it needs.
+    let read: BTreeSet<&str> = plan
+        .passes
+        .iter()
+        .flat_map(|p| files_read(program, p.key.source))
+        .collect();
+    let datasets = &datasets.with_small_in_memory(&read, wave_bytes());
     // Every pass gets its result or its reason below; this one is never left standing.
     let mut results: PassResults =
         vec![Err("its data could not be read".to_string()); plan.passes.len()];
@@ -851,17 +862,23 @@ fn run_passes(
         }
         aggregates.iter().any(|a| a.func == ir::AggFunc::Stddev)
     };
+    // Whether every dataset a pass reads is in memory already.
+    let reads_memory = |i: usize| {
+        files_read(program, plan.passes[i].key.source)
+            .iter()
+            .all(|d| datasets.is_in_memory(d))
+    };
     let mut jobs: Vec<Job> = frames
         .into_iter()
         .map(|(i, frame)| Job {
             what: Collected::Pass(i),
             frame,
-            bytes: if collected.contains(&i) {
+            bytes: if collected.contains(&i) || reads_memory(i) {
                 0
             } else {
                 files_bytes(program, datasets, plan.passes[i].key.source)
             },
-            engine: if in_memory(i) {
+            engine: if in_memory(i) || reads_memory(i) {
                 Engine::InMemory
             } else {
                 Engine::Streaming
@@ -1020,9 +1037,17 @@ const ROWS_PER_GROUP: usize = 256;
 /// As many groups as a rollup over fewer than [`SAMPLE_ROWS`] rows may have: a few MiB.
 const MIN_GROUPS: usize = 4096;
 
-/// The size of the files a source reads: its datasets (a funnel's or cohort's included) and
-/// the lookups joined to it. What the waves are measured in.
+/// The size of the files a source reads ([`files_read`]). What the waves are measured in.
 fn files_bytes(program: &ir::Program, datasets: &Datasets, source: ir::SourceId) -> u64 {
+    files_read(program, source)
+        .into_iter()
+        .map(|d| datasets.bytes(d))
+        .fold(0, u64::saturating_add)
+}
+
+/// The datasets whose files a source reads: its own (a funnel's or cohort's included) and the
+/// lookups joined to it.
+fn files_read(program: &ir::Program, source: ir::SourceId) -> Vec<&str> {
     let joins = program.sources[source]
         .joins
         .iter()
@@ -1030,8 +1055,7 @@ fn files_bytes(program: &ir::Program, datasets: &Datasets, source: ir::SourceId)
     datasets_read(program, source)
         .into_iter()
         .chain(joins)
-        .map(|d| datasets.bytes(d))
-        .fold(0, u64::saturating_add)
+        .collect()
 }
 
 /// A plan to collect, and what its result is for.

@@ -424,8 +424,9 @@ fn the_same_input_gives_the_same_bytes() {
 
 /// Plans over data larger than a wave (`KPI_WAVE_BYTES`, 64 MiB by default) run one at a time,
 /// and rollups by different dimensions share one group-by whose partial rows are collected
-/// first. `KPI_WAVE_BYTES=0` takes that path on small data: the numbers are worked out by hand,
-/// and the report is the same bytes as in one wave.
+/// first; CSV files within a wave are read into memory once and their plans run in polars'
+/// in-memory engine. `KPI_WAVE_BYTES=0` takes the first path on small data, the default the
+/// second: the numbers are worked out by hand, and the reports are the same bytes.
 #[test]
 fn plans_collected_one_at_a_time_give_the_same_numbers() {
     let p = project(

@@ -161,6 +161,27 @@ fn text_where_types_says_number_is_located_and_other_datasets_still_run() {
     );
 }
 
+/// Small CSV files are read whole into memory once, before the plans run. A value that does
+/// not read as its type in a column no KPI reads fails that whole read, so the dataset is read
+/// by each plan as before, column by column: the KPIs over it are computed, with no error.
+#[test]
+fn text_where_types_says_number_in_a_column_no_kpi_reads_fails_nothing() {
+    let p = project(
+        "d.csv",
+        "",
+        "types = { code = \"number\" }\n",
+        &[(
+            "d.csv",
+            "day,amount,code\n2025-03-01,2,7\n2025-03-02,5,seven\n2025-04-01,11,8\n",
+        )],
+    );
+    let run = p.run("2025-03-31");
+    assert!(run.diagnostics.is_empty(), "{:#?}", run.diagnostics);
+    // March: 2 + 5 over two rows; April is after the evaluation day.
+    assert_value(&run, "total", &[], Some(7.0));
+    assert_value(&run, "n", &[], Some(2.0));
+}
+
 #[test]
 fn a_data_root_from_the_environment_allows_a_folder_outside() {
     let shared = tempfile::tempdir().unwrap();
