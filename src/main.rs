@@ -87,7 +87,11 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::Completions(args) => {
             let mut command = Cli::command();
-            clap_complete::generate(args.shell, &mut command, "kpi", &mut std::io::stdout());
+            // Written to a buffer, then through `print!`: clap_complete writing to stdout
+            // itself panics when the pipe is closed (`kpi completions bash | head -1`).
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut command, "kpi", &mut script);
+            print!("{}", String::from_utf8_lossy(&script));
             return ExitCode::from(EXIT_OK);
         }
         Command::Man => return ExitCode::from(man()),

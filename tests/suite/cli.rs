@@ -1442,6 +1442,25 @@ fn a_closed_stdout_ends_the_run_quietly() {
 }
 
 #[test]
+fn completions_into_a_closed_pipe_end_quietly() {
+    // `kpi completions bash | head -0`: the pipe is closed before kpi starts, so its first
+    // write fails. clap_complete wrote to stdout itself and panicked on that.
+    for shell in ["bash", "zsh", "fish"] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kpi"))
+            .args(["completions", shell])
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(!stderr.contains("panicked"), "{shell}: {stderr}");
+        assert_eq!(output.status.code(), Some(141), "{shell}: {stderr}");
+    }
+}
+
+#[test]
 fn init_names_a_russian_file_in_russian() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
