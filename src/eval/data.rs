@@ -80,12 +80,21 @@ pub fn open(manifest: &Manifest, manifest_file: Option<FileId>) -> (Datasets, Ve
         .iter()
         .map(|e| e.diagnostic(manifest_file))
         .collect();
+    let valid = |config: &&DatasetConfig| config.problems.is_empty();
+    let mut opened = in_parallel(
+        manifest.datasets.values().filter(valid).collect(),
+        |config| open_one(manifest, config, &roots),
+    )
+    .into_iter();
     for (name, config) in &manifest.datasets {
         if !config.problems.is_empty() {
             diagnostics.extend(config.problems.iter().map(|e| e.diagnostic(manifest_file)));
             continue;
         }
-        match open_one(manifest, config, &roots) {
+        let Some(result) = opened.next() else {
+            continue;
+        };
+        match result {
             Ok((frame, schema, opened)) => {
                 let shown = opened.files.iter().map(|f| f.shown.clone()).collect();
                 datasets.frames.insert(name.clone(), frame);
@@ -99,6 +108,45 @@ pub fn open(manifest: &Manifest, manifest_file: Option<FileId>) -> (Datasets, Ve
         }
     }
     (datasets, diagnostics)
+}
+
+/// `work` done on each item, on as many threads as there are cores, the results in the order
+/// of `items`. Opening a dataset reads every line of a CSV or NDJSON file on one thread
+/// (`inspect`), so a project's datasets are opened side by side.
+fn in_parallel<T: Sync, R: Send>(items: Vec<T>, work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(work).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else {
+                            return done;
+                        };
+                        done.push((i, work(item)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 impl Datasets {
@@ -875,5 +923,26 @@ pub fn ty_of(dtype: &DataType) -> Ty {
         DataType::Null => Ty::Null,
         d if d.is_primitive_numeric() => Ty::Number,
         _ => Ty::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_parallel;
+
+    #[test]
+    fn work_in_parallel_comes_back_in_the_order_of_the_items() {
+        // Uneven work, so that the threads finish out of order.
+        let items: Vec<u64> = (0..200).collect();
+        let results = in_parallel(items, |&i| {
+            let mut x = i;
+            for _ in 0..(i % 7) * 1000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i)) % 1_000_003;
+            }
+            (i, i * i)
+        });
+        let expected: Vec<(u64, u64)> = (0..200).map(|i| (i, i * i)).collect();
+        assert_eq!(results, expected);
+        assert!(in_parallel(Vec::<u8>::new(), |_| 0).is_empty());
     }
 }
