@@ -16,6 +16,10 @@
 //! Without the default `engine` feature the crate is the language alone (parse, resolve,
 //! manifest, diagnostics) and does not link polars; the fuzz targets in `fuzz/` build it so.
 
+// The library has no unsafe code; the binary's one call (`mallopt`, src/main.rs) is allowed
+// where it stands.
+#![forbid(unsafe_code)]
+
 pub mod compile;
 pub mod confine;
 pub mod diagnostic;
@@ -54,29 +58,35 @@ pub(crate) fn deep<R>(step: impl FnOnce() -> R) -> R {
 }
 
 /// Runs one stage and, when the environment variable `KPI_TIMINGS` is set, writes how long it
-/// took to stderr (`kpi timings: <stage> <ms> ms, peak RSS <MiB> MiB`, the peak where Linux tells it): where the time of a run goes, without a
-/// profiler (ARCHITECTURE.md, "Performance").
+/// took to stderr, with the process's resident memory after it and its peak so far where Linux
+/// tells them (`kpi timings: <stage> <ms> ms, RSS <MiB> MiB, peak <MiB> MiB`): where the time
+/// and memory of a run go, without a profiler (ARCHITECTURE.md, "Performance"). The stage that
+/// raises the peak is the one that holds the memory.
 pub fn timed<R>(stage: &str, step: impl FnOnce() -> R) -> R {
     if std::env::var_os("KPI_TIMINGS").is_none() {
         return step();
     }
-    // Where the kernel allows it (Linux), the peak resident memory is reset before the stage and
-    // read after it, so that the figure is the stage's own peak.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let start = std::time::Instant::now();
     let out = step();
     let elapsed = start.elapsed().as_secs_f64() * 1000.0;
-    let peak = std::fs::read_to_string("/proc/self/status")
+    let memory = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(format!(", peak RSS {} MiB", kib / 1024))
+            let mib = |field: &str| -> Option<u64> {
+                let line = status.lines().find(|l| l.starts_with(field))?;
+                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some(kib / 1024)
+            };
+            Some(format!(
+                ", RSS {} MiB, peak {} MiB",
+                mib("VmRSS:")?,
+                mib("VmHWM:")?
+            ))
         })
         .unwrap_or_default();
     #[allow(clippy::print_stderr)]
     {
-        eprintln!("kpi timings: {stage} {elapsed:.1} ms{peak}");
+        eprintln!("kpi timings: {stage} {elapsed:.1} ms{memory}");
     }
     out
 }

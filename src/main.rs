@@ -30,10 +30,12 @@ use kpi::syntax::ast;
 /// core, and memory freed in one arena serves only that arena. polars' threads free large
 /// buffers all the time, so a run over 30M orders peaked at 1.6 GiB with the default and at
 /// 1.2 GiB with as many arenas as cores, in the same time (ARCHITECTURE.md, "Performance").
-/// `MALLOC_ARENA_MAX` in the environment still wins. Called first thing, before any thread starts.
+/// `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES=glibc.malloc.arena_max=…` in the environment still
+/// wins. Called first thing, before any thread starts.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+    let tuned = std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("arena_max"));
+    if tuned || std::env::var_os("MALLOC_ARENA_MAX").is_some() {
         return;
     }
     let cores = std::thread::available_parallelism()

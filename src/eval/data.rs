@@ -26,7 +26,8 @@ use crate::source::FileId;
 use crate::confine::{self, Roots};
 use inspect::{DateColumn, Expect, Facts};
 
-/// The project's datasets, opened lazily.
+/// The project's datasets: polars scans of their files, opened lazily (or, for a run, small text
+/// files read into memory: [`Datasets::with_small_in_memory`]).
 #[derive(Clone)]
 pub struct Datasets {
     pub frames: BTreeMap<String, LazyFrame>,
@@ -35,8 +36,9 @@ pub struct Datasets {
     pub files: BTreeMap<String, Vec<String>>,
     /// What is kept to explain a read that fails when the plans run.
     opened: BTreeMap<String, Opened>,
-    /// The datasets read whole into memory ([`Datasets::with_small_in_memory`]).
-    in_memory: BTreeSet<String>,
+    /// The datasets read whole into memory, with the bytes they take there
+    /// ([`Datasets::with_small_in_memory`]).
+    in_memory: BTreeMap<String, u64>,
     manifest_file: Option<FileId>,
 }
 
@@ -72,7 +74,7 @@ pub fn open(manifest: &Manifest, manifest_file: Option<FileId>) -> (Datasets, Ve
         schemas: BTreeMap::new(),
         files: BTreeMap::new(),
         opened: BTreeMap::new(),
-        in_memory: BTreeSet::new(),
+        in_memory: BTreeMap::new(),
         manifest_file,
     };
     let (roots, root_errors) = Roots::new(manifest);
@@ -150,11 +152,14 @@ fn in_parallel<T: Sync, R: Send>(items: Vec<T>, work: impl Fn(&T) -> R + Sync) -
 }
 
 impl Datasets {
-    /// A copy in which the text datasets (CSV, NDJSON) among `names` whose files are smallest,
-    /// up to `budget` bytes between them, are read whole into memory, once: every plan over them
-    /// then reads memory, instead of parsing the file again for each plan (a small project's
-    /// cost: 48 plans over 3.5 MB of CSV parsed the files 48 times). A dataset that fails to read stays as it was,
-    /// so that the plans over it fail with the value at fault ([`Datasets::read_failure`]).
+    /// A copy in which the text datasets (CSV, NDJSON) among `names` are read whole into
+    /// memory, once, the smallest files first, as long as they take at most `budget` bytes of
+    /// memory between them: every plan over them then reads memory, instead of parsing the file
+    /// again for each plan (a small project's cost: 48 plans over 3.5 MB of CSV parsed the files
+    /// 48 times). Text takes more room in memory than on disk (short strings, every column), so
+    /// the budget is checked against each frame's size once read; a dataset past it, or one that
+    /// fails to read whole, stays as it was: its plans read the file, and report the value at
+    /// fault ([`Datasets::read_failure`]). The datasets are read side by side.
     pub fn with_small_in_memory(&self, names: &BTreeSet<&str>, budget: u64) -> Datasets {
         let mut out = self.clone();
         let mut by_size: Vec<(u64, &str)> = names
@@ -165,47 +170,44 @@ impl Datasets {
                     .is_some_and(|opened| opened.format != FileFormat::Parquet)
             })
             .map(|name| (self.bytes(name), *name))
+            .filter(|(bytes, _)| *bytes <= budget)
             .collect();
         by_size.sort();
-        let mut total = 0u64;
-        let small: Vec<&str> = by_size
+        let mut files = 0u64;
+        let small: Vec<(&str, LazyFrame)> = by_size
             .into_iter()
             .take_while(|(bytes, _)| {
-                total = total.saturating_add(*bytes);
-                total <= budget
+                files = files.saturating_add(*bytes);
+                files <= budget
             })
-            .map(|(_, name)| name)
+            .filter_map(|(_, name)| Some((name, self.frames.get(name)?.clone())))
             .collect();
         if small.is_empty() {
             return out;
         }
-        let plans: Vec<DslPlan> = small
-            .iter()
-            .map(|name| self.frames[*name].clone().logical_plan)
-            .collect();
         let read = crate::timed("read small datasets", || {
-            LazyFrame::collect_all_with_engine(plans, Engine::InMemory, OptFlags::default())
+            in_parallel(small, |(name, frame)| (*name, frame.clone().collect().ok()))
         });
-        let frames: Vec<Option<DataFrame>> = match read {
-            Ok(frames) if frames.len() == small.len() => frames.into_iter().map(Some).collect(),
-            // One of them fails: the others are still read.
-            _ => small
-                .iter()
-                .map(|name| self.frames[*name].clone().collect().ok())
-                .collect(),
-        };
-        for (name, frame) in small.into_iter().zip(frames) {
-            if let Some(frame) = frame {
-                out.in_memory.insert(name.to_string());
-                out.frames.insert(name.to_string(), frame.lazy());
+        let mut held = 0u64;
+        for (name, frame) in read {
+            let Some(frame) = frame else {
+                continue;
+            };
+            let size = u64::try_from(frame.estimated_size()).unwrap_or(u64::MAX);
+            held = held.saturating_add(size);
+            if held > budget {
+                break;
             }
+            out.in_memory.insert(name.to_string(), size);
+            out.frames.insert(name.to_string(), frame.lazy());
         }
         out
     }
 
-    /// Whether a dataset's rows are in memory ([`Datasets::with_small_in_memory`]).
-    pub fn is_in_memory(&self, dataset: &str) -> bool {
-        self.in_memory.contains(dataset)
+    /// How many bytes of memory a dataset's rows take, when they are in memory
+    /// ([`Datasets::with_small_in_memory`]).
+    pub fn memory_bytes(&self, dataset: &str) -> Option<u64> {
+        self.in_memory.get(dataset).copied()
     }
 
     /// The size on disk of a dataset's files (0 when it is not open).

@@ -478,6 +478,51 @@ kpi spread    { by region  value max(sales.amount) - min(sales.amount) }",
     assert_eq!(value("spread", "2025-02", "EU"), "40");
 }
 
+/// CSV files are read into memory once only while their frames take at most a wave's worth of
+/// memory (`KPI_WAVE_BYTES`); text can take more room there than on disk. A file within the
+/// budget on disk (about 2,200 bytes) but past it in memory (a date and seven one-digit integers
+/// per row, 60 bytes against 25 in the file) is read by each plan instead, with the same
+/// numbers.
+#[test]
+fn a_csv_past_the_budget_in_memory_is_read_by_each_plan_with_the_same_numbers() {
+    let mut rows = String::from("day,amount,b,c,d,e,f,g\n");
+    for (month, days) in [(1, 31), (2, 28), (3, 31)] {
+        for day in 1..=days {
+            rows.push_str(&format!("2025-{month:02}-{day:02},{month},0,0,0,0,0,0\n"));
+        }
+    }
+    let p = TempProject::new(
+        "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nhistory = 2\nas_of = \"2025-03-31\"\n\
+         [datasets.d]\npath = \"d.csv\"\ntime = \"day\"\n",
+        &[
+            ("d.kpi", "kpi total { every month  value sum(d.amount) }"),
+            ("d.csv", &rows),
+        ],
+    );
+    let bytes = rows.len();
+    assert!((2100..2300).contains(&bytes), "{bytes} bytes");
+    let csv = |wave: Option<String>| {
+        let mut cmd = kpi(&p);
+        cmd.args(["check", "--format", "csv"]);
+        if let Some(bytes) = wave {
+            cmd.env("KPI_WAVE_BYTES", bytes);
+        }
+        let out = run(cmd);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    let past = csv(Some((bytes + 100).to_string()));
+    assert_eq!(past, csv(None), "read by each plan and read once differ");
+    // January: 31 days of 1; February: 28 of 2; March: 31 of 3.
+    for (period, value) in [("2025-01", "31"), ("2025-02", "56"), ("2025-03", "93")] {
+        let line = past
+            .lines()
+            .find(|l| l.split(',').any(|f| f == period))
+            .unwrap_or_else(|| panic!("no row {period} in\n{past}"));
+        assert!(line.split(',').any(|f| f == value), "{period}: {line}");
+    }
+}
+
 /// A Parquet file whose Arrow schema names another unit than its timestamps are stored in
 /// (pyarrow's `coerce_timestamps`; `tests/fixtures/parquet/README.md`). Read as data larger
 /// than a wave (`KPI_WAVE_BYTES=0`), the date range was handed to polars' reader, which
