@@ -293,6 +293,31 @@ fn a_missing_file_names_the_dataset_and_the_rest_runs() {
     assert_eq!(owners, vec![None, Some("b")], "{:#?}", run.diagnostics);
 }
 
+/// A KPI defined twice was evaluated twice: two rows of one name, with different numbers. The
+/// second definition is the error (E0301), and like any KPI with an error it is not evaluated;
+/// the name means the first.
+#[test]
+fn a_kpi_defined_twice_is_evaluated_once_as_first_defined() {
+    let run = sales_project(
+        "kpi a { value sum(sales.amount) }\nkpi a { value count(sales) }\nkpi b { value a * 2 }",
+        "",
+        &[],
+    )
+    .run("2025-03-31");
+    let named_a = run.outcomes.iter().filter(|k| k.meta.name == "a").count();
+    assert_eq!(named_a, 1, "{:#?}", run.diagnostics);
+    // March: 40 + 60 (the third sale has no amount).
+    assert_value(&run, "a", &[], Some(100.0));
+    assert_value(&run, "b", &[], Some(200.0));
+    assert!(
+        run.diagnostics
+            .iter()
+            .any(|d| d.code == "E0301" && d.message == "`a` is defined twice"),
+        "{:#?}",
+        run.diagnostics
+    );
+}
+
 #[test]
 fn an_unreadable_csv_names_the_dataset_and_file() {
     let mut rows = String::from("day,amount\n");

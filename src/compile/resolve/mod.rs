@@ -36,11 +36,21 @@ pub fn resolve(files: &[ast::File], input: &ResolveInput<'_>) -> (ir::Program, V
     let mut resolver = Resolver::new(files, input);
     resolver.check_datasets();
     resolver.check_followed();
+    // A name defined twice is an error at the second definition (E0301, with the first's
+    // place); that KPI is not evaluated, as no KPI with an error is. Names resolve to the first.
+    let mut first: HashMap<&str, Span> = HashMap::new();
+    for item in files.iter().flat_map(|f| &f.items) {
+        first
+            .entry(item.name().name.as_str())
+            .or_insert(item.name().span);
+    }
     let mut kpis = Vec::new();
     for file in files {
         for item in &file.items {
             if let ast::Item::Kpi(kpi) = item {
-                kpis.extend(resolver.kpi(kpi));
+                if first.get(kpi.name.name.as_str()) == Some(&kpi.name.span) {
+                    kpis.extend(resolver.kpi(kpi));
+                }
             }
         }
     }
