@@ -306,6 +306,60 @@ kpi one_arg { value rolling(sum(sales.amount)) }
     insta::assert_snapshot!("window_errors", rendered);
 }
 
+/// A view is checked whether a KPI reads it or not: a broken view that no KPI reads yet was
+/// not reported at all, so `kpi validate` passed a definition file with an error in it.
+#[test]
+fn a_view_no_kpi_reads_is_still_checked() {
+    let (rendered, resolved) = validate(
+        "view bad = sales where amout > 0\nview per = sales per rep { n = count(amout) }\n\
+         kpi a { value count(sales) }\n",
+    );
+    assert_eq!(
+        rendered
+            .matches("unknown column `amout` in `sales`")
+            .count(),
+        2,
+        "{rendered}"
+    );
+    assert!(rendered.contains("defs.kpi:1:"), "{rendered}");
+    assert!(rendered.contains("defs.kpi:2:"), "{rendered}");
+    assert_eq!(resolved, 1, "`a` reads no broken view:\n{rendered}");
+}
+
+/// Views are checked from the top of each chain, as a KPI reading it would, so the limit on
+/// how deep views are built on one another does not depend on the order they are written in.
+#[test]
+fn the_depth_of_views_does_not_depend_on_the_order_they_are_written() {
+    let chain = |count: usize| -> Vec<String> {
+        (0..count)
+            .map(|i| match i {
+                0 => "view v0 = sales where amount > 0".to_string(),
+                i => format!("view v{i} = v{} where amount > {i}", i - 1),
+            })
+            .collect()
+    };
+    for (count, too_deep) in [(64, false), (70, true)] {
+        let mut views = chain(count);
+        let kpi = format!("kpi k {{ value count(v{}) }}", count - 1);
+        let in_order = format!("{}\n{kpi}\n", views.join("\n"));
+        views.reverse();
+        let reversed = format!("{}\n{kpi}\n", views.join("\n"));
+        for text in [in_order, reversed] {
+            let (rendered, resolved) = validate(&text);
+            assert_eq!(
+                rendered.contains("views are built on one another more than 64 deep"),
+                too_deep,
+                "{count} views:\n{rendered}"
+            );
+            assert_eq!(
+                resolved,
+                usize::from(!too_deep),
+                "{count} views:\n{rendered}"
+            );
+        }
+    }
+}
+
 #[test]
 fn per_entity_views_are_checked_against_their_base() {
     let (rendered, resolved) = validate_project(&sales_project(

@@ -35,6 +35,7 @@ pub struct ResolveInput<'a> {
 pub fn resolve(files: &[ast::File], input: &ResolveInput<'_>) -> (ir::Program, Vec<Diagnostic>) {
     let mut resolver = Resolver::new(files, input);
     resolver.check_datasets();
+    resolver.check_views();
     resolver.check_followed();
     // A name defined twice is an error at the second definition (E0301, with the first's
     // place); that KPI is not evaluated, as no KPI with an error is. Names resolve to the first.
@@ -223,6 +224,28 @@ impl<'a> Resolver<'a> {
                 span: Span::default(),
             };
             self.source_of(&ident);
+        }
+    }
+
+    /// Checks every view, read by a KPI or not, so that a broken view is reported even when no
+    /// KPI reads it, as funnels and cohorts are. The views no other view is built on come
+    /// first, in the order they are written: each chain of views is then resolved from its top,
+    /// as a KPI reading it would, so that its depth is checked the same way whatever order the
+    /// views are written in. Then any view left (one in a cycle).
+    fn check_views(&mut self) {
+        let bases: HashSet<&str> = self
+            .items
+            .views
+            .values()
+            .map(|v| v.source.name.as_str())
+            .collect();
+        let mut views: Vec<&'a ast::View> = self.items.views.values().copied().collect();
+        views.sort_by_key(|v| {
+            let base = bases.contains(v.name.name.as_str());
+            (base, v.name.span.file, v.name.span.start)
+        });
+        for view in views {
+            self.source_of(&view.name);
         }
     }
 
