@@ -11,7 +11,7 @@
 mod infer;
 mod inspect;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -27,7 +27,7 @@ use crate::confine::{self, Roots};
 use inspect::{DateColumn, Expect, Facts};
 
 /// The project's datasets: polars scans of their files, opened lazily (or, for a run, small text
-/// files read into memory: [`Datasets::with_small_in_memory`]).
+/// files read into memory: [`Datasets::read_ahead`]).
 #[derive(Clone)]
 pub struct Datasets {
     pub frames: BTreeMap<String, LazyFrame>,
@@ -36,8 +36,10 @@ pub struct Datasets {
     pub files: BTreeMap<String, Vec<String>>,
     /// What is kept to explain a read that fails when the plans run.
     opened: BTreeMap<String, Opened>,
+    /// The temporary folder of the Parquet copies of text files ([`Datasets::read_ahead`]).
+    scratch: Option<std::sync::Arc<tempfile::TempDir>>,
     /// The datasets read whole into memory, with the bytes they take there
-    /// ([`Datasets::with_small_in_memory`]).
+    /// ([`Datasets::read_ahead`]).
     in_memory: BTreeMap<String, u64>,
     manifest_file: Option<FileId>,
 }
@@ -75,6 +77,7 @@ pub fn open(manifest: &Manifest, manifest_file: Option<FileId>) -> (Datasets, Ve
         files: BTreeMap::new(),
         opened: BTreeMap::new(),
         in_memory: BTreeMap::new(),
+        scratch: None,
         manifest_file,
     };
     let (roots, root_errors) = Roots::new(manifest);
@@ -110,6 +113,28 @@ pub fn open(manifest: &Manifest, manifest_file: Option<FileId>) -> (Datasets, Ve
         }
     }
     (datasets, diagnostics)
+}
+
+/// Writes a dataset's rows to a Parquet file at `path` in the streaming engine (never more than
+/// a few batches in memory), and scans that file instead. Snappy, and row groups of 256K rows,
+/// each with its statistics, so that date ranges skip row groups.
+fn to_parquet(frame: LazyFrame, path: &Path) -> PolarsResult<LazyFrame> {
+    let options = ParquetWriteOptions {
+        compression: ParquetCompression::Snappy,
+        row_group_size: Some(1 << 18),
+        ..Default::default()
+    };
+    let target = PlRefPath::new(path.to_string_lossy().as_ref());
+    frame
+        .sink(
+            SinkDestination::File {
+                target: SinkTarget::Path(target.clone()),
+            },
+            FileWriteFormat::Parquet(std::sync::Arc::new(options)),
+            UnifiedSinkArgs::default(),
+        )?
+        .collect_with_engine(Engine::Streaming)?;
+    LazyFrame::scan_parquet(target, ScanArgsParquet::default())
 }
 
 /// `work` done on each item, on as many threads as there are cores, the results in the order
@@ -152,24 +177,34 @@ fn in_parallel<T: Sync, R: Send>(items: Vec<T>, work: impl Fn(&T) -> R + Sync) -
 }
 
 impl Datasets {
-    /// A copy in which the text datasets (CSV, NDJSON) among `names` are read whole into
-    /// memory, once, the smallest files first, as long as they take at most `budget` bytes of
-    /// memory between them: every plan over them then reads memory, instead of parsing the file
-    /// again for each plan (a small project's cost: 48 plans over 3.5 MB of CSV parsed the files
-    /// 48 times). Text takes more room in memory than on disk (short strings, every column), so
-    /// the budget is checked against each frame's size once read; a dataset past it, or one that
-    /// fails to read whole, stays as it was: its plans read the file, and report the value at
-    /// fault ([`Datasets::read_failure`]). The datasets are read side by side.
-    pub fn with_small_in_memory(&self, names: &BTreeSet<&str>, budget: u64) -> Datasets {
+    /// A copy for one run, in which the text datasets (CSV, NDJSON) that `plans` read (each
+    /// with the number of plans that read it) are parsed once instead of once per plan: the
+    /// smallest files are read whole into memory, as long as they take at most `budget` bytes of
+    /// memory between them (text takes more room there than on disk: short strings, every
+    /// column), and the others that more than one plan reads are written once to Parquet files
+    /// in a temporary folder, removed when the copy is dropped. Each plan over them then reads
+    /// memory or Parquet (a small project's cost: 48 plans over 3.5 MB of CSV parsed the files 48
+    /// times; at 1M orders, a 91 MB CSV file was parsed by each of 5 plans). A dataset that
+    /// fails to read whole, or cannot be written, stays as it was: its plans read the file, and
+    /// report the value at fault ([`Datasets::read_failure`]). A `budget` of 0 reads nothing
+    /// ahead.
+    pub fn read_ahead(&self, plans: &BTreeMap<&str, usize>, budget: u64) -> Datasets {
         let mut out = self.clone();
-        let mut by_size: Vec<(u64, &str)> = names
+        if budget == 0 {
+            return out;
+        }
+        let by_plans: Vec<(&str, usize)> = plans
             .iter()
-            .filter(|name| {
+            .filter(|(name, _)| {
                 self.opened
                     .get(**name)
                     .is_some_and(|opened| opened.format != FileFormat::Parquet)
             })
-            .map(|name| (self.bytes(name), *name))
+            .map(|(name, plans)| (*name, *plans))
+            .collect();
+        let mut by_size: Vec<(u64, &str)> = by_plans
+            .iter()
+            .map(|(name, _)| (self.bytes(name), *name))
             .filter(|(bytes, _)| *bytes <= budget)
             .collect();
         by_size.sort();
@@ -182,9 +217,6 @@ impl Datasets {
             })
             .filter_map(|(_, name)| Some((name, self.frames.get(name)?.clone())))
             .collect();
-        if small.is_empty() {
-            return out;
-        }
         let read = crate::timed("read small datasets", || {
             in_parallel(small, |(name, frame)| (*name, frame.clone().collect().ok()))
         });
@@ -201,11 +233,39 @@ impl Datasets {
             out.in_memory.insert(name.to_string(), size);
             out.frames.insert(name.to_string(), frame.lazy());
         }
+        // The text files left, read by more than one plan, are parsed once into a Parquet file
+        // in a folder of their own, removed with the copy: each plan then reads only its
+        // columns and row groups, as from any Parquet file.
+        let left: Vec<&str> = by_plans
+            .iter()
+            .filter(|(name, plans)| *plans > 1 && !out.in_memory.contains_key(*name))
+            .map(|(name, _)| *name)
+            .collect();
+        if left.is_empty() {
+            return out;
+        }
+        let Ok(scratch) = tempfile::Builder::new().prefix("kpi-").tempdir() else {
+            return out;
+        };
+        for (i, name) in left.into_iter().enumerate() {
+            let Some(frame) = self.frames.get(name) else {
+                continue;
+            };
+            let path = scratch.path().join(format!("{i}.parquet"));
+            let written = crate::timed(&format!("{name} to Parquet"), || {
+                to_parquet(frame.clone(), &path)
+            });
+            // A file that fails to read whole is left to the plans, as above.
+            if let Ok(frame) = written {
+                out.frames.insert(name.to_string(), frame);
+            }
+        }
+        out.scratch = Some(std::sync::Arc::new(scratch));
         out
     }
 
     /// How many bytes of memory a dataset's rows take, when they are in memory
-    /// ([`Datasets::with_small_in_memory`]).
+    /// ([`Datasets::read_ahead`]).
     pub fn memory_bytes(&self, dataset: &str) -> Option<u64> {
         self.in_memory.get(dataset).copied()
     }

@@ -762,7 +762,7 @@ fn pass_frames(
 
 /// polars' optimised plans of the passes `wanted` (`kpi explain --plan`), built as a run
 /// builds them, without running them. They read the files: a run first reads small CSV and
-/// NDJSON files into memory (`Datasets::with_small_in_memory`), and its plans over them read
+/// NDJSON files into memory (`Datasets::read_ahead`), and its plans over them read
 /// that instead.
 pub fn explain_passes(
     program: &ir::Program,
@@ -804,16 +804,18 @@ fn run_passes(
     plan: &PassPlan,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> (PassResults, Extents) {
-    // Small text files (CSV, NDJSON) are read into memory first, up to a wave's worth: each is
-    // then parsed once, not once per plan. Plans over a few MiB of them run in the in-memory
-    // engine ([`SMALL_MEMORY`]); both engines give the same numbers. Parquet is decoded cheaply
+    // Text files (CSV, NDJSON) are parsed once, not once per plan: the small ones into memory,
+    // up to a wave's worth, the others read by several plans into Parquet files for the run
+    // (`Datasets::read_ahead`). Plans over a few MiB in memory run in the in-memory engine
+    // ([`SMALL_MEMORY`]); both engines give the same numbers. Parquet files are decoded cheaply
     // and read column by column, so each plan still reads only what it needs.
-    let read: BTreeSet<&str> = plan
-        .passes
-        .iter()
-        .flat_map(|p| files_read(program, p.key.source))
-        .collect();
-    let datasets = &datasets.with_small_in_memory(&read, wave_bytes());
+    let mut plans_reading: BTreeMap<&str, usize> = BTreeMap::new();
+    for pass in &plan.passes {
+        for dataset in files_read(program, pass.key.source) {
+            *plans_reading.entry(dataset).or_default() += 1;
+        }
+    }
+    let datasets = &datasets.read_ahead(&plans_reading, wave_bytes());
     // Every pass gets its result or its reason below; this one is never left standing.
     let mut results: PassResults =
         vec![Err("its data could not be read".to_string()); plan.passes.len()];
@@ -1099,7 +1101,7 @@ fn wave_bytes() -> u64 {
 /// passes over large data. A wave holds plans of one engine that read at most [`WAVE_BYTES`]
 /// between them (`limit`, see [`wave_bytes`]); a plan that reads more runs alone. Plans over
 /// data already in memory count no bytes: what they read is held already, within its own budget
-/// (`Datasets::with_small_in_memory`). A small project is one wave per engine.
+/// (`Datasets::read_ahead`). A small project is one wave per engine.
 fn waves(jobs: Vec<Job>, limit: u64) -> Vec<Vec<Job>> {
     let mut waves: Vec<(u64, Vec<Job>)> = Vec::new();
     for job in jobs {

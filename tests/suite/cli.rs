@@ -481,46 +481,83 @@ kpi spread    { by region  value max(sales.amount) - min(sales.amount) }",
 /// CSV files are read into memory once only while their frames take at most a wave's worth of
 /// memory (`KPI_WAVE_BYTES`); text can take more room there than on disk. A file within the
 /// budget on disk (about 2,200 bytes) but past it in memory (a date and seven one-digit integers
-/// per row, 60 bytes against 25 in the file) is read by each plan instead, with the same
-/// numbers.
+/// per row, 60 bytes against 25 in the file) that two plans read is written once to a Parquet
+/// file for the run instead, in a temporary folder that is gone afterwards. With a value that
+/// does not read in a column no KPI reads, that copy fails and each plan reads the file itself.
+/// Every way gives the numbers worked out by hand, and the same report.
 #[test]
-fn a_csv_past_the_budget_in_memory_is_read_by_each_plan_with_the_same_numbers() {
+fn a_csv_past_the_budget_in_memory_is_read_through_parquet_with_the_same_numbers() {
     let mut rows = String::from("day,amount,b,c,d,e,f,g\n");
     for (month, days) in [(1, 31), (2, 28), (3, 31)] {
         for day in 1..=days {
-            rows.push_str(&format!("2025-{month:02}-{day:02},{month},0,0,0,0,0,0\n"));
+            // b is 1 on the 1st of each month, else 0.
+            let b = u8::from(day == 1);
+            rows.push_str(&format!("2025-{month:02}-{day:02},{month},{b},0,0,0,0,0\n"));
         }
     }
-    let p = TempProject::new(
-        "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nhistory = 2\nas_of = \"2025-03-31\"\n\
-         [datasets.d]\npath = \"d.csv\"\ntime = \"day\"\n",
-        &[
-            ("d.kpi", "kpi total { every month  value sum(d.amount) }"),
-            ("d.csv", &rows),
-        ],
-    );
     let bytes = rows.len();
     assert!((2100..2300).contains(&bytes), "{bytes} bytes");
-    let csv = |wave: Option<String>| {
+    let manifest = "[project]\nname = \"t\"\nkpis = [\"*.kpi\"]\nhistory = 2\n\
+                    as_of = \"2025-03-31\"\n[datasets.d]\npath = \"d.csv\"\ntime = \"day\"\n";
+    // Two KPIs by different dimensions: two plans read `d`.
+    let defs = "kpi total { every month  value sum(d.amount) }\n\
+                kpi by_b { every month  by b  value count(d) }";
+    let report = |rows: &str, manifest: &str, wave: Option<String>| {
+        let p = TempProject::new(manifest, &[("d.kpi", defs), ("d.csv", rows)]);
+        let scratch = tempfile::tempdir().unwrap();
         let mut cmd = kpi(&p);
-        cmd.args(["check", "--format", "csv"]);
+        cmd.args(["check", "--format", "csv"])
+            .env("TMPDIR", scratch.path());
         if let Some(bytes) = wave {
             cmd.env("KPI_WAVE_BYTES", bytes);
         }
         let out = run(cmd);
         assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stderr.is_empty(), "{}", out.stderr);
+        let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().collect();
+        assert!(left.is_empty(), "left in the temporary folder: {left:?}");
         out.stdout
     };
-    let past = csv(Some((bytes + 100).to_string()));
-    assert_eq!(past, csv(None), "read by each plan and read once differ");
-    // January: 31 days of 1; February: 28 of 2; March: 31 of 3.
-    for (period, value) in [("2025-01", "31"), ("2025-02", "56"), ("2025-03", "93")] {
-        let line = past
+    let budget = Some((bytes + 100).to_string());
+    let parquet = report(&rows, manifest, budget.clone());
+    assert_eq!(
+        parquet,
+        report(&rows, manifest, None),
+        "through Parquet and in memory differ"
+    );
+    assert_eq!(
+        parquet,
+        report(&rows, manifest, Some("0".to_string())),
+        "through Parquet and from the file differ"
+    );
+    // A column no KPI reads holds a value that is not a number: the copy fails, nothing else.
+    let unread = rows.replacen("2025-02-10,2,0,0", "2025-02-10,2,0,x", 1);
+    assert_ne!(unread, rows);
+    let typed = format!("{manifest}types = {{ c = \"number\" }}\n");
+    assert_eq!(
+        parquet,
+        report(&unread, &typed, budget),
+        "a failed copy changes the report"
+    );
+    let value = |kpi: &str, period: &str, dim: &str| -> String {
+        let header: Vec<&str> = parquet.lines().next().unwrap().split(',').collect();
+        let at = header.iter().position(|h| *h == "value").unwrap();
+        let line = parquet
             .lines()
-            .find(|l| l.split(',').any(|f| f == period))
-            .unwrap_or_else(|| panic!("no row {period} in\n{past}"));
-        assert!(line.split(',').any(|f| f == value), "{period}: {line}");
-    }
+            .find(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                f[0] == kpi && f.contains(&period) && (dim.is_empty() || f.contains(&dim))
+            })
+            .unwrap_or_else(|| panic!("no row {kpi} {period} {dim} in\n{parquet}"));
+        line.split(',').nth(at).unwrap().to_string()
+    };
+    // January: 31 days of 1; February: 28 of 2; March: 31 of 3.
+    assert_eq!(value("total", "2025-01", ""), "31");
+    assert_eq!(value("total", "2025-02", ""), "56");
+    assert_eq!(value("total", "2025-03", ""), "93");
+    // March: the 1st has b = 1, the other 30 days b = 0.
+    assert_eq!(value("by_b", "2025-03", "1"), "1");
+    assert_eq!(value("by_b", "2025-03", "0"), "30");
 }
 
 /// A Parquet file whose Arrow schema names another unit than its timestamps are stored in
