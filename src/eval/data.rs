@@ -181,8 +181,8 @@ impl Datasets {
     /// with the number of plans that read it) are parsed once instead of once per plan: the
     /// smallest files are read whole into memory, as long as they take at most `budget` bytes of
     /// memory between them (text takes more room there than on disk: short strings, every
-    /// column), and the others that more than one plan reads are written once to Parquet files
-    /// in a temporary folder, removed when the copy is dropped. Each plan over them then reads
+    /// column), and the others that more than one plan reads, up to 16 budgets of files each,
+    /// are written once to Parquet files in a temporary folder, removed when the copy is dropped. Each plan over them then reads
     /// memory or Parquet (a small project's cost: 48 plans over 3.5 MB of CSV parsed the files 48
     /// times; at 1M orders, a 91 MB CSV file was parsed by each of 5 plans). A dataset that
     /// fails to read whole, or cannot be written, stays as it was: its plans read the file, and
@@ -236,9 +236,13 @@ impl Datasets {
         // The text files left, read by more than one plan, are parsed once into a Parquet file
         // in a folder of their own, removed with the copy: each plan then reads only its
         // columns and row groups, as from any Parquet file.
+        // Up to 16 budgets of files (1 GiB by default): the temporary folder may be memory
+        // itself (tmpfs), and a larger file streams from the file as before.
+        let most = budget.saturating_mul(16);
         let left: Vec<&str> = by_plans
             .iter()
             .filter(|(name, plans)| *plans > 1 && !out.in_memory.contains_key(*name))
+            .filter(|(name, _)| self.bytes(name) <= most)
             .map(|(name, _)| *name)
             .collect();
         if left.is_empty() {
