@@ -422,6 +422,21 @@ fn the_same_input_gives_the_same_bytes() {
     }
 }
 
+/// The `value` of a `--format csv` report's row of `kpi` in `period` (and `dim`, if not empty).
+#[track_caller]
+fn csv_value(report: &str, kpi: &str, period: &str, dim: &str) -> String {
+    let header: Vec<&str> = report.lines().next().unwrap().split(',').collect();
+    let at = header.iter().position(|h| *h == "value").unwrap();
+    let line = report
+        .lines()
+        .find(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            f[0] == kpi && f.contains(&period) && (dim.is_empty() || f.contains(&dim))
+        })
+        .unwrap_or_else(|| panic!("no row {kpi} {period} {dim} in\n{report}"));
+    line.split(',').nth(at).unwrap().to_string()
+}
+
 /// Plans over data larger than a wave (`KPI_WAVE_BYTES`, 64 MiB by default) run one at a time,
 /// and rollups by different dimensions share one group-by whose partial rows are collected
 /// first; CSV files within a wave are read into memory once and their plans run in polars'
@@ -448,18 +463,7 @@ kpi spread    { by region  value max(sales.amount) - min(sales.amount) }",
     };
     let alone = csv(Some("0"));
     assert_eq!(alone, csv(None), "one wave and one plan at a time differ");
-    let value = |kpi: &str, period: &str, dim: &str| -> String {
-        let line = alone
-            .lines()
-            .find(|l| {
-                let f: Vec<&str> = l.split(',').collect();
-                f[0] == kpi && f.contains(&period) && (dim.is_empty() || f.contains(&dim))
-            })
-            .unwrap_or_else(|| panic!("no row {kpi} {period} {dim} in\n{alone}"));
-        let header: Vec<&str> = alone.lines().next().unwrap().split(',').collect();
-        let at = header.iter().position(|h| *h == "value").unwrap();
-        line.split(',').nth(at).unwrap().to_string()
-    };
+    let value = |kpi: &str, period: &str, dim: &str| csv_value(&alone, kpi, period, dim);
     // January: 100 + 50; February: 30 + 70 (refunded, still a sale); March: 40 + 60 + none.
     assert_eq!(value("total", "2025-01", ""), "150");
     assert_eq!(value("total", "2025-02", ""), "100");
@@ -539,18 +543,7 @@ fn a_csv_past_the_budget_in_memory_is_read_through_parquet_with_the_same_numbers
         report(&unread, &typed, budget),
         "a failed copy changes the report"
     );
-    let value = |kpi: &str, period: &str, dim: &str| -> String {
-        let header: Vec<&str> = parquet.lines().next().unwrap().split(',').collect();
-        let at = header.iter().position(|h| *h == "value").unwrap();
-        let line = parquet
-            .lines()
-            .find(|l| {
-                let f: Vec<&str> = l.split(',').collect();
-                f[0] == kpi && f.contains(&period) && (dim.is_empty() || f.contains(&dim))
-            })
-            .unwrap_or_else(|| panic!("no row {kpi} {period} {dim} in\n{parquet}"));
-        line.split(',').nth(at).unwrap().to_string()
-    };
+    let value = |kpi: &str, period: &str, dim: &str| csv_value(&parquet, kpi, period, dim);
     // January: 31 days of 1; February: 28 of 2; March: 31 of 3.
     assert_eq!(value("total", "2025-01", ""), "31");
     assert_eq!(value("total", "2025-02", ""), "56");
