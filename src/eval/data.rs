@@ -221,8 +221,11 @@ impl Datasets {
             in_parallel(small, |(name, frame)| (*name, frame.clone().collect().ok()))
         });
         let mut held = 0u64;
+        // A file that fails to read whole would fail to be copied whole too.
+        let mut failed: Vec<&str> = Vec::new();
         for (name, frame) in read {
             let Some(frame) = frame else {
+                failed.push(name);
                 continue;
             };
             let size = u64::try_from(frame.estimated_size()).unwrap_or(u64::MAX);
@@ -242,6 +245,7 @@ impl Datasets {
         let left: Vec<&str> = by_plans
             .iter()
             .filter(|(name, plans)| *plans > 1 && !out.in_memory.contains_key(*name))
+            .filter(|(name, _)| !failed.contains(name))
             .filter(|(name, _)| self.bytes(name) <= most)
             .map(|(name, _)| *name)
             .collect();

@@ -855,7 +855,7 @@ fn run_passes(
     // in-memory engine's, bit for bit. A standard deviation is still a float computation over
     // the rows in whatever order they come, so passes with one run in memory, in row order.
     // A per-entity view's own columns count too (`view v = x per k { s = stddev(amount) }`).
-    let in_memory = |i: usize| {
+    let in_row_order = |i: usize| {
         let pass = &plan.passes[i];
         let mut aggregates: Vec<&ir::Aggregate> = pass.aggregates.iter().map(|(_, a)| a).collect();
         if let Some(per) = &program.sources[pass.key.source].per {
@@ -874,19 +874,22 @@ fn run_passes(
     };
     let mut jobs: Vec<Job> = frames
         .into_iter()
-        .map(|(i, frame)| Job {
-            what: Collected::Pass(i),
-            frame,
-            bytes: if collected.contains(&i) || memory_read(i).is_some() {
-                0
-            } else {
-                files_bytes(program, datasets, plan.passes[i].key.source)
-            },
-            engine: if in_memory(i) || memory_read(i).is_some_and(|bytes| bytes <= SMALL_MEMORY) {
-                Engine::InMemory
-            } else {
-                Engine::Streaming
-            },
+        .map(|(i, frame)| {
+            let held = memory_read(i);
+            Job {
+                what: Collected::Pass(i),
+                frame,
+                bytes: if collected.contains(&i) || held.is_some() {
+                    0
+                } else {
+                    files_bytes(program, datasets, plan.passes[i].key.source)
+                },
+                engine: if in_row_order(i) || held.is_some_and(|bytes| bytes <= SMALL_MEMORY) {
+                    Engine::InMemory
+                } else {
+                    Engine::Streaming
+                },
+            }
         })
         .collect();
     // An extent is the least and greatest of one column: it holds nothing while it runs.
